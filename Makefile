@@ -1,0 +1,31 @@
+# The two commands: `make serve` (install, build the corpus index if missing or stale, serve)
+# and `make test` (install, run the whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INDEX ?= var/index
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: serve test index install clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# The indexer compares fingerprints with the live build and does nothing when it is current.
+index: install
+	$(PY) -m indexer build corpus --index $(INDEX)
+
+serve: index
+	MEDSEARCH_INDEX=$(INDEX) $(PY) -m search_app serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,118 @@
+"""The index directory: builds written beside the live one and published by an atomic pointer swap.
+
+Layout::
+
+    INDEX/current -> builds/<build id>     symlink, replaced atomically on publish
+    INDEX/builds/<build id>/                one complete build (manifest.json and data files)
+    INDEX/builds/.staging-<build id>/       a build being written; never read by the app
+    INDEX/build.lock                        held while a build runs
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from .errors import BuildLocked, IndexNotFound
+from .manifest import MANIFEST
+
+CURRENT = "current"
+BUILDS = "builds"
+STAGING_PREFIX = ".staging-"
+
+
+def new_build_id() -> str:
+    """Sortable, unique build id: UTC time plus a random suffix."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def live_build(index_dir: Path) -> Path:
+    """The published build directory that serving reads, or IndexNotFound saying what to run."""
+    index_dir = Path(index_dir)
+    if (index_dir / MANIFEST).is_file():  # a build directory given directly
+        return index_dir
+    pointer = index_dir / CURRENT
+    if not pointer.exists():
+        raise IndexNotFound(f"no index at {index_dir}: build one with "
+                            f"`python -m indexer build corpus --index {index_dir}`")
+    return pointer.resolve()
+
+
+def live_build_or_none(index_dir: Path) -> Path | None:
+    """Like live_build, but None when nothing is published yet."""
+    try:
+        return live_build(index_dir)
+    except IndexNotFound:
+        return None
+
+
+def staging_dir(index_dir: Path, build_id: str) -> Path:
+    """A fresh directory for a build in progress."""
+    path = Path(index_dir) / BUILDS / f"{STAGING_PREFIX}{build_id}"
+    path.mkdir(parents=True)
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(index_dir: Path, staging: Path, build_id: str) -> Path:
+    """Move a finished staging build into place and point `current` at it in one atomic rename."""
+    index_dir = Path(index_dir)
+    for name in os.listdir(staging):
+        with open(staging / name, "rb") as fh:
+            os.fsync(fh.fileno())
+    final = index_dir / BUILDS / build_id
+    os.rename(staging, final)
+    _fsync_dir(final.parent)
+    tmp_link = index_dir / f".{CURRENT}.{build_id}"
+    os.symlink(Path(BUILDS) / build_id, tmp_link)
+    os.replace(tmp_link, index_dir / CURRENT)  # readers see the old build or the new, never neither
+    _fsync_dir(index_dir)
+    return final
+
+
+def prune(index_dir: Path, keep: int) -> list[str]:
+    """Delete all but the newest ``keep`` published builds (never the live one) and stale staging dirs."""
+    builds_dir = Path(index_dir) / BUILDS
+    live = live_build_or_none(index_dir)
+    published = sorted((p for p in builds_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                       key=lambda p: p.name, reverse=True)
+    removed = []
+    for old in published[max(keep, 1):]:
+        if live is not None and old.resolve() == live:
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+        removed.append(old.name)
+    return removed
+
+
+def discard_staging(index_dir: Path) -> None:
+    """Remove staging directories left by builds that died (only call while holding the lock)."""
+    builds_dir = Path(index_dir) / BUILDS
+    if builds_dir.is_dir():
+        for path in builds_dir.iterdir():
+            if path.name.startswith(STAGING_PREFIX):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def lock(index_dir: Path) -> FileLock:
+    """The build lock of an index directory, acquired; the OS releases it if the process dies."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    file_lock = FileLock(index_dir / "build.lock")
+    try:
+        file_lock.acquire(timeout=0)
+    except Timeout:
+        raise BuildLocked(f"another build is running on {index_dir} (it holds {index_dir / 'build.lock'}); "
+                          "wait for it to finish") from None
+    return file_lock

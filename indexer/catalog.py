@@ -1,0 +1,128 @@
+"""The passage store: articles, sections and passages in SQLite, keyed by FAISS row."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .models import Article, Passage, Section, article_permalink, section_link
+
+SCHEMA = """
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, url TEXT NOT NULL, meta TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, source_path TEXT NOT NULL
+);
+CREATE TABLE sections (
+    article_id TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL,
+    heading TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (article_id, id)
+);
+CREATE TABLE passages (
+    row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
+    section_id TEXT NOT NULL, ordinal INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX passages_by_article ON passages (article_id);
+"""
+
+
+class CatalogWriter:
+    """Writes a new catalog file inside a build directory that is not yet published."""
+
+    def __init__(self, path: Path):
+        self._db = sqlite3.connect(path)
+        self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
+        self.rows = 0
+
+    def add_article(self, article: Article, fingerprint: str) -> None:
+        """Record an article and its sections."""
+        self._db.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?)",
+                         (article.id, article.title, article.url, json.dumps(article.meta, default=str),
+                          fingerprint, article.source_path))
+        self._db.executemany("INSERT INTO sections VALUES (?, ?, ?, ?, ?)",
+                             [(article.id, s.id, i, s.heading, s.text) for i, s in enumerate(article.sections)])
+
+    def add_passages(self, passages: Sequence[Passage]) -> None:
+        """Record passages in the order their vectors were added to the vector store."""
+        self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
+                             [(self.rows + i, p.id, p.article_id, p.section_id, p.ordinal, p.text)
+                              for i, p in enumerate(passages)])
+        self.rows += len(passages)
+
+    def close(self) -> None:
+        """Commit and close; the file is complete after this."""
+        self._db.commit()
+        self._db.close()
+
+
+class Catalog:
+    """Read-only access to a published catalog, safe to share between threads."""
+
+    def __init__(self, path: Path):
+        self._uri = f"file:{path}?mode=ro&immutable=1"  # a published build never changes
+        self._local = threading.local()
+        self._db  # open once now so that a broken file fails at load time, not at first query
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    def counts(self) -> dict[str, int]:
+        """Number of articles, sections and passages."""
+        return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("articles", "sections", "passages")}
+
+    def _article_header(self, article_id: str) -> sqlite3.Row | None:
+        return self._db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+
+    def passages(self, rows: Iterable[int]) -> dict[int, Passage]:
+        """Passages by FAISS row, with their article title, heading and links."""
+        rows = [int(r) for r in rows if r >= 0]
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        found = self._db.execute(
+            f"""SELECT p.row, p.id, p.article_id, p.section_id, p.ordinal, p.text,
+                       a.title, a.url, s.heading
+                FROM passages p JOIN articles a ON a.id = p.article_id
+                JOIN sections s ON s.article_id = p.article_id AND s.id = p.section_id
+                WHERE p.row IN ({marks})""", rows).fetchall()
+        return {r["row"]: _passage(r) for r in found}
+
+    def passage(self, passage_id: str) -> Passage | None:
+        """One passage by its id."""
+        row = self._db.execute("SELECT row FROM passages WHERE id = ?", (passage_id,)).fetchone()
+        return self.passages([row[0]]).get(row[0]) if row else None
+
+    def article(self, article_id: str) -> Article | None:
+        """A whole article with its sections, or None."""
+        head = self._article_header(article_id)
+        if head is None:
+            return None
+        sections = self._db.execute(
+            "SELECT id, heading, text FROM sections WHERE article_id = ? ORDER BY position", (article_id,)).fetchall()
+        return Article(id=head["id"], title=head["title"], url=head["url"],
+                       sections=tuple(Section(s["id"], s["heading"], s["text"]) for s in sections),
+                       source_path=head["source_path"], meta=json.loads(head["meta"]))
+
+    def fingerprints(self) -> dict[str, str]:
+        """Fingerprint of every article, by id."""
+        return dict(self._db.execute("SELECT id, fingerprint FROM articles").fetchall())
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def _passage(r: sqlite3.Row) -> Passage:
+    stub = Article(id=r["article_id"], title=r["title"], url=r["url"], sections=())
+    return Passage(id=r["id"], article_id=r["article_id"], section_id=r["section_id"], ordinal=r["ordinal"],
+                   title=r["title"], heading=r["heading"], text=r["text"],
+                   url=section_link(stub, r["section_id"]), permalink=article_permalink(r["article_id"], r["section_id"]))

@@ -1,0 +1,73 @@
+"""The internal model of articles, sections and passages shared by every module."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Section:
+    """One headed part of an article, as written by its publisher."""
+
+    id: str
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Article:
+    """A medication article: the unit that is loaded, fingerprinted and indexed."""
+
+    id: str
+    title: str
+    url: str
+    sections: tuple[Section, ...]
+    source_path: str = ""
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of one section small enough for the model, with the links that cite it."""
+
+    id: str
+    article_id: str
+    section_id: str
+    ordinal: int
+    title: str
+    heading: str
+    text: str
+    url: str
+    permalink: str
+
+    @property
+    def embed_text(self) -> str:
+        """What the model sees: the text with its context, so equal headings of different drugs differ."""
+        return context_prefix(self.title, self.heading) + self.text
+
+
+def context_prefix(title: str, heading: str) -> str:
+    """The article title and section heading put before a passage's text when embedding it."""
+    head = f"{title}: {heading}" if heading else title
+    return f"{head}\n\n" if head else ""
+
+
+def passage_id(article_id: str, section_id: str, ordinal: int) -> str:
+    """A passage id that stays the same across rebuilds while the section keeps its place."""
+    return f"{article_id}:{section_id}:{ordinal}"
+
+
+def article_permalink(article_id: str, anchor: str = "") -> str:
+    """The app's own page for an article, optionally at a section anchor."""
+    from urllib.parse import quote
+
+    link = f"/articles/{quote(article_id, safe='')}"
+    return f"{link}#{quote(anchor, safe='')}" if anchor else link
+
+
+def section_link(article: Article, section_id: str) -> str:
+    """Deep link to a section: the publisher's url with an anchor, else the app's article page."""
+    from urllib.parse import quote
+
+    if article.url:
+        return f"{article.url.split('#', 1)[0]}#{quote(section_id, safe='')}"
+    return article_permalink(article.id, section_id)

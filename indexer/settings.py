@@ -1,0 +1,69 @@
+"""Every setting, declared once: name, default, help.
+
+Precedence: defaults < config file (``MEDSEARCH_CONFIG``, TOML or JSON) < ``MEDSEARCH_*``
+environment variables < explicit values (CLI flags, ``create_app(config)``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("index", str(REPO_ROOT / "var" / "index"), "Index directory (holds `current` and `builds/`)."),
+    Setting("model", "all-MiniLM-L6-v2", "Embedding model: the bundled all-MiniLM-L6-v2 or a local sentence-transformers directory."),
+    Setting("chunk_tokens", 200, "Most model tokens of article text in one passage (the title and heading are added on top).", int),
+    Setting("overlap_tokens", 32, "Most tokens of trailing sentences repeated at the start of the next passage.", int),
+    Setting("batch_size", 16, "Passages embedded per model call while building.", int),
+    Setting("keep_builds", 3, "Published builds kept in `builds/` (the live one included).", int),
+    Setting("default_k", 10, "Results returned when a search does not ask for `k`.", int),
+    Setting("max_k", 50, "Largest `k` a search may ask for.", int),
+    Setting("max_query_chars", 500, "Longest query accepted, in characters.", int),
+    Setting("host", "127.0.0.1", "Address the development server listens on."),
+    Setting("port", 5000, "Port the development server listens on.", int),
+)
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def _config_file(path: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"config file {path} (from MEDSEARCH_CONFIG) does not exist")
+    if p.suffix == ".toml":
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def resolve(explicit: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return every setting's value after applying config file, environment and explicit values."""
+    environ = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+    layers: list[Mapping[str, Any]] = []
+    if environ.get("MEDSEARCH_CONFIG"):
+        layers.append(_config_file(environ["MEDSEARCH_CONFIG"]))
+    layers.append({s.name: environ[f"MEDSEARCH_{s.name.upper()}"] for s in SETTINGS if f"MEDSEARCH_{s.name.upper()}" in environ})
+    layers.append({k: v for k, v in (explicit or {}).items() if v is not None})
+    for layer in layers:
+        for name, raw in layer.items():
+            if name not in BY_NAME:
+                continue  # unrelated keys (e.g. Flask's TESTING) pass through untouched
+            setting = BY_NAME[name]
+            try:
+                values[name] = setting.type(raw) if isinstance(raw, str) else raw
+            except ValueError:
+                raise ValueError(f"setting {name!r}: {raw!r} is not a valid {setting.type.__name__}") from None
+    return values

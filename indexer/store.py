@@ -1,0 +1,47 @@
+"""The vector index: the only module that imports FAISS."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+DEFAULT_FACTORY = "Flat"  # exact inner product; on unit vectors that is cosine similarity
+
+
+class VectorStore:
+    """A FAISS inner-product index whose row numbers are the passage rows of the catalog."""
+
+    def __init__(self, index: "faiss.Index", factory: str):
+        self._index = index
+        self.factory = factory
+
+    @classmethod
+    def create(cls, dimension: int, factory: str = DEFAULT_FACTORY) -> "VectorStore":
+        """An empty index of the given dimension, built from a FAISS factory string."""
+        return cls(faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT), factory)
+
+    @classmethod
+    def load(cls, path: Path, factory: str) -> "VectorStore":
+        """Read an index written by ``save``."""
+        return cls(faiss.read_index(str(path)), factory)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._index.d)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Append vectors; their rows continue from the current size."""
+        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the k nearest vectors to each query (rows are -1 where fewer exist)."""
+        k = max(1, min(k, len(self)))
+        return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+    def save(self, path: Path) -> None:
+        """Write the index to one file."""
+        faiss.write_index(self._index, str(path))

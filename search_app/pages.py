@@ -1,0 +1,44 @@
+"""HTML pages: search form, results, articles. Usable without JavaScript."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from indexer.errors import BadQuery
+
+from . import query
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def home():
+    return render_template("home.html", q="")
+
+
+@bp.get("/search")
+def search():
+    """Results page; a bad query shows its message on the page with status 400."""
+    conf = current_app.config["MEDSEARCH"]
+    try:
+        req = query.parse(request.args, conf)
+    except BadQuery as exc:
+        return render_template("results.html", q=request.args.get("q", "")[:conf["max_query_chars"]],
+                               hits=[], error=exc.message), 400
+    hits = current_app.extensions["medsearch"].search(req.q, req.k)
+    return render_template("results.html", q=req.q, hits=hits, error=None)
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str):
+    found = current_app.extensions["medsearch"].index.article(article_id)
+    if found is None:
+        abort(404, description=f"there is no article {article_id!r} in this index")
+    return render_template("article.html", article=found, q="")
+
+
+@bp.app_template_filter("domain")
+def domain(url: str) -> str:
+    """The host of an external link, for showing where a source lives."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc.removeprefix("www.") if url.startswith(("http://", "https://")) else ""
