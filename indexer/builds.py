@@ -26,8 +26,9 @@ STAGING_PREFIX = ".staging-"
 
 
 def new_build_id() -> str:
-    """Sortable, unique build id: UTC time plus a random suffix."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    """Sortable, unique build id: UTC time to the microsecond plus a random suffix."""
+    now = time.time()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1e6):06d}Z-{uuid.uuid4().hex[:6]}"
 
 
 def live_build(index_dir: Path) -> Path:
