@@ -16,10 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer.embedding import load_embedder  # noqa: E402
-from indexer.index import SearchIndex  # noqa: E402
 from indexer.sources import Skipped, iter_articles  # noqa: E402
-from search_app.ranking import Searcher  # noqa: E402
+from indexer import settings as settings_mod  # noqa: E402
+from search_app.ranking import Searcher, open_searcher  # noqa: E402
 
 
 def spot_check(searcher: Searcher, questions_file: Path) -> list[dict]:
@@ -27,7 +26,7 @@ def spot_check(searcher: Searcher, questions_file: Path) -> list[dict]:
     rows = []
     for line in questions_file.read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
-        top = searcher.search(item["query"], 1)[0].passage
+        top = searcher.search(item["query"], 1).hits[0].passage
         rows.append({**item, "top_article": top.article_id, "top_section": top.section_id,
                      "ok": top.article_id == item["article"]})
     return rows
@@ -40,9 +39,9 @@ def main() -> None:
     items = list(iter_articles([ROOT / "corpus"]))
     articles = [a for a in items if not isinstance(a, Skipped)]
     kinds = [a.meta.get("kind") for a in articles]
-    embedder = load_embedder()
-    index = SearchIndex.open(args.index, model=embedder.describe())
-    rows = spot_check(Searcher(index, embedder), ROOT / "bench" / "corpus_questions.jsonl")
+    searcher = open_searcher(settings_mod.resolve({"index": str(args.index)}))
+    index = searcher.index
+    rows = spot_check(searcher, ROOT / "bench" / "corpus_questions.jsonl")
     for row in rows:
         print(f"{'ok  ' if row['ok'] else 'MISS'} {row['query']!r} -> {row['top_article']}#{row['top_section']}")
     print(json.dumps({

@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from indexer.build import build_index  # noqa: E402
 from indexer.embedding import load_embedder  # noqa: E402
-from indexer.index import SearchIndex  # noqa: E402
 from search_app.evaluation import evaluate, load_queries  # noqa: E402
-from search_app.ranking import Searcher  # noqa: E402
+from indexer import settings as settings_mod  # noqa: E402
+from search_app.ranking import Searcher, open_searcher  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -48,10 +48,10 @@ def main() -> None:
     report = build_index([args.corpus], args.index, embedder, force=True, log=lambda line: None)
     build_seconds = time.perf_counter() - started
 
-    searcher = Searcher(SearchIndex.open(args.index, model=embedder.describe()), embedder)
+    searcher = open_searcher(settings_mod.resolve({"index": str(args.index)}))
     queries = load_queries(args.queries)
     metrics = evaluate(queries, lambda q, n: [(h.passage.article_id, h.passage.section_id)
-                                              for h in searcher.search(q, n)])
+                                              for h in searcher.search(q, n).hits])
 
     import logging
 

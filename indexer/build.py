@@ -8,18 +8,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
 from tqdm import tqdm
 
 from . import __version__, builds
+from . import lexicon as lexicons
 from . import manifest as manifests
+from .cache import EmbeddingCache
 from .catalog import CatalogWriter
 from .chunking import ChunkSettings, passages_for
 from .embedding import Embedder
+from .lexical import LexicalIndex
 from .models import Article, Passage
 from .sources import Skipped, iter_articles
 from .store import DEFAULT_FACTORY, VectorStore
 
 EMBED_GROUP = 256  # passages handed to the model at a time: bounds memory and paces progress
+LEXICAL_RECIPE = {"kind": "bm25s", "method": "lucene", "k1": 1.2, "b": 0.75, "tokens": "english stopwords, snowball",
+                  "document": "title: heading, text", "version": 1}
 
 
 @dataclass
@@ -34,6 +40,8 @@ class BuildReport:
     sections: int = 0
     passages: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    embedded: int = 0
+    reused: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
     error: str = ""
@@ -47,7 +55,8 @@ class BuildReport:
 
     @property
     def passages_per_second(self) -> float:
-        return self.passages / self.embed_seconds if self.embed_seconds else 0.0
+        """Passages the model embedded per second (vectors reused from the cache not counted)."""
+        return self.embedded / self.embed_seconds if self.embed_seconds else 0.0
 
 
 def _load(sources: Sequence[str | Path], report: BuildReport) -> list[Article]:
@@ -97,7 +106,8 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
             return report
         fingerprints = {a.id: manifests.fingerprint(a) for a in articles}
         recipe = {"model": embedder.describe(), "chunking": chunking.describe(), "articles": fingerprints,
-                  "faiss_factory": DEFAULT_FACTORY}
+                  "faiss_factory": DEFAULT_FACTORY, "lexical": LEXICAL_RECIPE,
+                  "name_table": manifests.sha256_file(lexicons.BRANDS_FILE)}
         current = "" if force else _is_current(index_dir, recipe)
         if current:
             report.up_to_date, report.build_id = True, current
@@ -106,8 +116,9 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
             return report
         report.build_id = builds.new_build_id()
         staging = builds.staging_dir(index_dir, report.build_id)
+        cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
         try:
-            _write_build(staging, articles, fingerprints, embedder, chunking, report, log, progress)
+            _write_build(staging, articles, fingerprints, embedder, chunking, cache, report, log, progress)
             manifests.write(staging, {
                 **recipe, "build_id": report.build_id, "code_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -120,6 +131,8 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)  # the live build was never touched
             raise
+        finally:
+            cache.close()
         report.published = True
         builds.prune(index_dir, keep_builds)
         return report
@@ -129,7 +142,7 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
 
 
 def _write_build(staging: Path, articles: list[Article], fingerprints: dict[str, str], embedder: Embedder,
-                 chunking: ChunkSettings, report: BuildReport, log: Callable[[str], None],
+                 chunking: ChunkSettings, cache: EmbeddingCache, report: BuildReport, log: Callable[[str], None],
                  progress: bool | None) -> None:
     catalog = CatalogWriter(staging / manifests.CATALOG)
     vectors = VectorStore.create(embedder.dimension, DEFAULT_FACTORY)
@@ -146,7 +159,7 @@ def _write_build(staging: Path, articles: list[Article], fingerprints: dict[str,
     embed_started = time.perf_counter()
     for start in range(0, len(passages), EMBED_GROUP):
         group = passages[start:start + EMBED_GROUP]
-        vectors.add(embedder.encode([p.embed_text for p in group]))
+        vectors.add(_vectors_for(group, embedder, cache, report))
         catalog.add_passages(group)
         bar.update(len(group))
         if not show and (start // EMBED_GROUP) % 20 == 19:
@@ -155,3 +168,19 @@ def _write_build(staging: Path, articles: list[Article], fingerprints: dict[str,
     report.embed_seconds = time.perf_counter() - embed_started
     vectors.save(staging / manifests.VECTORS)
     catalog.close()
+    LexicalIndex.build(p.embed_text for p in passages).save(staging / manifests.BM25_DIR)
+    lexicons.save(lexicons.build(articles), staging / manifests.LEXICON)
+
+
+def _vectors_for(group: list[Passage], embedder: Embedder, cache: EmbeddingCache, report: BuildReport):
+    """Vectors of a group of passages: from the cache where present, else embedded and cached."""
+    keys = [cache.key(p.embed_text) for p in group]
+    found = cache.get_many(keys)
+    missing = [i for i, key in enumerate(keys) if key not in found]
+    if missing:
+        fresh = embedder.encode([group[i].embed_text for i in missing])
+        cache.put_many([keys[i] for i in missing], fresh)
+        found.update({keys[i]: v for i, v in zip(missing, fresh)})
+    report.embedded += len(missing)
+    report.reused += len(group) - len(missing)
+    return np.stack([found[key] for key in keys])

@@ -69,9 +69,10 @@ def _fsync_dir(path: Path) -> None:
 def publish(index_dir: Path, staging: Path, build_id: str) -> Path:
     """Move a finished staging build into place and point `current` at it in one atomic rename."""
     index_dir = Path(index_dir)
-    for name in os.listdir(staging):
-        with open(staging / name, "rb") as fh:
-            os.fsync(fh.fileno())
+    for path in staging.rglob("*"):  # the data reaches the disk before anything points at it
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
     final = index_dir / BUILDS / build_id
     os.rename(staging, final)
     _fsync_dir(final.parent)

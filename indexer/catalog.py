@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .models import Article, Passage, Section, article_permalink, section_link
+from .sections import section_type
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -16,7 +17,7 @@ CREATE TABLE articles (
 );
 CREATE TABLE sections (
     article_id TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL,
-    heading TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (article_id, id)
+    heading TEXT NOT NULL, text TEXT NOT NULL, section_type TEXT NOT NULL, PRIMARY KEY (article_id, id)
 );
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
@@ -39,8 +40,9 @@ class CatalogWriter:
         self._db.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?)",
                          (article.id, article.title, article.url, json.dumps(article.meta, default=str),
                           fingerprint, article.source_path))
-        self._db.executemany("INSERT INTO sections VALUES (?, ?, ?, ?, ?)",
-                             [(article.id, s.id, i, s.heading, s.text) for i, s in enumerate(article.sections)])
+        self._db.executemany("INSERT INTO sections VALUES (?, ?, ?, ?, ?, ?)",
+                             [(article.id, s.id, i, s.heading, s.text, section_type(s.heading))
+                              for i, s in enumerate(article.sections)])
 
     def add_passages(self, passages: Sequence[Passage]) -> None:
         """Record passages in the order their vectors were added to the vector store."""
@@ -88,7 +90,7 @@ class Catalog:
         marks = ",".join("?" * len(rows))
         found = self._db.execute(
             f"""SELECT p.row, p.id, p.article_id, p.section_id, p.ordinal, p.text,
-                       a.title, a.url, s.heading
+                       a.title, a.url, s.heading, s.section_type
                 FROM passages p JOIN articles a ON a.id = p.article_id
                 JOIN sections s ON s.article_id = p.article_id AND s.id = p.section_id
                 WHERE p.row IN ({marks})""", rows).fetchall()
@@ -110,6 +112,12 @@ class Catalog:
                        sections=tuple(Section(s["id"], s["heading"], s["text"]) for s in sections),
                        source_path=head["source_path"], meta=json.loads(head["meta"]))
 
+    def row_table(self) -> list[tuple[int, str, str, str]]:
+        """(row, article id, section id, section type) of every passage, in row order."""
+        return self._db.execute(
+            """SELECT p.row, p.article_id, p.section_id, s.section_type FROM passages p
+               JOIN sections s ON s.article_id = p.article_id AND s.id = p.section_id ORDER BY p.row""").fetchall()
+
     def fingerprints(self) -> dict[str, str]:
         """Fingerprint of every article, by id."""
         return dict(self._db.execute("SELECT id, fingerprint FROM articles").fetchall())
@@ -125,4 +133,5 @@ def _passage(r: sqlite3.Row) -> Passage:
     stub = Article(id=r["article_id"], title=r["title"], url=r["url"], sections=())
     return Passage(id=r["id"], article_id=r["article_id"], section_id=r["section_id"], ordinal=r["ordinal"],
                    title=r["title"], heading=r["heading"], text=r["text"],
-                   url=section_link(stub, r["section_id"]), permalink=article_permalink(r["article_id"], r["section_id"]))
+                   url=section_link(stub, r["section_id"]), permalink=article_permalink(r["article_id"], r["section_id"]),
+                   section_type=r["section_type"])

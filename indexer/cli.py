@@ -61,7 +61,8 @@ def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, k
 def _report_json(report) -> dict:
     return {"index": report.index_dir, "build_id": report.build_id, "published": report.published,
             "up_to_date": report.up_to_date, "articles": report.articles, "sections": report.sections,
-            "passages": report.passages, "seconds": round(report.seconds, 3),
+            "passages": report.passages, "embedded": report.embedded, "reused": report.reused,
+            "seconds": round(report.seconds, 3),
             "embed_seconds": round(report.embed_seconds, 3),
             "passages_per_second": round(report.passages_per_second, 2),
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
@@ -77,7 +78,8 @@ def _summarise(report) -> None:
             "nothing to do")
     elif report.published:
         out(f"published build {report.build_id} to {report.index_dir}: {report.articles} articles, "
-            f"{report.sections} sections, {report.passages} passages, {len(report.skipped)} skipped files, "
+            f"{report.sections} sections, {report.passages} passages ({report.embedded} embedded, "
+            f"{report.reused} reused from the cache), {len(report.skipped)} skipped files, "
             f"{report.seconds:.1f}s ({report.passages_per_second:.1f} passages/s embedding)")
     else:
         out(f"nothing published: {report.error or 'build failed'}; the live index is untouched", err=True)

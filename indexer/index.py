@@ -6,11 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from . import lexicon as lexicons
 from . import manifest as manifests
 from .builds import live_build
 from .catalog import Catalog
 from .errors import IndexIncompatible
+from .lexical import LexicalIndex
 from .models import Article, Passage
+from .sections import SECTION_TYPES
 from .store import VectorStore
 
 
@@ -22,6 +25,19 @@ class SearchIndex:
         self.manifest = manifest
         self.vectors = vectors
         self.catalog = catalog
+        self.lexical = LexicalIndex.load(build_dir / manifests.BM25_DIR)
+        self.names: dict[str, list[str]] = lexicons.load(build_dir / manifests.LEXICON)["names"]
+        # Per-row arrays let ranking score and filter candidates without touching SQLite.
+        rows = catalog.row_table()
+        self.article_ids: list[str] = sorted({r[1] for r in rows})
+        position = {a: i for i, a in enumerate(self.article_ids)}
+        sections: dict[tuple[str, str], int] = {}
+        type_index = {t: i for i, t in enumerate(SECTION_TYPES)}
+        self.row_article = np.array([position[r[1]] for r in rows], dtype=np.int32)
+        self.row_section = np.array([sections.setdefault((r[1], r[2]), len(sections)) for r in rows], dtype=np.int32)
+        self.row_type = np.array([type_index.get(r[3], type_index["other"]) for r in rows], dtype=np.int8)
+        self.article_position = position
+        self._section_keys = list(sections)
 
     @classmethod
     def open(cls, index_dir: Path, model: dict[str, Any] | None = None, checksums: bool = True) -> "SearchIndex":
@@ -52,11 +68,20 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self.vectors)
 
-    def nearest(self, query: np.ndarray, k: int) -> list[tuple[Passage, float]]:
-        """The k passages nearest to one query vector, best first."""
-        scores, rows = self.vectors.search(query.reshape(1, -1), k)
-        found = self.catalog.passages(rows[0])
-        return [(found[int(r)], float(s)) for s, r in zip(scores[0], rows[0]) if int(r) in found]
+    def nearest(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosine scores of the k passages nearest to one query vector, best first."""
+        scores, rows = self.vectors.search(query.reshape(1, -1), k, allowed)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def catalog_key(self, row: int) -> tuple[str, str]:
+        """(article id, section id) of a row, without a database round trip."""
+        return self._section_keys[int(self.row_section[row])]
+
+    def rows_of_articles(self, article_ids: set[str]) -> np.ndarray:
+        """Rows of every passage of the given articles."""
+        wanted = [self.article_position[a] for a in article_ids if a in self.article_position]
+        return np.flatnonzero(np.isin(self.row_article, wanted))
 
     def passage(self, passage_id: str) -> Passage | None:
         return self.catalog.passage(passage_id)

@@ -10,11 +10,13 @@ from typing import Any
 from .errors import IndexIncompatible
 from .models import Article
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 CATALOG = "passages.sqlite"
-DATA_FILES = (VECTORS, CATALOG)
+LEXICON = "lexicon.json"
+BM25_DIR = "bm25"
+REQUIRED_FILES = (VECTORS, CATALOG, LEXICON)
 
 
 def sha256_file(path: Path) -> str:
@@ -33,10 +35,15 @@ def fingerprint(article: Article) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def data_files(build_dir: Path) -> list[str]:
+    """Every file of a build except the manifest, as paths relative to the build."""
+    return sorted(str(p.relative_to(build_dir)) for p in build_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
 def write(build_dir: Path, manifest: dict[str, Any]) -> None:
     """Write manifest.json, adding the sha256 of every data file."""
     manifest = dict(manifest, format_version=FORMAT_VERSION,
-                    files={name: sha256_file(build_dir / name) for name in DATA_FILES})
+                    files={name: sha256_file(build_dir / name) for name in data_files(build_dir)})
     (build_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
 
 
@@ -72,7 +79,7 @@ def check(build_dir: Path, manifest: dict[str, Any], model: dict[str, Any] | Non
                                     f"({built.get('backend')}), not the configured {model['name']} "
                                     f"({model.get('backend')}); serve it with MEDSEARCH_MODEL={built.get('name')} or {rebuild}")
     files = manifest.get("files", {})
-    for name in DATA_FILES:
+    for name in sorted(set(REQUIRED_FILES) | set(files)):
         path = build_dir / name
         if not path.is_file():
             raise IndexIncompatible(f"index {build_dir} is missing {name}; {rebuild}")

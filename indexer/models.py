@@ -38,6 +38,7 @@ class Passage:
     text: str
     url: str
     permalink: str
+    section_type: str = "other"
 
     @property
     def embed_text(self) -> str:

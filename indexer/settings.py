@@ -33,6 +33,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("default_k", 10, "Results returned when a search does not ask for `k`.", int),
     Setting("max_k", 50, "Largest `k` a search may ask for.", int),
     Setting("max_query_chars", 500, "Longest query accepted, in characters.", int),
+    Setting("weight_lexical", 0.3, "Weight of the normalised BM25 score in hybrid ranking.", float),
+    Setting("weight_name", 0.1, "Bonus for passages of an article about a medicine the query names.", float),
+    Setting("weight_intent", 0.15, "Bonus for sections of the type the query asks about (side effects, dosage, ...).", float),
     Setting("host", "127.0.0.1", "Address the development server listens on."),
     Setting("port", 5000, "Port the development server listens on.", int),
 )

@@ -37,10 +37,22 @@ class VectorStore:
         """Append vectors; their rows continue from the current size."""
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and rows of the k nearest vectors to each query (rows are -1 where fewer exist)."""
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the k nearest vectors to each query (rows are -1 where fewer exist).
+
+        ``allowed`` restricts the search to those rows inside FAISS, so a filtered search
+        still finds k results whenever k allowed rows exist.
+        """
         k = max(1, min(k, len(self)))
-        return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is None:
+            return self._index.search(queries, k)
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        return self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of the given rows."""
+        return self._index.reconstruct_batch(np.ascontiguousarray(rows, dtype=np.int64))
 
     def save(self, path: Path) -> None:
         """Write the index to one file."""

@@ -4,18 +4,33 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from . import query
+from .ranking import Filters, SearchResult
 
 bp = Blueprint("api", __name__)
-SEARCH_PARAMS = frozenset({"q", "k"})
+SEARCH_PARAMS = frozenset({"q", "k", "offset", "drug", "section_type", "mode"})
+
+
+def run_search(req: query.SearchRequest) -> SearchResult:
+    """The one search call behind the pages and the API."""
+    return current_app.extensions["medsearch"].search(
+        req.q, req.k, offset=req.offset, filters=Filters(req.drugs, req.section_types), mode=req.mode)
+
+
+def result_json(req: query.SearchRequest, result: SearchResult) -> dict:
+    a = result.analysis
+    return {"query": req.q, "k": req.k, "offset": req.offset, "mode": req.mode,
+            "filters": {"drug": list(req.drugs), "section_type": list(req.section_types)},
+            "corrected_query": a.corrected if a.corrections else None,
+            "understood": {"medicines": list(a.names), "expansions": list(a.expansions),
+                           "section_types": sorted(a.intents)},
+            "results": [h.to_json() for h in result.hits]}
 
 
 @bp.get("/api/search")
 def search():
     """Ranked passages for ``q``: ``{"query", "results": [...]}``."""
-    conf = current_app.config["MEDSEARCH"]
-    req = query.parse(request.args, conf, allowed=SEARCH_PARAMS)
-    hits = current_app.extensions["medsearch"].search(req.q, req.k)
-    return jsonify({"query": req.q, "k": req.k, "results": [h.to_json() for h in hits]})
+    req = query.parse(request.args, current_app.config["MEDSEARCH"], allowed=SEARCH_PARAMS)
+    return jsonify(result_json(req, run_search(req)))
 
 
 @bp.get("/healthz")

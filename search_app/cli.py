@@ -40,25 +40,23 @@ def serve(index_dir, model, host, port):
               help="Queries JSONL: id, query, relevant [{article_id, section_id}].")
 @click.option("--model", help=settings_mod.BY_NAME["model"].help)
 @click.option("--k", default=10, show_default=True, type=click.IntRange(1, 100), help="Results retrieved per query.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True,
+              help="Ranking to evaluate.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def evaluate_cmd(index_dir, queries_file, model, k, as_json):
+def evaluate_cmd(index_dir, queries_file, model, k, mode, as_json):
     """Section-level recall@1/5/10, MRR@10 and nDCG@10 of the search over a queries file."""
-    from indexer.embedding import load_embedder
-    from indexer.index import SearchIndex
-
     from .evaluation import evaluate, load_queries
-    from .ranking import Searcher
+    from .ranking import open_searcher
 
     conf = settings_mod.resolve({"index": index_dir, "model": model})
     try:
         queries = load_queries(queries_file)
-        embedder = load_embedder(conf["model"], conf["batch_size"])
-        searcher = Searcher(SearchIndex.open(Path(conf["index"]), model=embedder.describe()), embedder)
+        searcher = open_searcher(conf)
     except MedsearchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     metrics = evaluate(queries, lambda q, n: [(h.passage.article_id, h.passage.section_id)
-                                              for h in searcher.search(q, n)], k=k)
+                                              for h in searcher.search(q, n, mode=mode).hits], k=k)
     if as_json:
         click.echo(json.dumps(metrics))
     else:

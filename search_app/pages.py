@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from indexer.errors import BadQuery
 
 from . import query
+from .api import run_search
 
 bp = Blueprint("pages", __name__)
 
@@ -24,8 +25,8 @@ def search():
     except BadQuery as exc:
         return render_template("results.html", q=request.args.get("q", "")[:conf["max_query_chars"]],
                                hits=[], error=exc.message), 400
-    hits = current_app.extensions["medsearch"].search(req.q, req.k)
-    return render_template("results.html", q=req.q, hits=hits, error=None)
+    result = run_search(req)
+    return render_template("results.html", q=req.q, req=req, result=result, hits=result.hits, error=None)
 
 
 @bp.get("/articles/<path:article_id>")

@@ -12,6 +12,10 @@ from indexer.errors import BadQuery
 class SearchRequest:
     q: str
     k: int
+    offset: int = 0
+    drugs: tuple[str, ...] = ()
+    section_types: tuple[str, ...] = ()
+    mode: str = "hybrid"
 
 
 def normalise(text: str) -> str:
@@ -21,8 +25,25 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def parse(params: Mapping[str, str], settings: Mapping, allowed: frozenset[str] | None = None) -> SearchRequest:
-    """Validate ``q`` and ``k`` from request parameters (and, for the API, refuse unknown ones)."""
+def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadQuery(f"bad_{name}", f"{name} must be a whole number from {low} to {high}, not {raw[:20]!r}") from None
+    if not low <= value <= high:
+        raise BadQuery(f"bad_{name}", f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
+def parse(params, settings: Mapping, allowed: frozenset[str] | None = None) -> SearchRequest:
+    """Validate the search parameters (and, for the API, refuse unknown ones).
+
+    ``params`` is a mapping, or a werkzeug MultiDict whose ``drug`` and ``section_type``
+    may repeat.
+    """
     if allowed is not None:
         unknown = sorted(set(params) - allowed)
         if unknown:
@@ -35,14 +56,10 @@ def parse(params: Mapping[str, str], settings: Mapping, allowed: frozenset[str] 
     q = normalise(raw)
     if not q:
         raise BadQuery("empty_query", "type a question or some words to search for")
-    raw_k = params.get("k")
-    if raw_k is None or raw_k == "":
-        k = settings["default_k"]
-    else:
-        try:
-            k = int(raw_k)
-        except ValueError:
-            raise BadQuery("bad_k", f"k must be a whole number from 1 to {settings['max_k']}, not {raw_k[:20]!r}") from None
-        if not 1 <= k <= settings["max_k"]:
-            raise BadQuery("bad_k", f"k must be from 1 to {settings['max_k']}, not {k}")
-    return SearchRequest(q=q, k=k)
+    k = _int(params, "k", settings["default_k"], 1, settings["max_k"])
+    offset = _int(params, "offset", 0, 0, 1000)
+    many = params.getlist if hasattr(params, "getlist") else (lambda name: [params[name]] if name in params else [])
+    drugs = tuple(dict.fromkeys(v.strip() for v in many("drug") if v.strip()))
+    section_types = tuple(dict.fromkeys(v.strip() for v in many("section_type") if v.strip()))
+    mode = params.get("mode") or "hybrid"
+    return SearchRequest(q=q, k=k, offset=offset, drugs=drugs, section_types=section_types, mode=mode)

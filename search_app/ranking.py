@@ -1,50 +1,226 @@
-"""Ranking: embed the query, search the vectors, keep the best passage of each section."""
+"""Ranking: dense and lexical retrieval fused with medicine-name and intent evidence.
+
+score = cosine + w_lexical * BM25 / max BM25 + w_name * (article is about a medicine the
+query names) + w_intent * (section type is what the query asks about). The weights are
+settings, tuned on the MedicationQA dev queries by ``bench/tune_ranking.py``.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
 
 from indexer.embedding import Embedder
+from indexer.settings import BY_NAME
+from indexer.errors import BadQuery
 from indexer.index import SearchIndex
+from indexer.lexical import stem, words
+from indexer.lexicon import name_key
 from indexer.models import Passage
+from indexer.sections import SECTION_TYPES
+
+from .understanding import Analysis, Understander
+
+MODES = ("hybrid", "dense", "lexical")
+POOL = 100  # candidates taken from each retriever before fusion
+
+
+@dataclass(frozen=True)
+class Weights:
+    lexical: float = BY_NAME["weight_lexical"].default
+    name: float = BY_NAME["weight_name"].default
+    intent: float = BY_NAME["weight_intent"].default
+
+
+@dataclass(frozen=True)
+class Filters:
+    drugs: tuple[str, ...] = ()
+    section_types: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.drugs or self.section_types)
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked result: a passage and its similarity to the query."""
+    """One ranked result: a passage, its fused score and why it matched."""
 
     rank: int
     score: float
     passage: Passage
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    matched: tuple[str, ...] = ()
+    name_match: bool = False
+    intent_match: bool = False
 
     def to_json(self) -> dict[str, Any]:
         p = self.passage
         return {"rank": self.rank, "score": round(self.score, 4), "passage_id": p.id, "article_id": p.article_id,
-                "section_id": p.section_id, "title": p.title, "heading": p.heading, "text": p.text,
-                "url": p.url, "permalink": p.permalink}
+                "section_id": p.section_id, "section_type": p.section_type, "title": p.title, "heading": p.heading,
+                "text": p.text, "url": p.url, "permalink": p.permalink,
+                "explanation": {"dense_rank": self.dense_rank, "lexical_rank": self.lexical_rank,
+                                "matched_terms": list(self.matched), "names_medicine": self.name_match,
+                                "section_type_asked": self.intent_match}}
+
+
+@dataclass
+class Candidates:
+    """Rows under consideration for one query, with every piece of evidence about them."""
+
+    rows: np.ndarray
+    dense: np.ndarray
+    lexical: np.ndarray
+    name: np.ndarray
+    intent: np.ndarray
+    dense_rank: dict[int, int] = field(default_factory=dict)
+    lexical_rank: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    analysis: Analysis
+    hits: list[Hit]
+    total_sections: int  # how many sections were ranked (for "more results")
 
 
 class Searcher:
     """Answers queries from one loaded index with one loaded model."""
 
-    def __init__(self, index: SearchIndex, embedder: Embedder):
+    def __init__(self, index: SearchIndex, embedder: Embedder, weights: Weights | None = None):
         self.index = index
         self.embedder = embedder
+        self.weights = weights or Weights()
+        self.understander = Understander(index.names, index.lexical.vocabulary)
+        self._type_index = {t: i for i, t in enumerate(SECTION_TYPES)}
 
-    def search(self, q: str, k: int) -> list[Hit]:
-        """The k best passages for a query, at most one per section, best first."""
-        query = self.embedder.encode_query(q)
-        total = len(self.index)
-        fetch = min(total, max(4 * k, 40))
-        while True:
-            best: dict[tuple[str, str], tuple[Passage, float]] = {}
-            for passage, score in self.index.nearest(query, fetch):
-                key = (passage.article_id, passage.section_id)
-                if key not in best:  # results arrive best first, so the first one seen is the best
-                    best[key] = (passage, score)
-            # Several passages of one section can crowd the candidates; widen until k sections or all seen.
-            if len(best) >= k or fetch >= total:
-                break
-            fetch = min(total, fetch * 4)
-        ranked = list(best.values())[:k]
-        return [Hit(rank=i + 1, score=score, passage=passage) for i, (passage, score) in enumerate(ranked)]
+    # -- filters -------------------------------------------------------------------------
+    def allowed_rows(self, filters: Filters) -> np.ndarray | None:
+        """Rows passing the filters, or None when there are none; unknown values are a BadQuery."""
+        if not filters:
+            return None
+        mask = np.ones(len(self.index), dtype=bool)
+        if filters.drugs:
+            articles: set[str] = set()
+            for drug in filters.drugs:
+                found = self.index.names.get(name_key(drug))
+                if not found:
+                    raise BadQuery("unknown_drug", f"no medicine called {drug!r} in this index")
+                articles.update(found)
+            mask &= np.isin(self.index.row_article, [self.index.article_position[a] for a in articles])
+        if filters.section_types:
+            unknown = [t for t in filters.section_types if t not in self._type_index]
+            if unknown:
+                raise BadQuery("unknown_section_type", f"unknown section type {unknown[0]!r}; "
+                                                       f"one of: {', '.join(SECTION_TYPES)}")
+            mask &= np.isin(self.index.row_type, [self._type_index[t] for t in filters.section_types])
+        return np.flatnonzero(mask)
+
+    # -- evidence ------------------------------------------------------------------------
+    def candidates(self, analysis: Analysis, mode: str = "hybrid", allowed: np.ndarray | None = None,
+                   every_row: bool = False) -> Candidates:
+        """Pool the best rows of each retriever (and the named medicines' rows) with their evidence.
+
+        With ``every_row`` the pool is every allowed row: used when the pools hold fewer
+        sections than a page needs, so that a page is never short while results exist.
+        """
+        query = self.embedder.encode_query(analysis.corrected)[0] if mode in ("hybrid", "dense") else None
+        lexical_all = np.zeros(len(self.index), dtype=np.float32)
+        if mode in ("hybrid", "lexical") and analysis.lexical_terms:
+            terms, weights = zip(*analysis.lexical_terms)
+            lexical_all = self.index.lexical.scores(terms, weights)
+            if allowed is not None:
+                masked = np.zeros_like(lexical_all)
+                masked[allowed] = lexical_all[allowed]
+                lexical_all = masked
+        depth = POOL if mode == "hybrid" else POOL * 4
+        dense_rank: dict[int, int] = {}
+        if query is not None:
+            rows, _ = self.index.nearest(query, depth, allowed)
+            dense_rank = {int(r): i + 1 for i, r in enumerate(rows)}
+        top = np.argsort(-lexical_all)[:depth]
+        lexical_rank = {int(r): i + 1 for i, r in enumerate(top[lexical_all[top] > 0])}
+        if every_row:
+            rows = np.arange(len(self.index)) if allowed is None else np.asarray(allowed, dtype=np.int64)
+        else:
+            pool = dict.fromkeys(dense_rank) | dict.fromkeys(lexical_rank)
+            if mode == "hybrid" and analysis.articles:
+                named = self.index.rows_of_articles(set(analysis.articles))
+                if allowed is not None:
+                    named = np.intersect1d(named, allowed)
+                pool.update(dict.fromkeys(int(r) for r in named[:POOL * 3]))
+            rows = np.fromiter(pool, dtype=np.int64, count=len(pool))
+        if mode == "lexical":  # a passage that shares no word with the query is no lexical result
+            rows = rows[lexical_all[rows] > 0]
+        dense = self.index.vectors.vectors(rows) @ query if query is not None and len(rows) else np.zeros(len(rows))
+        peak = float(lexical_all.max())
+        lexical = lexical_all[rows] / peak if peak > 0 else np.zeros(len(rows))
+        named_positions = [self.index.article_position[a] for a in analysis.articles if a in self.index.article_position]
+        asked = [self._type_index[t] for t in analysis.intents]
+        return Candidates(rows, np.asarray(dense, dtype=np.float32), np.asarray(lexical, dtype=np.float32),
+                          np.isin(self.index.row_article[rows], named_positions).astype(np.float32),
+                          np.isin(self.index.row_type[rows], asked).astype(np.float32), dense_rank, lexical_rank)
+
+    def fuse(self, c: Candidates, mode: str = "hybrid", weights: Weights | None = None) -> np.ndarray:
+        """Fused score of every candidate."""
+        w = weights or self.weights
+        if mode == "dense":
+            return c.dense
+        if mode == "lexical":
+            return c.lexical
+        return c.dense + w.lexical * c.lexical + w.name * c.name + w.intent * c.intent
+
+    def ranked_sections(self, c: Candidates, scores: np.ndarray) -> list[tuple[int, float, int]]:
+        """(row, score, candidate position) of the best passage of each section, best first."""
+        order = np.argsort(-scores, kind="stable")
+        seen: set[int] = set()
+        ranked = []
+        for i in order:
+            section = int(self.index.row_section[c.rows[i]])
+            if section not in seen:
+                seen.add(section)
+                ranked.append((int(c.rows[i]), float(scores[i]), int(i)))
+        return ranked
+
+    # -- the search call ---------------------------------------------------------------
+    def search(self, q: str, k: int, offset: int = 0, filters: Filters = Filters(), mode: str = "hybrid") -> SearchResult:
+        """The k best passages (one per section) from ``offset`` on, with what was understood of the query."""
+        if mode not in MODES:
+            raise BadQuery("bad_mode", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        analysis = self.understander.analyse(q)
+        allowed = self.allowed_rows(filters)
+        c = self.candidates(analysis, mode, allowed)
+        ranked = self.ranked_sections(c, self.fuse(c, mode))
+        if len(ranked) < offset + k and len(ranked) < self._section_count(allowed):
+            c = self.candidates(analysis, mode, allowed, every_row=True)
+            ranked = self.ranked_sections(c, self.fuse(c, mode))
+        page = ranked[offset:offset + k]
+        passages = self.index.catalog.passages([row for row, _, _ in page])
+        own = {t for t, _ in analysis.lexical_terms}
+        hits = [Hit(rank=offset + n + 1, score=score, passage=passages[row],
+                    dense_rank=c.dense_rank.get(row), lexical_rank=c.lexical_rank.get(row),
+                    matched=matched_terms(passages[row].heading + " " + passages[row].text, own),
+                    name_match=bool(c.name[i]), intent_match=bool(c.intent[i]))
+                for n, (row, score, i) in enumerate(page)]
+        return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked))
+
+    def _section_count(self, allowed: np.ndarray | None) -> int:
+        sections = self.index.row_section if allowed is None else self.index.row_section[allowed]
+        return int(np.unique(sections).size)
+
+
+def matched_terms(text: str, stems: set[str]) -> tuple[str, ...]:
+    """Words of ``text`` whose stem is one of the query's (for explanations and highlighting)."""
+    return tuple(dict.fromkeys(w for w in words(text) if stem(w) in stems))
+
+
+def open_searcher(conf: dict) -> Searcher:
+    """The searcher that settings describe: model loaded once per process, live build opened and checked."""
+    from pathlib import Path
+
+    from indexer.embedding import load_embedder
+
+    embedder = load_embedder(conf["model"], conf["batch_size"])
+    index = SearchIndex.open(Path(conf["index"]), model=embedder.describe())
+    return Searcher(index, embedder, Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"]))

@@ -1,0 +1,53 @@
+"""Embedding cache: vectors keyed by model fingerprint and passage text, reused by every build.
+
+It lives beside the builds (``INDEX/cache/embeddings.sqlite``) and is committed after every
+batch, so a build that is killed keeps what it computed and the next run resumes from it.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+class EmbeddingCache:
+    """A persistent map from (model, text) to a float32 vector."""
+
+    def __init__(self, path: Path, model_fingerprint: str, dimension: int):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+        self._model = model_fingerprint.encode()
+        self._dimension = dimension
+
+    def key(self, text: str) -> bytes:
+        """Cache key of a text under this model."""
+        return hashlib.sha256(self._model + b"\0" + text.encode("utf-8")).digest()
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The cached vectors among ``keys``."""
+        found: dict[bytes, np.ndarray] = {}
+        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if vector.shape == (self._dimension,):
+                    found[key] = vector
+        return found
+
+    def put_many(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        """Store vectors and commit, so they survive a crash of the build that computed them."""
+        self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                             [(key, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for key, v in zip(keys, vectors)])
+        self._db.commit()
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,79 @@
+"""The lexical index: tokenising and BM25 (bm25s), the only module that imports bm25s.
+
+Documents are passages as the model sees them (title, heading, text), so that a query
+naming the medicine matches passages whose own text never repeats the name.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import bm25s
+import numpy as np
+import Stemmer
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_STEMMER = Stemmer.Stemmer("english")
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between both but by
+can could did do does doing down during each few for from further had has have having he her here hers herself him
+himself his how i if in into is it its itself just me more most my myself no nor not now of off on once only or other
+our ours ourselves out over own same she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which while who whom why will
+with would you your yours yourself yourselves im ive id dont doesnt didnt cant wont isnt
+""".split())
+
+
+def words(text: str) -> list[str]:
+    """Lowercase words of a text, apostrophes folded ("can't" -> "cant")."""
+    return [w.replace("'", "").replace("’", "") for w in _WORD.findall(text.lower())]
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+def tokens(text: str) -> list[str]:
+    """BM25 tokens: words without stopwords, Snowball-stemmed."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+class LexicalIndex:
+    """BM25 over passages; rows are the same rows as the vector store."""
+
+    def __init__(self, retriever: "bm25s.BM25"):
+        self._bm25 = retriever
+        self.vocabulary = frozenset(retriever.vocab_dict)
+
+    @classmethod
+    def build(cls, documents: Iterable[str]) -> "LexicalIndex":
+        """Index documents in row order."""
+        retriever = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
+        retriever.index([tokens(doc) or ["\0"] for doc in documents], show_progress=False)
+        return cls(retriever)
+
+    def save(self, directory: Path) -> None:
+        self._bm25.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> "LexicalIndex":
+        return cls(bm25s.BM25.load(str(directory), show_progress=False, verbosity=0))
+
+    def scores(self, query_tokens: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
+        """BM25 score of every row for the query tokens (unknown tokens ignored).
+
+        ``weights`` scales each token's contribution (expansions count less than the
+        reader's own words); tokens repeated in the query count once.
+        """
+        total = np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
+        seen: dict[str, float] = {}
+        for i, token in enumerate(query_tokens):
+            if token in self.vocabulary:
+                w = 1.0 if weights is None else float(weights[i])
+                seen[token] = max(seen.get(token, 0.0), w)
+        for token, w in seen.items():
+            total += w * self._bm25.get_scores([token])
+        return total

@@ -1,0 +1,87 @@
+"""The medicine-name lexicon: which names (generic, brand, other) lead to which articles.
+
+Built at index time from the corpus (titles, ``drug``, ``aliases``) and the curated
+brand/generic table shipped in ``indexer/data/brands.tsv``, and saved in the build as
+``lexicon.json`` so that query time needs nothing else.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from .models import Article
+
+BRANDS_FILE = Path(__file__).resolve().parent / "data" / "brands.tsv"
+# Words that appear in product titles but name no medicine ("aspirin 81 mg", "Breo inhaler").
+_FORM_WORDS = frozenset("""
+mg mcg ml er xr sr cr xl la dr ec oral tablet tablets capsule capsules inhaler inhalation injection ointment cream
+gel solution suspension syrup drops spray patch vaccine and with for the of in extended release delayed
+""".split())
+
+
+def name_key(text: str) -> str:
+    """Canonical form of a name: accents stripped, lowercase, words separated by one space."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+@lru_cache(maxsize=4)
+def synonym_table(path: Path = BRANDS_FILE) -> dict[str, frozenset[str]]:
+    """Every name in the brand table mapped to all names of the same medicine (itself included)."""
+    groups: dict[str, set[str]] = defaultdict(set)
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            brand, generic = name_key(row["brand"]), name_key(row["generic"])
+            if brand and generic:
+                groups[generic].update({brand, generic})
+    # A name is linked to its generic's group; generics with two spellings (paracetamol and
+    # acetaminophen) are listed as brand rows of each other, so their groups join here.
+    linked: dict[str, set[str]] = defaultdict(set)
+    for generic, names in groups.items():
+        for name in names:
+            linked[name] |= names
+    for name in list(linked):  # one more hop: brand -> generic -> the generic's other spelling
+        for other in list(linked[name]):
+            linked[name] |= linked.get(other, set())
+    return {name: frozenset(names) for name, names in linked.items()}
+
+
+def article_names(article: Article) -> set[str]:
+    """The names an article is about: title, drug, aliases, and medicine names inside its title."""
+    table = synonym_table()
+    meta = article.meta or {}
+    names = {name_key(article.title), name_key(str(meta.get("drug", "")))}
+    names |= {name_key(str(a)) for a in meta.get("aliases", []) or []}
+    words = [w for w in name_key(article.title).split()]
+    for size in (3, 2, 1):  # product titles like "aspirin 81 mg" or "neupro and ropinirole"
+        for i in range(len(words) - size + 1):
+            gram = " ".join(words[i:i + size])
+            if gram in table and gram not in _FORM_WORDS:
+                names.add(gram)
+    expanded = set()
+    for name in names:
+        expanded |= table.get(name, frozenset())
+    return {n for n in names | expanded if n and not n.isdigit()}
+
+
+def build(articles: Iterable[Article]) -> dict:
+    """The lexicon of a set of articles: ``{"names": {name: [article ids]}}``."""
+    names: dict[str, set[str]] = defaultdict(set)
+    for article in articles:
+        for name in article_names(article):
+            names[name].add(article.id)
+    return {"names": {name: sorted(ids) for name, ids in sorted(names.items())}}
+
+
+def save(lexicon: dict, path: Path) -> None:
+    path.write_text(json.dumps(lexicon, separators=(",", ":")), encoding="utf-8")
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,172 @@
+"""Query understanding: spelling of medicine names, names to articles, lay words, intent.
+
+Everything here works from the loaded build (its lexicon and BM25 vocabulary) and the
+curated tables in ``search_app/data`` and ``indexer/data``; nothing is learnt from queries.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import jellyfish
+from rapidfuzz import fuzz, process
+
+from indexer.lexical import STOPWORDS, stem, tokens, words
+from indexer.lexicon import name_key, synonym_table
+
+DATA = Path(__file__).resolve().parent / "data"
+LAY_TERMS_FILE = DATA / "lay_terms.tsv"
+MAX_NAME_WORDS = 4
+
+# What a reader's words say they want to know, as section types (several may apply).
+_INTENTS: tuple[tuple[str, str], ...] = (
+    ("side_effects", r"side.?effects?|adverse|\bcaus|\bmake[sd]? (me|you|my)|reaction|symptoms?\b|\bfeel\b"),
+    ("serious_side_effects", r"serious|severe|danger|emergency|side.?effects?"),
+    ("interactions", r"\bwith\b|together|interact|alcohol|drink|beer|wine|cocktail|liquor|grapefruit|food|\bmix|"
+                     r"combin(e|ed|ing) with|\bafter (a|an|my|taking|drinking)\b|\band\b.*\b(same time)\b"),
+    ("dosage", r"\bdos(e|es|age|ing)\b|how (much|many|often|long)|\bmg\b|milligram|when (should|to|do|can) .*take|"
+               r"how (to|do i|should i|do you) (take|use|inject|apply|give)|maximum|\bmax\b|\bper day\b"),
+    ("pregnancy", r"pregnan|breast.?feed|breastfeeding|nursing|conceive|fertility|trying for a baby"),
+    ("overdose", r"overdos|too much|too many|poison|double dose"),
+    ("missed_dose", r"\bmiss(ed)?\b|forg[eo]t|skipp?ed"),
+    ("stopping", r"\bstop|\bquit|come off|coming off|withdraw|taper|wean|cold turkey"),
+    ("storage", r"\bstor(e|age|ing)\b|fridge|refrigerat|expir|shelf life|room temperature|freez"),
+    ("ingredients", r"ingredient|contain|made (of|from)|gluten|lactose|\bdye|inactive|what is in|look like|colou?r|"
+                    r"\bshape|imprint|\bvegan\b|gelatin|shellac|resin"),
+    ("mechanism", r"how (does|do|is) .*\bwork|mechanism|what does .* do\b|\baction\b|how it works|affect the brain"),
+    ("uses", r"used? (for|to)|what (is|are) .* for\b|\btreat|indicat|prescribed|why (take|is)|\bwhat is\b|\bwhat are\b"),
+    ("warnings", r"\bsafe|warning|precaution|\brisks?\b|contraindicat|should not|allerg|\bif i have\b"),
+)
+_INTENT_PATTERNS = tuple((label, re.compile(pattern, re.I)) for label, pattern in _INTENTS)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the engine understood of one query."""
+
+    text: str                                  # the query as typed (normalised)
+    corrected: str                             # the query with medicine names respelled
+    corrections: tuple[tuple[str, str], ...]   # (typed, corrected) pairs
+    names: tuple[str, ...]                     # medicine names found in the query
+    articles: frozenset[str]                   # articles about those names
+    expansions: tuple[str, ...]                # clinical words and other names added for lexical search
+    intents: frozenset[str]                    # section types the query asks about
+    lexical_terms: tuple[tuple[str, float], ...] = field(default=())  # (BM25 token, weight)
+
+    @property
+    def showing_corrected(self) -> bool:
+        return bool(self.corrections)
+
+
+@lru_cache(maxsize=4)
+def lay_terms(path: Path = LAY_TERMS_FILE) -> dict[str, tuple[str, ...]]:
+    """Lay phrase -> clinical phrases, from the curated table."""
+    table: dict[str, list[str]] = defaultdict(list)
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            lay, clinical = name_key(row["lay"]), row["clinical"].strip().lower()
+            if lay and clinical and clinical not in table[lay]:
+                table[lay].append(clinical)
+    return {lay: tuple(clinical) for lay, clinical in table.items()}
+
+
+def intents(text: str) -> frozenset[str]:
+    """Section types a query asks about."""
+    return frozenset(label for label, pattern in _INTENT_PATTERNS if pattern.search(text))
+
+
+class Understander:
+    """Analyses queries against one build's lexicon and vocabulary."""
+
+    def __init__(self, names: dict[str, list[str]], vocabulary: frozenset[str], expansion_weight: float = 0.5):
+        self.names = names
+        self.vocabulary = vocabulary
+        self.expansion_weight = expansion_weight
+        self.synonyms = synonym_table()
+        # Single words a misspelling may be corrected to: names of our articles and known medicines.
+        self._spellable = sorted({n for n in set(names) | set(self.synonyms) if " " not in n and len(n) >= 4
+                                  and not n.isdigit()})
+        self._metaphones = defaultdict(list)
+        for name in self._spellable:
+            self._metaphones[jellyfish.metaphone(name)].append(name)
+        self._lay = lay_terms()
+
+    def _known(self, word: str) -> bool:
+        return (word in STOPWORDS or len(word) < 4 or word.isdigit() or word in self.names
+                or word in self.synonyms or stem(word) in self.vocabulary)
+
+    def correct(self, word: str) -> str | None:
+        """The medicine name a misspelt word most likely meant, or None."""
+        if self._known(word):
+            return None
+        # A near miss on a short word is as likely another word as a medicine ("hydro" is not "hydrea").
+        floor = 85 if len(word) < 8 else 80
+        best = process.extractOne(word, self._spellable, scorer=fuzz.ratio, score_cutoff=80)
+        same_sound = self._metaphones.get(jellyfish.metaphone(word), [])
+        sounding = max(same_sound, key=lambda n: fuzz.ratio(word, n), default=None)
+        if sounding and fuzz.ratio(word, sounding) >= (70 if len(word) >= 6 else floor) and (best is None or best[1] < 90):
+            return sounding
+        return best[0] if best and best[1] >= floor else None
+
+    def _respell(self, typed: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+        """Words with misspelt medicine names corrected, including names split in two ("level iracetam")."""
+        fixed: list[str] = []
+        corrections: list[tuple[str, str]] = []
+        i = 0
+        while i < len(typed):
+            word = typed[i]
+            if i + 1 < len(typed) and not (self._known(word) and self._known(typed[i + 1])):
+                joined = word + typed[i + 1]
+                right = self.correct(joined) if not self._known(joined) else (joined if joined in self.names else None)
+                if right and fuzz.ratio(joined, right) >= 85:
+                    corrections.append((f"{word} {typed[i + 1]}", right))
+                    fixed.append(right)
+                    i += 2
+                    continue
+            right = self.correct(word)
+            if right and right != word:
+                corrections.append((word, right))
+            fixed.append(right or word)
+            i += 1
+        return fixed, corrections
+
+    def analyse(self, text: str) -> Analysis:
+        """Correct, recognise names, expand lay words, and read the intent of a query."""
+        fixed, corrections = self._respell(words(text))
+        corrected = text
+        for wrong, right in corrections:
+            pattern = r"\s+".join(re.escape(part) for part in wrong.split())
+            corrected = re.sub(rf"\b{pattern}\b", right, corrected, flags=re.I)
+        key_words = name_key(" ".join(fixed)).split()
+        found_names: list[str] = []
+        for size in range(MAX_NAME_WORDS, 0, -1):
+            for i in range(len(key_words) - size + 1):
+                gram = " ".join(key_words[i:i + size])
+                if gram in self.names or gram in self.synonyms:
+                    if not any(gram in longer.split(" ") or gram in longer for longer in found_names):
+                        found_names.append(gram)
+        articles = frozenset(a for n in found_names for a in self.names.get(n, ()))
+        groups: list[list[str]] = []
+        for name in found_names:  # other names of the same medicine: brand <-> generic
+            groups.append(sorted(self.synonyms.get(name, frozenset()) - {name}))
+        key_text = " " + " ".join(key_words) + " "
+        for lay, clinical in self._lay.items():
+            if f" {lay} " in key_text:
+                groups.append(list(clinical))
+        own = tokens(" ".join(fixed))
+        extra: dict[str, float] = {}
+        for group in groups:
+            # Each group of alternatives together weighs as much as one expansion, however many
+            # brand names a medicine has; words the index has never seen carry nothing.
+            group_tokens = [t for t in dict.fromkeys(tokens(" ".join(group))) if t in self.vocabulary and t not in own]
+            for t in group_tokens:
+                extra[t] = max(extra.get(t, 0.0), self.expansion_weight / len(group_tokens))
+        expansions = [phrase for group in groups for phrase in group]
+        terms = tuple((t, 1.0) for t in own) + tuple(extra.items())
+        return Analysis(text=text, corrected=corrected, corrections=tuple(corrections), names=tuple(found_names),
+                        articles=articles, expansions=tuple(dict.fromkeys(expansions)),
+                        intents=intents(corrected), lexical_terms=terms)
