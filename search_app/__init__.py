@@ -12,6 +12,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import api, errors, pages
     from .ranking import open_searcher
+    from .urgency import UrgencyRules
 
     app = Flask(__name__)
     config = dict(config or {})
@@ -19,6 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     conf = settings_mod.resolve({k: v for k, v in config.items() if not k.isupper()})
     app.config["MEDSEARCH"] = conf
     app.extensions["medsearch"] = open_searcher(conf)
+    app.extensions["urgency"] = UrgencyRules.load()
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     errors.register(app)

@@ -16,6 +16,7 @@ class SearchRequest:
     drugs: tuple[str, ...] = ()
     section_types: tuple[str, ...] = ()
     mode: str = "hybrid"
+    respell: bool = True
 
 
 def normalise(text: str) -> str:
@@ -62,4 +63,8 @@ def parse(params, settings: Mapping, allowed: frozenset[str] | None = None) -> S
     drugs = tuple(dict.fromkeys(v.strip() for v in many("drug") if v.strip()))
     section_types = tuple(dict.fromkeys(v.strip() for v in many("section_type") if v.strip()))
     mode = params.get("mode") or "hybrid"
-    return SearchRequest(q=q, k=k, offset=offset, drugs=drugs, section_types=section_types, mode=mode)
+    spell = (params.get("spell") or "on").lower()
+    if spell not in ("on", "off"):
+        raise BadQuery("bad_spell", f"spell must be 'on' or 'off', not {spell[:20]!r}")
+    return SearchRequest(q=q, k=k, offset=offset, drugs=drugs, section_types=section_types, mode=mode,
+                         respell=spell == "on")

@@ -184,11 +184,12 @@ class Searcher:
         return ranked
 
     # -- the search call ---------------------------------------------------------------
-    def search(self, q: str, k: int, offset: int = 0, filters: Filters = Filters(), mode: str = "hybrid") -> SearchResult:
+    def search(self, q: str, k: int, offset: int = 0, filters: Filters = Filters(), mode: str = "hybrid",
+               respell: bool = True) -> SearchResult:
         """The k best passages (one per section) from ``offset`` on, with what was understood of the query."""
         if mode not in MODES:
             raise BadQuery("bad_mode", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        analysis = self.understander.analyse(q)
+        analysis = self.understander.analyse(q, respell=respell)
         allowed = self.allowed_rows(filters)
         c = self.candidates(analysis, mode, allowed)
         ranked = self.ranked_sections(c, self.fuse(c, mode))

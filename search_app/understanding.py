@@ -134,9 +134,9 @@ class Understander:
             i += 1
         return fixed, corrections
 
-    def analyse(self, text: str) -> Analysis:
+    def analyse(self, text: str, respell: bool = True) -> Analysis:
         """Correct, recognise names, expand lay words, and read the intent of a query."""
-        fixed, corrections = self._respell(words(text))
+        fixed, corrections = self._respell(words(text)) if respell else (words(text), [])
         corrected = text
         for wrong, right in corrections:
             pattern = r"\s+".join(re.escape(part) for part in wrong.split())

@@ -62,7 +62,7 @@ def test_bad_page_request_shows_the_message_not_a_traceback(client):
 def test_results_page_shows_title_heading_text_source_and_score(client):
     page = client.get("/search?q=lisinopril+cough").get_data(as_text=True)
     assert "Lisinopril" in page and "Common side effects of lisinopril" in page
-    assert "dry, tickly cough" in page
+    assert "dry, tickly <mark>cough</mark>" in page
     assert 'href="/articles/lisinopril#common-side-effects-of-lisinopril"' in page
     assert "score 0." in page
 
@@ -103,3 +103,13 @@ def test_security_headers(client):
     headers = client.get("/").headers
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_emergency_query_gets_a_notice_above_the_results(client):
+    data = client.get("/api/search?q=my+child+swallowed+my+amitriptyline+tablets").get_json()
+    assert data["notice"]["level"] == "emergency" and "999" in data["notice"]["message"]
+    assert data["results"]  # the notice never hides the results
+    page = client.get("/search?q=my+child+swallowed+my+amitriptyline+tablets").get_data(as_text=True)
+    assert page.index("notice-emergency") < page.index('class="results"')
+    routine = client.get("/api/search?q=what+is+amitriptyline+used+for").get_json()
+    assert routine["notice"] is None

@@ -44,7 +44,7 @@ def test_cli_build_reports_and_exits_0(tmp_path):
     assert result.exit_code == 0, result.output
     assert "published build" in result.output and "0 skipped files" in result.output
     report = json.loads(report_file.read_text())
-    assert report["articles"] == 6 and report["passages"] >= report["sections"] > 10
+    assert report["articles"] == 7 and report["passages"] >= report["sections"] > 10
     assert (tmp_path / "ix" / "current" / "manifest.json").is_file()
 
 
@@ -170,7 +170,7 @@ def test_corrupted_file_is_refused_with_what_to_run(private_index):
 
 @pytest.mark.parametrize("field, value, message", [
     ("format_version", 99, "format version 99"),
-    ("counts", {"articles": 6, "sections": 1, "passages": 3}, "manifest says 3 passages"),
+    ("counts", {"articles": 7, "sections": 1, "passages": 3}, "manifest says 3 passages"),
     ("model", {"name": "other", "dimension": 768, "fingerprint": "x", "backend": "torch"}, "768-dimensional"),
 ])
 def test_mismatched_manifest_is_refused(private_index, embedder, field, value, message):

@@ -1,0 +1,90 @@
+"""Hybrid ranking on the fixture corpus: names, misspellings, lay words, intent, filters, explanations."""
+import pytest
+
+
+def _top(client, q, **params):
+    data = client.get("/api/search", query_string={"q": q, **params}).get_json()
+    return data, data["results"][0]
+
+
+@pytest.mark.parametrize("query, article", [
+    ("Elavil for nerve pain", "amitriptyline"),     # brand name in the article's aliases
+    ("Motrin upset stomach", "ibuprofen"),          # brand name known only from the curated table
+    ("Zestril cough", "lisinopril"),
+])
+def test_a_brand_name_finds_the_generic_article(client, query, article):
+    data, top = _top(client, query)
+    assert top["article_id"] == article
+    assert data["understood"]["medicines"]
+
+
+def test_a_misspelt_name_is_corrected_and_finds_the_cramps_section(client):
+    data, top = _top(client, "amitryptaline cramps")
+    assert data["corrections"] == [{"typed": "amitryptaline", "corrected": "amitriptyline"}]
+    assert data["corrected_query"] == "amitriptyline cramps"
+    assert (top["article_id"], top["section_id"]) == ("amitriptyline", "can-amitriptyline-cause-muscle-cramps")
+    page = client.get("/search?q=amitryptaline+cramps").get_data(as_text=True)
+    assert "Showing results for <strong>amitriptyline cramps</strong>" in page
+    assert "spell=off" in page
+    plain = client.get("/api/search?q=amitryptaline+cramps&spell=off").get_json()
+    assert plain["corrections"] == [] and plain["corrected_query"] is None
+
+
+def test_lay_words_find_the_clinical_passage(client):
+    # The thiazide section says only "hyponatraemia": lexical search reaches it through the lay-term table.
+    data = client.get("/api/search?q=low+sodium&mode=lexical&k=5").get_json()
+    assert "hyponatraemia" in data["understood"]["expansions"]
+    found = {(r["article_id"], r["section_id"]): r for r in data["results"]}
+    salt = found[("hydrochlorothiazide", "salt-balance-and-blood-tests")]
+    assert salt["explanation"]["matched_terms"] == ["hyponatraemia"]
+    plain = client.get("/api/search?q=sodium+level&mode=lexical&k=5").get_json()["results"]
+    assert ("hydrochlorothiazide", "salt-balance-and-blood-tests") not in {(r["article_id"], r["section_id"]) for r in plain}
+
+
+def test_an_interaction_question_ranks_the_interactions_section_first(client):
+    data, top = _top(client, "can I take ibuprofen with lisinopril")
+    assert top["section_type"] == "interactions"
+    assert top["article_id"] == "lisinopril"
+    assert top["explanation"]["section_type_asked"] and top["explanation"]["names_medicine"]
+    assert "ibuprofen" in top["explanation"]["matched_terms"]
+
+
+def test_filters_return_only_matches_and_still_k_of_them(client):
+    results = client.get("/api/search?q=tablets&k=3&drug=ibuprofen").get_json()["results"]
+    assert len(results) == 3 and {r["article_id"] for r in results} == {"ibuprofen"}
+    typed = client.get("/api/search?q=insulin&k=4&section_type=side_effects").get_json()["results"]
+    assert len(typed) == 4 and {r["section_type"] for r in typed} == {"side_effects"}
+    both = client.get("/api/search", query_string=[("q", "pain"), ("k", "10"), ("section_type", "uses"),
+                                                   ("section_type", "storage")]).get_json()["results"]
+    assert {r["section_type"] for r in both} <= {"uses", "storage"} and len(both) >= 3
+
+
+@pytest.mark.parametrize("params, code", [
+    ({"drug": "notadrug"}, "unknown_drug"),
+    ({"section_type": "gossip"}, "unknown_section_type"),
+    ({"mode": "magic"}, "bad_mode"),
+    ({"offset": "-1"}, "bad_offset"),
+])
+def test_bad_filters_are_400(client, params, code):
+    response = client.get("/api/search", query_string={"q": "pain", **params})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == code
+
+
+def test_pages_do_not_overlap_and_match_one_long_page(client):
+    full = [r["passage_id"] for r in client.get("/api/search?q=side+effects&k=6").get_json()["results"]]
+    first = [r["passage_id"] for r in client.get("/api/search?q=side+effects&k=3").get_json()["results"]]
+    second = [r["passage_id"] for r in client.get("/api/search?q=side+effects&k=3&offset=3").get_json()["results"]]
+    assert first + second == full
+
+
+def test_every_mode_answers_and_explains(client):
+    for mode in ("dense", "lexical", "hybrid"):
+        data, top = _top(client, "warfarin green vegetables", mode=mode)
+        assert data["mode"] == mode and top["article_id"] == "ext-002"
+        assert set(top["explanation"]) == {"dense_rank", "lexical_rank", "matched_terms", "names_medicine",
+                                           "section_type_asked"}
+
+
+def test_the_page_highlights_matched_words(client):
+    page = client.get("/search?q=lisinopril+dry+cough").get_data(as_text=True)
+    assert "<mark>cough</mark>" in page
