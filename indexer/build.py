@@ -1,12 +1,20 @@
-"""Build an index from article sources: load, chunk, embed, write a new build, publish it atomically."""
+"""Build an index from article sources: load, chunk, embed, write a new build, publish it atomically.
+
+Two streaming passes over the sources keep memory bounded by a window of passages, not by
+the corpus: the first only fingerprints articles (to see what changed), the second writes
+the build. Articles whose fingerprint matches the live build carry their passages and
+vectors over; new and changed ones are chunked and embedded, reusing any vector in the
+embedding cache. The live build is never touched; the new one is published by a pointer swap.
+"""
 from __future__ import annotations
 
+import resource
 import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -15,22 +23,21 @@ from . import __version__, builds
 from . import lexicon as lexicons
 from . import manifest as manifests
 from .cache import EmbeddingCache
-from .catalog import CatalogWriter
+from .catalog import Catalog, CatalogWriter
 from .chunking import ChunkSettings, passages_for
 from .embedding import Embedder
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, tokens
 from .models import Article, Passage
 from .sources import Skipped, iter_articles
 from .store import DEFAULT_FACTORY, VectorStore
 
-EMBED_GROUP = 256  # passages handed to the model at a time: bounds memory and paces progress
 LEXICAL_RECIPE = {"kind": "bm25s", "method": "lucene", "k1": 1.2, "b": 0.75, "tokens": "english stopwords, snowball",
                   "document": "title: heading, text", "version": 1}
 
 
 @dataclass
 class BuildReport:
-    """What a build did, for the CLI summary and exit status."""
+    """What a build did, for the CLI summary, the JSON report and the exit status."""
 
     index_dir: str
     build_id: str = ""
@@ -39,11 +46,19 @@ class BuildReport:
     articles: int = 0
     sections: int = 0
     passages: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
     embedded: int = 0
-    reused: int = 0
+    from_cache: int = 0
+    carried: int = 0
+    tokens_embedded: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
     error: str = ""
 
     @property
@@ -54,44 +69,52 @@ class BuildReport:
         return 3 if self.skipped else 0
 
     @property
+    def reused(self) -> int:
+        return self.from_cache + self.carried
+
+    @property
     def passages_per_second(self) -> float:
-        """Passages the model embedded per second (vectors reused from the cache not counted)."""
+        """Passages the model embedded per second (reused vectors not counted)."""
         return self.embedded / self.embed_seconds if self.embed_seconds else 0.0
 
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens_embedded / self.embed_seconds if self.embed_seconds else 0.0
 
-def _load(sources: Sequence[str | Path], report: BuildReport) -> list[Article]:
-    articles: list[Article] = []
+
+def _unique_articles(sources: Sequence[str | Path], skipped: list[Skipped] | None) -> Iterator[Article]:
+    """Articles of the sources, first occurrence of each id; problems go to ``skipped`` when given."""
     first_seen: dict[str, str] = {}
     for item in iter_articles(sources):
         if isinstance(item, Skipped):
-            report.skipped.append(item)
+            if skipped is not None:
+                skipped.append(item)
         elif item.id in first_seen:
-            report.skipped.append(Skipped(item.source_path, f"duplicate article id {item.id!r} "
-                                                            f"(first loaded from {first_seen[item.id]})"))
+            if skipped is not None:
+                skipped.append(Skipped(item.source_path, f"duplicate article id {item.id!r} "
+                                                         f"(first loaded from {first_seen[item.id]})"))
         else:
             first_seen[item.id] = item.source_path
-            articles.append(item)
-    return articles
+            yield item
 
 
-def _is_current(index_dir: Path, recipe: dict) -> str:
-    """The live build id if it was made from exactly this recipe, else ''."""
+def _live_manifest(index_dir: Path) -> tuple[Path, dict] | None:
+    """The live build and its manifest, if there is a readable one."""
     live = builds.live_build_or_none(index_dir)
     if live is None:
-        return ""
+        return None
     try:
         manifest = manifests.read(live)
         manifests.check(live, manifest, checksums=False)
     except Exception:
-        return ""
-    same = all(manifest.get(key) == value for key, value in recipe.items())
-    return str(manifest.get("build_id", live.name)) if same else ""
+        return None
+    return live, manifest
 
 
 def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: Embedder,
                 chunking: ChunkSettings | None = None, keep_builds: int = 3, force: bool = False,
                 log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-                progress: bool | None = None) -> BuildReport:
+                progress: bool | None = None, window: int = 1024) -> BuildReport:
     """Build and publish a new index of ``sources``; the live build is untouched unless this succeeds."""
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -100,27 +123,38 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
     lock = builds.lock(index_dir)
     try:
         builds.discard_staging(index_dir)
-        articles = _load(sources, report)
-        if not articles:
+        fingerprints: dict[str, str] = {}
+        sections = 0
+        for article in _unique_articles(sources, report.skipped):
+            fingerprints[article.id] = manifests.fingerprint(article)
+            sections += len(article.sections)
+        report.stages["scan"] = time.perf_counter() - started
+        report.articles, report.sections = len(fingerprints), sections
+        if not fingerprints:
             report.error = "no article could be loaded from the sources"
             return report
-        fingerprints = {a.id: manifests.fingerprint(a) for a in articles}
-        recipe = {"model": embedder.describe(), "chunking": chunking.describe(), "articles": fingerprints,
-                  "faiss_factory": DEFAULT_FACTORY, "lexical": LEXICAL_RECIPE,
-                  "name_table": manifests.sha256_file(lexicons.BRANDS_FILE)}
-        current = "" if force else _is_current(index_dir, recipe)
-        if current:
-            report.up_to_date, report.build_id = True, current
-            report.articles = len(articles)
-            report.sections = sum(len(a.sections) for a in articles)
+        recipe = {"model": embedder.describe(), "chunking": chunking.describe(), "faiss_factory": DEFAULT_FACTORY,
+                  "lexical": LEXICAL_RECIPE, "name_table": manifests.sha256_file(lexicons.BRANDS_FILE)}
+        live = _live_manifest(index_dir)
+        old_fingerprints = live[1].get("articles", {}) if live else {}
+        report.added = sum(1 for a in fingerprints if a not in old_fingerprints)
+        report.changed = sum(1 for a, f in fingerprints.items() if a in old_fingerprints and old_fingerprints[a] != f)
+        report.removed = sum(1 for a in old_fingerprints if a not in fingerprints)
+        report.unchanged = len(fingerprints) - report.added - report.changed
+        same_recipe = live is not None and all(live[1].get(k) == v for k, v in recipe.items())
+        if same_recipe and not force and old_fingerprints == fingerprints:
+            report.up_to_date, report.build_id = True, str(live[1].get("build_id", live[0].name))
             return report
+        # Carry passages and vectors over only from a build made the same way.
+        carry_from = live[0] if same_recipe and not force else None
         report.build_id = builds.new_build_id()
         staging = builds.staging_dir(index_dir, report.build_id)
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
         try:
-            _write_build(staging, articles, fingerprints, embedder, chunking, cache, report, log, progress)
+            _write_build(staging, sources, fingerprints, old_fingerprints if carry_from else {}, carry_from,
+                         embedder, chunking, cache, report, log, progress, window)
             manifests.write(staging, {
-                **recipe, "build_id": report.build_id, "code_version": __version__,
+                **recipe, "articles": fingerprints, "build_id": report.build_id, "code_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "normalized": True, "metric": "inner_product",
                 "counts": {"articles": report.articles, "sections": report.sections, "passages": report.passages},
@@ -139,48 +173,102 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
     finally:
         lock.release()
         report.seconds = time.perf_counter() - started
+        report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _write_build(staging: Path, articles: list[Article], fingerprints: dict[str, str], embedder: Embedder,
-                 chunking: ChunkSettings, cache: EmbeddingCache, report: BuildReport, log: Callable[[str], None],
-                 progress: bool | None) -> None:
+class _Pending:
+    """Passages waiting for vectors, flushed a window at a time in row order."""
+
+    def __init__(self, vectors: VectorStore, catalog: CatalogWriter, embedder: Embedder, cache: EmbeddingCache,
+                 report: BuildReport, on_flush: Callable[[int], None], window: int):
+        self.window = window
+        self.items: list[tuple[Passage, np.ndarray | None]] = []
+        self.vectors, self.catalog, self.embedder, self.cache = vectors, catalog, embedder, cache
+        self.report, self.on_flush = report, on_flush
+        self.lexical_docs: list[list[str]] = []
+
+    def add(self, passage: Passage, vector: np.ndarray | None = None) -> None:
+        self.items.append((passage, vector))
+        if len(self.items) >= self.window:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.items:
+            return
+        missing = [i for i, (_, v) in enumerate(self.items) if v is None]
+        vectors: list[np.ndarray | None] = [v for _, v in self.items]
+        if missing:
+            keys = [self.cache.key(self.items[i][0].embed_text) for i in missing]
+            found = self.cache.get_many(keys)
+            todo = [j for j, key in enumerate(keys) if key not in found]
+            if todo:
+                texts = [self.items[missing[j]][0].embed_text for j in todo]
+                t0 = time.perf_counter()
+                fresh = self.embedder.encode(texts)
+                self.report.embed_seconds += time.perf_counter() - t0
+                self.report.tokens_embedded += sum(min(n + 2, self.embedder.max_seq_length)
+                                                   for n in self.embedder.count_tokens(texts))
+                self.cache.put_many([keys[j] for j in todo], fresh)
+                found.update({keys[j]: fresh[n] for n, j in enumerate(todo)})
+            for i, key in zip(missing, keys):
+                vectors[i] = found[key]
+            self.report.embedded += len(todo)
+            self.report.from_cache += len(missing) - len(todo)
+        self.report.carried += len(self.items) - len(missing)
+        passages = [p for p, _ in self.items]
+        self.vectors.add(np.stack(vectors))
+        self.catalog.add_passages(passages)
+        self.lexical_docs.extend(tokens(p.embed_text) or ["\0"] for p in passages)
+        self.on_flush(len(passages))
+        self.items = []
+
+
+def _write_build(staging: Path, sources: Sequence[str | Path], fingerprints: dict[str, str],
+                 old_fingerprints: dict[str, str], carry_from: Path | None, embedder: Embedder,
+                 chunking: ChunkSettings, cache: EmbeddingCache, report: BuildReport,
+                 log: Callable[[str], None], progress: bool | None, window: int) -> None:
+    stage = time.perf_counter()
     catalog = CatalogWriter(staging / manifests.CATALOG)
     vectors = VectorStore.create(embedder.dimension, DEFAULT_FACTORY)
-    passages: list[Passage] = []
-    for article in articles:
-        catalog.add_article(article, fingerprints[article.id])
-        passages.extend(passages_for(article, chunking, embedder.count_tokens))
-    report.articles = len(articles)
-    report.sections = sum(len(a.sections) for a in articles)
-    report.passages = len(passages)
-    log(f"embedding {len(passages)} passages from {len(articles)} articles")
+    old_catalog = Catalog(carry_from / manifests.CATALOG) if carry_from else None
+    old_vectors = VectorStore.load(carry_from / manifests.VECTORS, DEFAULT_FACTORY) if carry_from else None
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(passages), unit="passage", disable=not show, file=sys.stderr)
-    embed_started = time.perf_counter()
-    for start in range(0, len(passages), EMBED_GROUP):
-        group = passages[start:start + EMBED_GROUP]
-        vectors.add(_vectors_for(group, embedder, cache, report))
-        catalog.add_passages(group)
-        bar.update(len(group))
-        if not show and (start // EMBED_GROUP) % 20 == 19:
-            log(f"embedded {start + len(group)}/{len(passages)} passages")
+    bar = tqdm(total=report.articles, unit="article", disable=not show, file=sys.stderr)
+    done = {"passages": 0, "articles": 0}
+
+    def on_flush(count: int) -> None:
+        done["passages"] += count
+        if not show:  # no progress bar off a terminal: one plain line per window instead
+            log(f"indexed {done['passages']} passages ({report.embedded} embedded, {report.reused} reused), "
+                f"{done['articles']}/{report.articles} articles, {time.perf_counter() - stage:.0f}s")
+
+    pending = _Pending(vectors, catalog, embedder, cache, report, on_flush, window)
+    names: dict[str, set[str]] = {}
+    log(f"indexing {report.articles} articles: {report.added} new, {report.changed} changed, "
+        f"{report.unchanged} unchanged, {report.removed} removed")
+    for article in _unique_articles(sources, None):
+        fingerprint = fingerprints[article.id]
+        catalog.add_article(article, fingerprint)
+        for name in lexicons.article_names(article):
+            names.setdefault(name, set()).add(article.id)
+        if old_catalog is not None and old_fingerprints.get(article.id) == fingerprint:
+            rows, carried = old_catalog.passages_of_article(article.id)
+            for passage, vector in zip(carried, old_vectors.vectors(np.array(rows))):
+                pending.add(passage, vector)
+        else:
+            for passage in passages_for(article, chunking, embedder.count_tokens):
+                pending.add(passage)
+        done["articles"] += 1
+        bar.update(1)
+    pending.flush()
     bar.close()
-    report.embed_seconds = time.perf_counter() - embed_started
+    report.passages = len(vectors)
+    report.stages["chunk_embed_write"] = time.perf_counter() - stage
+    stage = time.perf_counter()
     vectors.save(staging / manifests.VECTORS)
     catalog.close()
-    LexicalIndex.build(p.embed_text for p in passages).save(staging / manifests.BM25_DIR)
-    lexicons.save(lexicons.build(articles), staging / manifests.LEXICON)
-
-
-def _vectors_for(group: list[Passage], embedder: Embedder, cache: EmbeddingCache, report: BuildReport):
-    """Vectors of a group of passages: from the cache where present, else embedded and cached."""
-    keys = [cache.key(p.embed_text) for p in group]
-    found = cache.get_many(keys)
-    missing = [i for i, key in enumerate(keys) if key not in found]
-    if missing:
-        fresh = embedder.encode([group[i].embed_text for i in missing])
-        cache.put_many([keys[i] for i in missing], fresh)
-        found.update({keys[i]: v for i, v in zip(missing, fresh)})
-    report.embedded += len(missing)
-    report.reused += len(group) - len(missing)
-    return np.stack([found[key] for key in keys])
+    if old_catalog is not None:
+        old_catalog.close()
+    LexicalIndex.build_from_tokens(pending.lexical_docs).save(staging / manifests.BM25_DIR)
+    lexicons.save({"names": {n: sorted(ids) for n, ids in sorted(names.items())}}, staging / manifests.LEXICON)
+    report.stages["lexical_and_save"] = time.perf_counter() - stage

@@ -96,6 +96,13 @@ class Catalog:
                 WHERE p.row IN ({marks})""", rows).fetchall()
         return {r["row"]: _passage(r) for r in found}
 
+    def passages_of_article(self, article_id: str) -> tuple[list[int], list[Passage]]:
+        """Rows and passages of one article, in row order (for carrying them into a new build)."""
+        rows = [r[0] for r in self._db.execute("SELECT row FROM passages WHERE article_id = ? ORDER BY row",
+                                                (article_id,))]
+        found = self.passages(rows)
+        return rows, [found[r] for r in rows]
+
     def passage(self, passage_id: str) -> Passage | None:
         """One passage by its id."""
         row = self._db.execute("SELECT row FROM passages WHERE id = ?", (passage_id,)).fetchone()

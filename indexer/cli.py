@@ -28,9 +28,11 @@ def main() -> None:
 @click.option("--overlap-tokens", type=int, help=settings_mod.BY_NAME["overlap_tokens"].help)
 @click.option("--batch-size", type=int, help=settings_mod.BY_NAME["batch_size"].help)
 @click.option("--keep-builds", type=int, help=settings_mod.BY_NAME["keep_builds"].help)
+@click.option("--embed-window", type=int, help=settings_mod.BY_NAME["embed_window"].help)
 @click.option("--force", is_flag=True, help="Rebuild even when the live build already matches the sources.")
 @click.option("--report", "report_file", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
-def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, keep_builds, force, report_file):
+def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, keep_builds, embed_window, force,
+          report_file):
     """Index SOURCES (files or folders) into a new build and publish it.
 
     Exit status: 0 all sources indexed, 3 published but some files skipped, 1 nothing published.
@@ -40,12 +42,12 @@ def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, k
     from .embedding import Embedder
 
     conf = _settings(index=index_dir, model=model, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens,
-                     batch_size=batch_size, keep_builds=keep_builds)
+                     batch_size=batch_size, keep_builds=keep_builds, embed_window=embed_window)
     try:
         embedder = Embedder(conf["model"], batch_size=conf["batch_size"])
         chunking = ChunkSettings(conf["chunk_tokens"], conf["overlap_tokens"], embedder.max_seq_length)
         report = build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
-                             force=force)
+                             force=force, window=conf["embed_window"])
     except FileNotFoundError as exc:
         _fail(str(exc))
     except MedsearchError as exc:
@@ -61,10 +63,16 @@ def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, k
 def _report_json(report) -> dict:
     return {"index": report.index_dir, "build_id": report.build_id, "published": report.published,
             "up_to_date": report.up_to_date, "articles": report.articles, "sections": report.sections,
-            "passages": report.passages, "embedded": report.embedded, "reused": report.reused,
-            "seconds": round(report.seconds, 3),
+            "passages": report.passages,
+            "articles_added": report.added, "articles_changed": report.changed, "articles_removed": report.removed,
+            "articles_unchanged": report.unchanged,
+            "passages_embedded": report.embedded, "passages_from_cache": report.from_cache,
+            "passages_carried_over": report.carried,
+            "seconds": round(report.seconds, 3), "stages": {k: round(v, 3) for k, v in report.stages.items()},
             "embed_seconds": round(report.embed_seconds, 3),
             "passages_per_second": round(report.passages_per_second, 2),
+            "tokens_per_second": round(report.tokens_per_second, 1),
+            "peak_rss_mb": round(report.peak_rss_mb, 1),
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
             "error": report.error, "exit_code": report.exit_code}
 
@@ -79,7 +87,8 @@ def _summarise(report) -> None:
     elif report.published:
         out(f"published build {report.build_id} to {report.index_dir}: {report.articles} articles, "
             f"{report.sections} sections, {report.passages} passages ({report.embedded} embedded, "
-            f"{report.reused} reused from the cache), {len(report.skipped)} skipped files, "
+            f"{report.from_cache} from the cache, {report.carried} carried over; articles {report.added} new, "
+            f"{report.changed} changed, {report.removed} removed), {len(report.skipped)} skipped files, "
             f"{report.seconds:.1f}s ({report.passages_per_second:.1f} passages/s embedding)")
     else:
         out(f"nothing published: {report.error or 'build failed'}; the live index is untouched", err=True)

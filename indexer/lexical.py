@@ -51,8 +51,13 @@ class LexicalIndex:
     @classmethod
     def build(cls, documents: Iterable[str]) -> "LexicalIndex":
         """Index documents in row order."""
+        return cls.build_from_tokens([tokens(doc) or ["\0"] for doc in documents])
+
+    @classmethod
+    def build_from_tokens(cls, documents: list[list[str]]) -> "LexicalIndex":
+        """Index already tokenised documents in row order (an empty document is ``["\\0"]``)."""
         retriever = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
-        retriever.index([tokens(doc) or ["\0"] for doc in documents], show_progress=False)
+        retriever.index(documents, show_progress=False)
         return cls(retriever)
 
     def save(self, directory: Path) -> None:

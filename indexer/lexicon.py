@@ -13,7 +13,6 @@ import unicodedata
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from .models import Article
 
@@ -68,15 +67,6 @@ def article_names(article: Article) -> set[str]:
     for name in names:
         expanded |= table.get(name, frozenset())
     return {n for n in names | expanded if n and not n.isdigit()}
-
-
-def build(articles: Iterable[Article]) -> dict:
-    """The lexicon of a set of articles: ``{"names": {name: [article ids]}}``."""
-    names: dict[str, set[str]] = defaultdict(set)
-    for article in articles:
-        for name in article_names(article):
-            names[name].add(article.id)
-    return {"names": {name: sorted(ids) for name, ids in sorted(names.items())}}
 
 
 def save(lexicon: dict, path: Path) -> None:

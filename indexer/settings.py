@@ -29,6 +29,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chunk_tokens", 200, "Most model tokens of article text in one passage (the title and heading are added on top).", int),
     Setting("overlap_tokens", 32, "Most tokens of trailing sentences repeated at the start of the next passage.", int),
     Setting("batch_size", 16, "Passages embedded per model call while building.", int),
+    Setting("embed_window", 1024, "Passages gathered before embedding: the model sorts each window by length; "
+                                  "bounds build memory.", int),
     Setting("keep_builds", 3, "Published builds kept in `builds/` (the live one included).", int),
     Setting("default_k", 10, "Results returned when a search does not ask for `k`.", int),
     Setting("max_k", 50, "Largest `k` a search may ask for.", int),
@@ -38,6 +40,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("weight_intent", 0.15, "Bonus for sections of the type the query asks about (side effects, dosage, ...).", float),
     Setting("host", "127.0.0.1", "Address the development server listens on."),
     Setting("port", 5000, "Port the development server listens on.", int),
+    Setting("workers", 2, "Worker processes of the production server (`make serve-prod`); they share the preloaded model.", int),
+    Setting("threads", 4, "Threads per production worker (requests one worker answers at once).", int),
+    Setting("reload_interval_ms", 1000, "How often, at most, a serving process checks `INDEX/current` for a newly "
+                                        "published build and swaps to it without a restart; 0 turns that off.", int),
+    Setting("rate_limit_per_minute", 0, "Requests per minute one client address may make (a token bucket shared by all "
+                                        "workers); 0 turns the limit off, as suits local use.", int),
+    Setting("rate_limit_burst", 30, "Requests a client may make at once before the per-minute rate applies.", int),
+    Setting("trusted_proxies", 0, "Reverse proxies in front of the server whose X-Forwarded-For names the client "
+                                  "(for the rate limit); 0 uses the connecting address.", int),
+    Setting("max_body_bytes", 16384, "Largest request body accepted (the API takes its parameters in the URL); "
+                                     "larger ones get 413.", int),
+    Setting("public_url", "", "Base URL put before permalinks in API citations (e.g. https://medsearch.example.org); "
+                              "empty: the address the request came to."),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 

@@ -115,20 +115,27 @@ def test_killed_build_leaves_the_old_index_and_the_next_build_completes(tmp_path
     index_dir = tmp_path / "ix"
     live = build_index([small], index_dir, embedder, **QUIET).build_id
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "indexer", "build", str(ROOT / "corpus"), "--index", str(index_dir)],
+    big = [str(ROOT / "corpus")]
+    proc = subprocess.Popen([sys.executable, "-m", "indexer", "build", *big, "--index", str(index_dir),
+                             "--embed-window", "64"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in proc.stdout:  # wait until it is embedding, then kill it without warning
-        if line.startswith("embedding"):
-            time.sleep(1.0)
+    for line in proc.stdout:  # wait until a first window of vectors is done, then kill without warning
+        if line.startswith("indexed") and "64 embedded" in line:
             proc.send_signal(signal.SIGKILL)
             break
-    proc.wait(timeout=60)
+    proc.wait(timeout=120)
     assert proc.returncode == -signal.SIGKILL
     assert list((index_dir / "builds").glob(".staging-*"))  # it died half-way through writing
     assert SearchIndex.open(index_dir).build_id == live
-    # The dead process's lock is released by the OS, so the next build runs and tidies up.
-    report = build_index([small, ROOT / "corpus" / "warfarin.md"], index_dir, embedder, **QUIET)
-    assert report.published and SearchIndex.open(index_dir).article("warfarin") is not None
+    # The dead process's lock is released by the OS, so the same command runs again, tidies up
+    # and resumes from the vectors the killed run had computed.
+    result = CliRunner().invoke(main, ["build", *big, "--index", str(index_dir), "--report",
+                                       str(tmp_path / "report.json")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["passages_from_cache"] >= 64
+    assert report["passages_embedded"] + report["passages_from_cache"] + report["passages_carried_over"] == report["passages"]
+    assert SearchIndex.open(index_dir).article("warfarin") is not None
     assert not list((index_dir / "builds").glob(".staging-*"))
 
 
