@@ -29,7 +29,7 @@ from .embedding import Embedder
 from .lexical import LexicalIndex, tokens
 from .models import Article, Passage
 from .sources import Skipped, iter_articles
-from .store import DEFAULT_FACTORY, VectorStore
+from .store import VectorStore, choose_factory
 
 LEXICAL_RECIPE = {"kind": "bm25s", "method": "lucene", "k1": 1.2, "b": 0.75, "tokens": "english stopwords, snowball",
                   "document": "title: heading, text", "version": 1}
@@ -114,7 +114,7 @@ def _live_manifest(index_dir: Path) -> tuple[Path, dict] | None:
 def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: Embedder,
                 chunking: ChunkSettings | None = None, keep_builds: int = 3, force: bool = False,
                 log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-                progress: bool | None = None, window: int = 1024) -> BuildReport:
+                progress: bool | None = None, window: int = 1024, index_type: str = "auto") -> BuildReport:
     """Build and publish a new index of ``sources``; the live build is untouched unless this succeeds."""
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -133,7 +133,9 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         if not fingerprints:
             report.error = "no article could be loaded from the sources"
             return report
-        recipe = {"model": embedder.describe(), "chunking": chunking.describe(), "faiss_factory": DEFAULT_FACTORY,
+        # The passage count is known only after chunking; sections (one passage or more each) decide "auto".
+        factory = choose_factory(index_type, sections)
+        recipe = {"model": embedder.describe(), "chunking": chunking.describe(), "faiss_factory": factory,
                   "lexical": LEXICAL_RECIPE, "name_table": manifests.sha256_file(lexicons.BRANDS_FILE)}
         live = _live_manifest(index_dir)
         old_fingerprints = live[1].get("articles", {}) if live else {}
@@ -145,18 +147,19 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         if same_recipe and not force and old_fingerprints == fingerprints:
             report.up_to_date, report.build_id = True, str(live[1].get("build_id", live[0].name))
             return report
-        # Carry passages and vectors over only from a build made the same way.
-        carry_from = live[0] if same_recipe and not force else None
+        # Vectors and passages can be carried over from any build with the same model and chunking.
+        same_vectors = live is not None and all(live[1].get(k) == recipe[k] for k in ("model", "chunking"))
+        carry_from = live[0] if same_vectors and not force else None
         report.build_id = builds.new_build_id()
         staging = builds.staging_dir(index_dir, report.build_id)
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
         try:
-            _write_build(staging, sources, fingerprints, old_fingerprints if carry_from else {}, carry_from,
-                         embedder, chunking, cache, report, log, progress, window)
+            vector_index = _write_build(staging, sources, fingerprints, old_fingerprints if carry_from else {},
+                                        carry_from, embedder, chunking, factory, cache, report, log, progress, window)
             manifests.write(staging, {
                 **recipe, "articles": fingerprints, "build_id": report.build_id, "code_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "normalized": True, "metric": "inner_product",
+                "normalized": True, "metric": "inner_product", "vector_index": vector_index,
                 "counts": {"articles": report.articles, "sections": report.sections, "passages": report.passages},
                 "sources": [str(s) for s in sources],
                 "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
@@ -225,13 +228,13 @@ class _Pending:
 
 def _write_build(staging: Path, sources: Sequence[str | Path], fingerprints: dict[str, str],
                  old_fingerprints: dict[str, str], carry_from: Path | None, embedder: Embedder,
-                 chunking: ChunkSettings, cache: EmbeddingCache, report: BuildReport,
-                 log: Callable[[str], None], progress: bool | None, window: int) -> None:
+                 chunking: ChunkSettings, factory: str, cache: EmbeddingCache, report: BuildReport,
+                 log: Callable[[str], None], progress: bool | None, window: int) -> dict:
     stage = time.perf_counter()
     catalog = CatalogWriter(staging / manifests.CATALOG)
-    vectors = VectorStore.create(embedder.dimension, DEFAULT_FACTORY)
+    vectors = VectorStore.create(embedder.dimension, factory)
     old_catalog = Catalog(carry_from / manifests.CATALOG) if carry_from else None
-    old_vectors = VectorStore.load(carry_from / manifests.VECTORS, DEFAULT_FACTORY) if carry_from else None
+    old_vectors = VectorStore.load(carry_from / manifests.VECTORS, "") if carry_from else None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=report.articles, unit="article", disable=not show, file=sys.stderr)
     done = {"passages": 0, "articles": 0}
@@ -272,3 +275,4 @@ def _write_build(staging: Path, sources: Sequence[str | Path], fingerprints: dic
     LexicalIndex.build_from_tokens(pending.lexical_docs).save(staging / manifests.BM25_DIR)
     lexicons.save({"names": {n: sorted(ids) for n, ids in sorted(names.items())}}, staging / manifests.LEXICON)
     report.stages["lexical_and_save"] = time.perf_counter() - stage
+    return vectors.describe()

@@ -29,10 +29,11 @@ def main() -> None:
 @click.option("--batch-size", type=int, help=settings_mod.BY_NAME["batch_size"].help)
 @click.option("--keep-builds", type=int, help=settings_mod.BY_NAME["keep_builds"].help)
 @click.option("--embed-window", type=int, help=settings_mod.BY_NAME["embed_window"].help)
+@click.option("--index-type", type=click.Choice(["auto", "flat", "hnsw"]), help=settings_mod.BY_NAME["index_type"].help)
 @click.option("--force", is_flag=True, help="Rebuild even when the live build already matches the sources.")
 @click.option("--report", "report_file", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
-def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, keep_builds, embed_window, force,
-          report_file):
+def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, keep_builds, embed_window, index_type,
+          force, report_file):
     """Index SOURCES (files or folders) into a new build and publish it.
 
     Exit status: 0 all sources indexed, 3 published but some files skipped, 1 nothing published.
@@ -42,12 +43,13 @@ def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, k
     from .embedding import Embedder
 
     conf = _settings(index=index_dir, model=model, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens,
-                     batch_size=batch_size, keep_builds=keep_builds, embed_window=embed_window)
+                     batch_size=batch_size, keep_builds=keep_builds, embed_window=embed_window,
+                     index_type=index_type)
     try:
         embedder = Embedder(conf["model"], batch_size=conf["batch_size"])
         chunking = ChunkSettings(conf["chunk_tokens"], conf["overlap_tokens"], embedder.max_seq_length)
         report = build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
-                             force=force, window=conf["embed_window"])
+                             force=force, window=conf["embed_window"], index_type=conf["index_type"])
     except FileNotFoundError as exc:
         _fail(str(exc))
     except MedsearchError as exc:

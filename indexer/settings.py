@@ -31,6 +31,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_size", 16, "Passages embedded per model call while building.", int),
     Setting("embed_window", 1024, "Passages gathered before embedding: the model sorts each window by length; "
                                   "bounds build memory.", int),
+    Setting("index_type", "auto", "Vector index: flat (exact), hnsw (approximate) or auto (hnsw from 200,000 sections)."),
     Setting("keep_builds", 3, "Published builds kept in `builds/` (the live one included).", int),
     Setting("default_k", 10, "Results returned when a search does not ask for `k`.", int),
     Setting("max_k", 50, "Largest `k` a search may ask for.", int),

@@ -7,6 +7,21 @@ import faiss
 import numpy as np
 
 DEFAULT_FACTORY = "Flat"  # exact inner product; on unit vectors that is cosine similarity
+HNSW_FACTORY = "HNSW32,Flat"  # graph search: sub-linear, approximate, no training step
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+AUTO_HNSW_FROM = 200_000  # below this many passages exact search stays within a few ms here
+
+
+def choose_factory(index_type: str, passages: int) -> str:
+    """FAISS factory string for an --index-type and corpus size."""
+    if index_type == "flat":
+        return DEFAULT_FACTORY
+    if index_type == "hnsw":
+        return HNSW_FACTORY
+    if index_type == "auto":
+        return HNSW_FACTORY if passages >= AUTO_HNSW_FROM else DEFAULT_FACTORY
+    raise ValueError(f"unknown index type {index_type!r}; use flat, hnsw or auto")
 
 
 class VectorStore:
@@ -19,12 +34,22 @@ class VectorStore:
     @classmethod
     def create(cls, dimension: int, factory: str = DEFAULT_FACTORY) -> "VectorStore":
         """An empty index of the given dimension, built from a FAISS factory string."""
-        return cls(faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT), factory)
+        index = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
+        if factory.startswith("HNSW"):
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        return cls(index, factory)
 
     @classmethod
     def load(cls, path: Path, factory: str) -> "VectorStore":
         """Read an index written by ``save``."""
         return cls(faiss.read_index(str(path)), factory)
+
+    def describe(self) -> dict:
+        """What the manifest records about the vector index."""
+        if self.factory.startswith("HNSW"):
+            return {"factory": self.factory, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH,
+                    "exact": False}
+        return {"factory": self.factory, "exact": True}
 
     @property
     def dimension(self) -> int:
@@ -45,9 +70,14 @@ class VectorStore:
         """
         k = max(1, min(k, len(self)))
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if allowed is None:
+        selector = None if allowed is None else faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        if self.factory.startswith("HNSW"):
+            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+            if selector is not None:
+                params.sel = selector
+            return self._index.search(queries, k, params=params)
+        if selector is None:
             return self._index.search(queries, k)
-        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         return self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:

@@ -199,3 +199,16 @@ def test_index_built_with_another_model_is_refused(private_index, embedder):
 def test_verify_passes_on_a_good_index(index_dir):
     result = CliRunner().invoke(main, ["verify", "--index", str(index_dir)])
     assert result.exit_code == 0 and result.output.startswith("ok: build")
+
+
+def test_hnsw_index_type_is_recorded_and_serves_the_same_top_results(tmp_path, index_dir, embedder):
+    from search_app.ranking import Searcher
+
+    report = build_index([CORPUS], tmp_path / "hnsw", embedder, index_type="hnsw", **QUIET)
+    manifest = json.loads((tmp_path / "hnsw" / "current" / "manifest.json").read_text())
+    assert manifest["vector_index"]["factory"] == "HNSW32,Flat" and manifest["vector_index"]["exact"] is False
+    assert report.from_cache + report.embedded == report.passages
+    approximate = Searcher(SearchIndex.open(tmp_path / "hnsw"), embedder)
+    exact = Searcher(SearchIndex.open(index_dir), embedder)
+    for q in ("can amitriptyline cause cramps", "where do I keep insulin pens", "lisinopril cough"):
+        assert approximate.search(q, 1, mode="dense").hits[0].passage.id == exact.search(q, 1, mode="dense").hits[0].passage.id
