@@ -7,7 +7,7 @@ INDEX ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: serve test index install clean
+.PHONY: serve serve-prod test index install clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ index: install
 
 serve: index
 	MEDSEARCH_INDEX=$(INDEX) $(PY) -m search_app serve --host $(HOST) --port $(PORT)
+
+# Production: gunicorn, workers forked from one preloaded app (see gunicorn.conf.py), JSON logs.
+serve-prod: index
+	MEDSEARCH_INDEX=$(INDEX) MEDSEARCH_HOST=$(HOST) MEDSEARCH_PORT=$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 test: install
 	$(PY) -m pytest -q

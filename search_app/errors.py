@@ -1,7 +1,7 @@
 """One error shape: JSON ``{"error": {"code", "message"}}`` for the API, one template for pages."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from indexer.errors import BadQuery
@@ -37,7 +37,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response = make_response(error_response(exc.code or 500, code, exc.description or exc.name))
+        for name, value in exc.get_headers():  # Retry-After of a 429, Allow of a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

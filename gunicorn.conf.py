@@ -1,0 +1,94 @@
+"""Production server settings: `make serve-prod`, or `.venv/bin/gunicorn -c gunicorn.conf.py`.
+
+The app is created once in the master (model and index loaded once) and the workers are
+forked from it, so they share those memory pages instead of each loading its own copy.
+Each worker answers several requests at once on threads. Address, workers and threads come
+from the medsearch settings (`MEDSEARCH_HOST`, `MEDSEARCH_PORT`, `MEDSEARCH_WORKERS`,
+`MEDSEARCH_THREADS`); gunicorn's own flags still override them. Logs are one JSON object a
+line: the access log on stdout, everything else on stderr.
+"""
+import json
+import logging
+import os
+import time
+
+from indexer import settings as settings_mod
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the logs while the model loads
+# One OpenMP thread per worker thread (torch and FAISS): concurrency comes from workers and threads, and
+# OpenMP teams spinning for idle cores made each search about 1.5x slower on 2 cores (bench/README.md).
+# Set before the app (and so torch and FAISS) is loaded: OpenMP reads it once.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+_conf = settings_mod.resolve()
+
+wsgi_app = "search_app:create_app()"
+bind = [f"{_conf['host']}:{_conf['port']}"]
+workers = _conf["workers"]
+threads = _conf["threads"]
+worker_class = "gthread"
+preload_app = True          # load the model and index once, before forking
+timeout = 30                # a worker silent this long is restarted
+graceful_timeout = 30
+keepalive = 5
+limit_request_line = 8190   # room for the longest query the API accepts, percent-encoded
+limit_request_fields = 50
+limit_request_field_size = 8190
+proc_name = "medsearch"
+accesslog = "-"
+control_socket_disable = True  # no runtime control socket in $HOME (and no clash between two servers)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; access lines become fields (the query string is left out: it is health data)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+                 "level": record.levelname.lower(), "logger": record.name, "pid": record.process}
+        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+            atoms = record.args
+            entry.update(remote=atoms["h"], method=atoms["m"], path=atoms["U"], status=_int(atoms["s"]),
+                         bytes=_int(atoms["B"]), duration_ms=round(_int(atoms["D"]) / 1000, 2),
+                         build=atoms["{x-medsearch-build}o"], user_agent=atoms["a"])
+        else:
+            entry["message"] = record.getMessage()
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": JsonFormatter}},
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+    },
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+        # Libraries that chatter at INFO (model loading, BM25 indexing) only speak up for warnings.
+        "bm25s": {"level": "WARNING"}, "sentence_transformers": {"level": "WARNING"},
+        "transformers": {"level": "WARNING"}, "httpx": {"level": "WARNING"}, "faiss": {"level": "WARNING"},
+    },
+}
+
+
+def post_fork(server, worker):
+    """Each worker runs its model on one thread: the workers (and their threads) share the cores."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def post_worker_init(worker):
+    """A worker forked after a hot swap starts from the master's build: open the published one first."""
+    worker.wsgi.extensions["medsearch_live"].refresh()

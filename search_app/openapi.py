@@ -1,0 +1,215 @@
+"""The OpenAPI 3 document of ``/api/v1``, built from the settings so its limits are the server's own.
+
+``tests/test_openapi.py`` fuzzes the running app against this document (schemathesis) and
+checks that every route under ``/api/v1`` is in it, so the two cannot drift apart.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from indexer import __version__
+from indexer.sections import SECTION_TYPES
+
+from .ranking import MODES
+
+MAX_OFFSET = 1000  # the bound query.parse puts on ``offset``
+
+
+def _string(**extra: Any) -> dict[str, Any]:
+    return {"type": "string", **extra}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True}
+
+
+def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+    schema = {"type": "object", "required": list(properties), "additionalProperties": False,
+              "properties": properties}
+    return {"description": description, **schema} if description else schema
+
+
+def _strings() -> dict[str, Any]:
+    return {"type": "array", "items": _string()}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+CITATION = {
+    "source": _string(description="Who published the article (`medsearch` for our own articles)."),
+    "updated": _nullable(_string(description="When the article was last reviewed, as its source gives it.")),
+    "permalink_url": _string(description="Absolute link to the section on this site."),
+    "citation": _string(description="Title: section. Source, updated date. Source link. Permalink."),
+}
+
+
+def _schemas(conf: dict) -> dict[str, Any]:
+    hit = {
+        "rank": {"type": "integer", "minimum": 1, "description": "Position in the whole ranking (offset + 1 first)."},
+        "score": {"type": "number", "description": "Fused relevance score; higher is better."},
+        "passage_id": _string(description="Stable across rebuilds while the section keeps its place."),
+        "article_id": _string(),
+        "section_id": _string(),
+        "section_type": _string(enum=list(SECTION_TYPES)),
+        "title": _string(description="Article title."),
+        "heading": _string(description="Section heading (may be empty)."),
+        "text": _string(description="The passage text, unescaped: escape it before putting it in HTML."),
+        "url": _string(description="The source's deep link, or this site's page where the article has none."),
+        "permalink": _string(description="This site's page for the section, as a path."),
+        "explanation": _object({
+            "dense_rank": _nullable({"type": "integer", "minimum": 1}),
+            "lexical_rank": _nullable({"type": "integer", "minimum": 1}),
+            "matched_terms": _strings(),
+            "names_medicine": {"type": "boolean"},
+            "section_type_asked": {"type": "boolean"},
+        }, "Why the passage matched: ranks in the dense and word searches, query words found in it."),
+        **CITATION,
+    }
+    passage = {key: value for key, value in hit.items() if key not in ("rank", "score", "explanation")}
+    passage["ordinal"] = {"type": "integer", "minimum": 0, "description": "Position of the passage in its section."}
+    section = {
+        "section_id": _string(), "heading": _string(), "section_type": _string(enum=list(SECTION_TYPES)),
+        "text": _string(), "url": _string(), "permalink": _string(),
+        "permalink_url": CITATION["permalink_url"], "citation": CITATION["citation"],
+    }
+    return {
+        "Error": _object({"error": _object({
+            "code": _string(description="Stable, machine-readable reason, e.g. `empty_query`, `unknown_parameter`."),
+            "message": _string(description="What went wrong and what to do, for a person."),
+        })}, "The one error shape of every error response."),
+        "Hit": _object(hit, "One ranked passage (the best one of its section)."),
+        "SearchResponse": _object({
+            "build_id": _string(description="The index build that answered (also in `X-Medsearch-Build`)."),
+            "query": _string(description="The query as understood: control characters dropped, spaces collapsed."),
+            "k": {"type": "integer", "minimum": 1, "maximum": conf["max_k"]},
+            "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+            "mode": _string(enum=list(MODES)),
+            "spell": _string(enum=["on", "off"]),
+            "filters": _object({"drug": _strings(), "section_type": _strings()}),
+            "notice": _nullable(_object({
+                "level": _string(description="`emergency` or `urgent`."),
+                "message": _string(description="Show it above the results."),
+            }, "An urgent-care notice the query calls for, or null.")),
+            "corrected_query": _nullable(_string(description="The query with medicine names respelled, if any were.")),
+            "corrections": {"type": "array", "items": _object({"typed": _string(), "corrected": _string()})},
+            "understood": _object({"medicines": _strings(), "expansions": _strings(), "section_types": _strings()}),
+            "results": {"type": "array", "maxItems": conf["max_k"], "items": _ref("Hit")},
+            "next_offset": _nullable({"type": "integer", "minimum": 1, "description":
+                                      "Offset of the next page; null when this page is shorter than k (the last)."}),
+        }),
+        "Passage": _object(passage, "One passage with its citation."),
+        "PassageResponse": _object({"build_id": _string(), "passage": _ref("Passage")}),
+        "Section": _object(section),
+        "Article": _object({
+            "article_id": _string(), "title": _string(),
+            "url": _string(description="The publisher's page, or this site's page for our own articles."),
+            "permalink": _string(), "permalink_url": _string(), "source": CITATION["source"],
+            "updated": CITATION["updated"], "kind": _nullable(_string(description="`medicine` or `topic`.")),
+            "drug": _nullable(_string()), "aliases": _strings(), "drug_class": _nullable(_string()),
+            "references": {"type": "array", "items": _object({"title": _string(), "url": _string()})},
+            "disclaimer": _nullable(_string()),
+            "sections": {"type": "array", "items": _ref("Section")},
+        }, "An article with every section, in order."),
+        "ArticleResponse": _object({"build_id": _string(), "article": _ref("Article")}),
+    }
+
+
+def _error(description: str, headers: dict | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description,
+                                "content": {"application/json": {"schema": _ref("Error")}}}
+    response["headers"] = {**BUILD_HEADER, **(headers or {})}
+    return response
+
+
+BUILD_HEADER = {"X-Medsearch-Build": {"description": "Id of the index build that answered.", "required": True,
+                                      "schema": _string()}}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before the next request.", "required": True,
+                               "schema": {"type": "integer", "minimum": 1}}}
+
+
+def _responses(ok_schema: str, *extra: tuple[int, str]) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": {"description": "OK", "headers": BUILD_HEADER,
+                "content": {"application/json": {"schema": _ref(ok_schema)}}},
+        "400": _error("Bad request: a parameter is missing, malformed, out of bounds or unknown."),
+        "413": _error("The request had a body larger than the server takes."),
+        "429": _error("Too many requests from this address (only when the server sets a rate limit).",
+                      RETRY_AFTER),
+    }
+    for status, description in extra:
+        responses[str(status)] = _error(description)
+    return responses
+
+
+def _id_parameter(name: str, what: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": f"The {what} id, as search results give it.",
+            "schema": _string(minLength=1, maxLength=300)}
+
+
+def document(conf: dict) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of the v1 API under the given settings."""
+    search_parameters = [
+        {"name": "q", "in": "query", "required": True,
+         "description": "The question, in plain words. Control characters are dropped and spaces collapsed; "
+                        "a query with nothing left is refused.",
+         "schema": _string(minLength=1, maxLength=conf["max_query_chars"])},
+        {"name": "k", "in": "query", "description": "How many results (one per section).",
+         "schema": {"type": "integer", "minimum": 1, "maximum": conf["max_k"], "default": conf["default_k"]}},
+        {"name": "offset", "in": "query", "description": "Results to skip: pass the previous page's `next_offset`.",
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
+        {"name": "drug", "in": "query", "style": "form", "explode": True,
+         "description": "Only articles about this medicine (a name, brand or alias); repeat for any of several.",
+         "schema": {"type": "array", "items": _string()}},
+        {"name": "section_type", "in": "query", "style": "form", "explode": True,
+         "description": "Only sections of this type; repeat for any of several.",
+         "schema": {"type": "array", "items": _string(enum=list(SECTION_TYPES))}},
+        {"name": "mode", "in": "query", "description": "hybrid (default): meaning and words; dense: meaning only; "
+                                                       "lexical: words only.",
+         "schema": _string(enum=list(MODES), default="hybrid")},
+        {"name": "spell", "in": "query", "description": "Respell misspelled medicine names (on by default).",
+         "schema": _string(enum=["on", "off"], default="on")},
+        {"name": "build", "in": "query",
+         "description": "The `build_id` of the first page: a later page from another build is refused with 409, "
+                        "so that pages never mix two builds.",
+         "schema": _string()},
+    ]
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "medsearch API",
+            "version": f"1 (medsearch {__version__})",
+            "description": "Semantic search over medication articles: plain-language questions in, the passages that "
+                           "answer them out, each with a citation. General information, not medical advice. "
+                           "Unknown parameters are refused (400); every response carries the build id of the index "
+                           "that answered in `X-Medsearch-Build`.",
+        },
+        "paths": {
+            "/api/v1/search": {"get": {
+                "operationId": "search", "summary": "Search passages",
+                "description": "Ranked passages, the best one of each section, each with its citation. Pages are "
+                               "stable within one build and never short while more results exist.",
+                "parameters": search_parameters,
+                "responses": _responses("SearchResponse", (409, "The `build` asked for is no longer served.")),
+            }},
+            "/api/v1/passages/{passage_id}": {"get": {
+                "operationId": "getPassage", "summary": "One passage, to fetch a cited passage again",
+                "parameters": [_id_parameter("passage_id", "passage")],
+                "responses": _responses("PassageResponse", (404, "No passage with that id in the served build.")),
+            }},
+            "/api/v1/articles/{article_id}": {"get": {
+                "operationId": "getArticle", "summary": "One article with its sections",
+                "parameters": [_id_parameter("article_id", "article")],
+                "responses": _responses("ArticleResponse", (404, "No article with that id in the served build.")),
+            }},
+            "/api/v1/openapi.json": {"get": {
+                "operationId": "openapi", "summary": "This document",
+                "responses": {"200": {"description": "The OpenAPI 3 document of this API.", "headers": BUILD_HEADER,
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "413": _error("The request had a body larger than the server takes."),
+                              "429": _error("Too many requests from this address.", RETRY_AFTER)},
+            }},
+        },
+        "components": {"schemas": _schemas(conf)},
+    }

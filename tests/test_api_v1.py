@@ -1,0 +1,177 @@
+"""The versioned API over a real index of the fixture corpus: search, pages, filters, citations, ids, headers."""
+import pytest
+
+from .conftest import ROOT
+
+SECURITY = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+
+
+def search(client, **params):
+    response = client.get("/api/v1/search", query_string=params)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def all_pages(client, k, **params):
+    """Every result, page after page, following next_offset."""
+    results, offset, sizes = [], 0, []
+    while offset is not None:
+        data = search(client, k=k, offset=offset, **params)
+        results += data["results"]
+        sizes.append(len(data["results"]))
+        offset = data["next_offset"]
+    return results, sizes
+
+
+def sections_of(client, article_id):
+    return {(article_id, s["section_id"]) for s in client.get(f"/api/v1/articles/{article_id}").get_json()["article"]["sections"]}
+
+
+def test_search_answers_with_its_build_and_the_best_section_first(client):
+    response = client.get("/api/v1/search?q=can+amitriptyline+cause+cramps&k=3")
+    data = response.get_json()
+    assert data["build_id"] == response.headers["X-Medsearch-Build"]
+    assert (data["results"][0]["article_id"], data["results"][0]["section_id"]) == \
+        ("amitriptyline", "can-amitriptyline-cause-muscle-cramps")
+    assert [r["rank"] for r in data["results"]] == [1, 2, 3]
+    assert data["next_offset"] == 3
+
+
+def test_pages_are_stable_and_never_short_while_results_remain(client, app):
+    index = app.extensions["medsearch"].get().index
+    every_section = {index.catalog_key(row) for row in range(len(index))}
+    results, sizes = all_pages(client, 4, q="side effects of blood pressure tablets", mode="dense")
+    keys = [(r["article_id"], r["section_id"]) for r in results]
+    assert len(keys) == len(set(keys)), "a section came back on two pages"
+    assert set(keys) == every_section  # dense search ranks every section: paging reaches all of them
+    assert all(size == 4 for size in sizes[:-1]) and sizes[-1] < 4  # only the last page is short
+    assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
+    one_page = search(client, k=len(keys), q="side effects of blood pressure tablets", mode="dense")["results"]
+    assert [(r["article_id"], r["section_id"]) for r in one_page] == keys
+
+
+def test_a_filtered_search_pages_through_exactly_the_filtered_sections(client):
+    results, sizes = all_pages(client, 2, q="what is it for", drug="Nurofen", mode="dense")
+    assert {(r["article_id"], r["section_id"]) for r in results} == sections_of(client, "ibuprofen")
+    assert all(size == 2 for size in sizes[:-1])
+
+
+def test_repeatable_filters_and_modes(client):
+    data = search(client, q="tablets", k=20, section_type=["side_effects", "dosage"])
+    assert data["filters"]["section_type"] == ["side_effects", "dosage"]
+    assert data["results"] and {r["section_type"] for r in data["results"]} <= {"side_effects", "dosage"}
+    both = search(client, q="cough or cramps", k=20, drug=["lisinopril", "amitriptyline"], mode="hybrid")
+    assert {r["article_id"] for r in both["results"]} == {"lisinopril", "amitriptyline"}
+    lexical = search(client, q="fridge", mode="lexical")
+    assert lexical["mode"] == "lexical" and all("fridge" in r["explanation"]["matched_terms"] for r in lexical["results"])
+
+
+def test_each_result_carries_a_citation_that_fetches_the_same_passage_again(client):
+    data = search(client, q="storing insulin in the fridge", k=3)
+    top = data["results"][0]
+    assert top["passage_id"] == "ext-001:ext-001-s1:0"
+    assert top["source"] == "example.org" and top["updated"] is None
+    assert top["citation"] == ("Storing insulin: How should I store insulin? example.org. "
+                               "https://example.org/insulin-storage#ext-001-s1 "
+                               "Permalink: http://localhost/articles/ext-001#ext-001-s1")
+    again = client.get(f"/api/v1/passages/{top['passage_id']}").get_json()
+    assert again["build_id"] == data["build_id"]
+    assert {k: again["passage"][k] for k in ("text", "citation", "url", "permalink")} == \
+        {k: top[k] for k in ("text", "citation", "url", "permalink")}
+
+
+def test_our_own_articles_are_cited_with_their_updated_date(client):
+    top = search(client, q="ibuprofen indigestion heartburn", k=1)["results"][0]
+    assert top["article_id"] == "ibuprofen" and top["updated"] == "2026-11-01" and top["source"] == "medsearch"
+    assert top["citation"].startswith("Ibuprofen: Common side effects of ibuprofen. medsearch, updated 2026-11-01. ")
+    assert top["citation"].endswith(" http://localhost/articles/ibuprofen#common-side-effects-of-ibuprofen")
+
+
+def test_public_url_is_the_base_of_citation_permalinks(index_dir):
+    from search_app import create_app
+
+    app = create_app({"index": str(index_dir), "public_url": "https://medsearch.example.org/"})
+    top = app.test_client().get("/api/v1/search?q=ibuprofen+indigestion&k=1").get_json()["results"][0]
+    assert top["permalink_url"] == "https://medsearch.example.org/articles/ibuprofen#common-side-effects-of-ibuprofen"
+
+
+def test_article_with_sections_and_no_file_paths(client):
+    response = client.get("/api/v1/articles/amitriptyline")
+    article = response.get_json()["article"]
+    assert article["title"] == "Amitriptyline" and article["drug"] == "amitriptyline"
+    assert "Elavil" in article["aliases"] and article["disclaimer"]
+    ids = [s["section_id"] for s in article["sections"]]
+    assert ids[:2] == ["overview", "what-amitriptyline-is-used-for"]
+    assert all(s["citation"] and s["permalink"].startswith("/articles/amitriptyline#") for s in article["sections"])
+    assert str(ROOT) not in response.get_data(as_text=True) and "source_path" not in article
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/articles/..", "/api/v1/articles/%2e%2e", "/api/v1/articles/..%2f..%2fetc%2fpasswd",
+    "/api/v1/articles/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/api/v1/passages/a%00b", "/api/v1/passages/%5c..%5cwin.ini",
+    "/api/v1/articles/" + "a" * 301, "/api/v1/passages/" + "%C3%A9" * 400, "/api/v1/articles/no-such-article",
+    "/api/v1/passages/amitriptyline:nope:0", "/articles/..%2f..%2fetc%2fpasswd", "/articles/%00",
+])
+def test_hostile_ids_are_refused_cleanly(client, path):
+    response = client.get(path)
+    assert response.status_code in (400, 404)
+    body = response.get_data(as_text=True)
+    assert "Traceback" not in body and str(ROOT) not in body and "/etc/passwd" not in body.replace("%2f", "/")
+    if path.startswith("/api/"):
+        assert response.get_json()["error"]["code"] in ("bad_path", "bad_article_id", "bad_passage_id", "not_found")
+    for name, value in SECURITY.items():
+        assert response.headers[name] == value
+
+
+@pytest.mark.parametrize("params, code", [
+    ({"q": "cramps", "sort": "new"}, "unknown_parameter"),
+    ({"q": "cramps", "k": "51"}, "bad_k"),
+    ({"q": "cramps", "offset": "-1"}, "bad_offset"),
+    ({"q": "x" * 501}, "query_too_long"),
+    ({"q": "\x00\x01 \t"}, "empty_query"),
+    ({"q": "cramps", "mode": "fuzzy"}, "bad_mode"),
+    ({"q": "cramps", "drug": "no-such-medicine"}, "unknown_drug"),
+    ({"q": "cramps", "section_type": "gossip"}, "unknown_section_type"),
+])
+def test_bad_searches_get_400_with_the_error_shape(client, params, code):
+    response = client.get("/api/v1/search", query_string=params)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == code
+    assert response.headers["X-Medsearch-Build"]
+
+
+def test_a_later_page_of_a_rebuilt_index_is_refused_not_mixed(client):
+    first = search(client, q="cramps", k=2)
+    assert search(client, q="cramps", k=2, offset=2, build=first["build_id"])["offset"] == 2
+    response = client.get("/api/v1/search", query_string={"q": "cramps", "offset": 2, "build": "20200101T000000Z-old"})
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "build_changed"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/search?q=cramps", "/api/v1/search?q=", "/api/v1/openapi.json", "/api/docs",
+                                  "/api/v1/nope", "/api/search?q=cramps", "/healthz", "/"])
+def test_every_response_has_security_headers_and_the_build(client, path):
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    for name, value in SECURITY.items():
+        assert response.headers[name] == value
+    assert response.headers["X-Medsearch-Build"] == client.get("/healthz").get_json()["build_id"]
+
+
+def test_an_unexpected_error_shows_no_trace_or_path(index_dir):
+    from search_app import create_app
+
+    app = create_app({"index": str(index_dir)})
+
+    @app.get("/api/v1/boom")
+    def boom():
+        raise RuntimeError(f"cannot read {ROOT}/secret.txt")
+
+    response = app.test_client().get("/api/v1/boom")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500 and response.get_json()["error"]["code"] == "internal_error"
+    assert str(ROOT) not in body and "RuntimeError" not in body and "Traceback" not in body
+
+
+def test_the_old_api_keeps_working(client):
+    data = client.get("/api/search?q=can+amitriptyline+cause+cramps&k=1").get_json()
+    assert data["results"][0]["article_id"] == "amitriptyline"
