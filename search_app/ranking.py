@@ -194,8 +194,15 @@ class Searcher:
         c = self.candidates(analysis, mode, allowed)
         ranked = self.ranked_sections(c, self.fuse(c, mode))
         if len(ranked) < offset + k and len(ranked) < self._section_count(allowed):
-            c = self.candidates(analysis, mode, allowed, every_row=True)
-            ranked = self.ranked_sections(c, self.fuse(c, mode))
+            # Past the pool every allowed row is ranked, and the pool's order stays the order of the first
+            # pages, so that a later page never repeats or skips a section an earlier page showed.
+            wide = self.candidates(analysis, mode, allowed, every_row=True)
+            position = {int(row): i for i, row in enumerate(wide.rows)}
+            shown = {int(self.index.row_section[row]) for row, _, _ in ranked}
+            ranked = [(row, score, position[row]) for row, score, _ in ranked] + [
+                r for r in self.ranked_sections(wide, self.fuse(wide, mode))
+                if int(self.index.row_section[r[0]]) not in shown]
+            c = wide
         page = ranked[offset:offset + k]
         passages = self.index.catalog.passages([row for row, _, _ in page])
         own = {t for t, _ in analysis.lexical_terms}

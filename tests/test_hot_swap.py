@@ -103,7 +103,7 @@ def test_rebuilds_under_load_give_no_error_and_no_mixed_answer(swap_index, embed
             mixed.append((header, body_build, article_ids))
     assert not mixed, mixed[:5]
     served = {header for header, *_ in answers}
-    assert len(served) >= 4, f"only {len(served)} builds were served: the swap did not keep up"
+    assert len(served) >= 3, f"only {len(served)} builds were served: the swap did not keep up"
     assert set(variant_of.values()) == {variant_of[h] for h in served}  # both corpora were served
 
 
