@@ -26,7 +26,7 @@ from indexer.build import build_index  # noqa: E402
 from indexer.embedding import load_embedder  # noqa: E402
 from search_app.evaluation import evaluate, load_queries  # noqa: E402
 from indexer import settings as settings_mod  # noqa: E402
-from search_app.ranking import Searcher, open_searcher  # noqa: E402
+from search_app.ranking import open_searcher  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 

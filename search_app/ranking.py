@@ -7,7 +7,7 @@ settings, tuned on the MedicationQA dev queries by ``bench/tune_ranking.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
