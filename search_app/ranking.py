@@ -88,7 +88,8 @@ class SearchResult:
 class Searcher:
     """Answers queries from one loaded index with one loaded model."""
 
-    def __init__(self, index: SearchIndex, embedder: Embedder, weights: Weights | None = None):
+    def __init__(self, index: SearchIndex, embedder: Embedder, weights: Weights | None = None, pool: int = POOL):
+        self.pool = pool
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
@@ -134,7 +135,7 @@ class Searcher:
                 masked = np.zeros_like(lexical_all)
                 masked[allowed] = lexical_all[allowed]
                 lexical_all = masked
-        depth = POOL if mode == "hybrid" else POOL * 4
+        depth = self.pool if mode == "hybrid" else self.pool * 4
         dense_rank: dict[int, int] = {}
         if query is not None:
             rows, _ = self.index.nearest(query, depth, allowed)
@@ -149,7 +150,7 @@ class Searcher:
                 named = self.index.rows_of_articles(set(analysis.articles))
                 if allowed is not None:
                     named = np.intersect1d(named, allowed)
-                pool.update(dict.fromkeys(int(r) for r in named[:POOL * 3]))
+                pool.update(dict.fromkeys(int(r) for r in named[:self.pool * 3]))
             rows = np.fromiter(pool, dtype=np.int64, count=len(pool))
         if mode == "lexical":  # a passage that shares no word with the query is no lexical result
             rows = rows[lexical_all[rows] > 0]

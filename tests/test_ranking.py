@@ -88,3 +88,19 @@ def test_every_mode_answers_and_explains(client):
 def test_the_page_highlights_matched_words(client):
     page = client.get("/search?q=lisinopril+dry+cough").get_data(as_text=True)
     assert "<mark>cough</mark>" in page
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+@pytest.mark.parametrize("q", ["blood pressure", "side effects of tablets"])
+def test_pages_past_the_candidate_pool_never_repeat_or_skip(index_dir, embedder, mode, q):
+    from indexer.index import SearchIndex
+    from search_app.ranking import Searcher
+
+    # A pool of 1 candidate per retriever makes every page after the first rank the whole fixture index.
+    searcher = Searcher(SearchIndex.open(index_dir), embedder, pool=1)
+    whole = [h.passage.id for h in searcher.search(q, 30, mode=mode).hits]
+    paged = []
+    for offset in range(0, len(whole), 2):
+        paged += [h.passage.id for h in searcher.search(q, 2, offset=offset, mode=mode).hits]
+    assert len(set(paged)) == len(paged)
+    assert paged == whole
