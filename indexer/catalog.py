@@ -125,10 +125,6 @@ class Catalog:
             """SELECT p.row, p.article_id, p.section_id, s.section_type FROM passages p
                JOIN sections s ON s.article_id = p.article_id AND s.id = p.section_id ORDER BY p.row""").fetchall()
 
-    def fingerprints(self) -> dict[str, str]:
-        """Fingerprint of every article, by id."""
-        return dict(self._db.execute("SELECT id, fingerprint FROM articles").fetchall())
-
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:

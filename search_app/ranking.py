@@ -76,6 +76,7 @@ class Candidates:
     intent: np.ndarray
     dense_rank: dict[int, int] = field(default_factory=dict)
     lexical_rank: dict[int, int] = field(default_factory=dict)
+    complete: bool = False  # every row that could rank is in the pool
 
 
 @dataclass(frozen=True)
@@ -119,13 +120,8 @@ class Searcher:
         return np.flatnonzero(mask)
 
     # -- evidence ------------------------------------------------------------------------
-    def candidates(self, analysis: Analysis, mode: str = "hybrid", allowed: np.ndarray | None = None,
-                   every_row: bool = False) -> Candidates:
-        """Pool the best rows of each retriever (and the named medicines' rows) with their evidence.
-
-        With ``every_row`` the pool is every allowed row: used when the pools hold fewer
-        sections than a page needs, so that a page is never short while results exist.
-        """
+    def signals(self, analysis: Analysis, mode: str, allowed: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+        """The query vector (dense modes) and the BM25 score of every row (lexical modes), computed once per search."""
         query = self.embedder.encode_query(analysis.corrected)[0] if mode in ("hybrid", "dense") else None
         lexical_all = np.zeros(len(self.index), dtype=np.float32)
         if mode in ("hybrid", "lexical") and analysis.lexical_terms:
@@ -135,6 +131,16 @@ class Searcher:
                 masked = np.zeros_like(lexical_all)
                 masked[allowed] = lexical_all[allowed]
                 lexical_all = masked
+        return query, lexical_all
+
+    def candidates(self, analysis: Analysis, mode: str = "hybrid", allowed: np.ndarray | None = None,
+                   every_row: bool = False, signals: tuple[np.ndarray | None, np.ndarray] | None = None) -> Candidates:
+        """Pool the best rows of each retriever (and the named medicines' rows) with their evidence.
+
+        With ``every_row`` the pool is every allowed row: used when the pools hold fewer
+        sections than a page needs, so that a page is never short while results exist.
+        """
+        query, lexical_all = signals if signals is not None else self.signals(analysis, mode, allowed)
         depth = self.pool if mode == "hybrid" else self.pool * 4
         dense_rank: dict[int, int] = {}
         if query is not None:
@@ -142,6 +148,11 @@ class Searcher:
             dense_rank = {int(r): i + 1 for i, r in enumerate(rows)}
         top = np.argsort(-lexical_all)[:depth]
         lexical_rank = {int(r): i + 1 for i, r in enumerate(top[lexical_all[top] > 0])}
+        allowed_count = len(self.index) if allowed is None else len(allowed)
+        # The pool is complete when no retriever was cut short: then ranking every row adds nothing.
+        complete = every_row or (
+            (query is None or len(dense_rank) >= allowed_count)
+            and (mode == "dense" or int(np.count_nonzero(lexical_all)) <= depth))
         if every_row:
             rows = np.arange(len(self.index)) if allowed is None else np.asarray(allowed, dtype=np.int64)
         else:
@@ -161,7 +172,8 @@ class Searcher:
         asked = [self._type_index[t] for t in analysis.intents]
         return Candidates(rows, np.asarray(dense, dtype=np.float32), np.asarray(lexical, dtype=np.float32),
                           np.isin(self.index.row_article[rows], named_positions).astype(np.float32),
-                          np.isin(self.index.row_type[rows], asked).astype(np.float32), dense_rank, lexical_rank)
+                          np.isin(self.index.row_type[rows], asked).astype(np.float32), dense_rank, lexical_rank,
+                          complete)
 
     def fuse(self, c: Candidates, mode: str = "hybrid", weights: Weights | None = None) -> np.ndarray:
         """Fused score of every candidate."""
@@ -192,12 +204,13 @@ class Searcher:
             raise BadQuery("bad_mode", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         analysis = self.understander.analyse(q, respell=respell)
         allowed = self.allowed_rows(filters)
-        c = self.candidates(analysis, mode, allowed)
+        signals = self.signals(analysis, mode, allowed)
+        c = self.candidates(analysis, mode, allowed, signals=signals)
         ranked = self.ranked_sections(c, self.fuse(c, mode))
-        if len(ranked) < offset + k and len(ranked) < self._section_count(allowed):
+        if len(ranked) < offset + k and not c.complete:
             # Past the pool every allowed row is ranked, and the pool's order stays the order of the first
             # pages, so that a later page never repeats or skips a section an earlier page showed.
-            wide = self.candidates(analysis, mode, allowed, every_row=True)
+            wide = self.candidates(analysis, mode, allowed, every_row=True, signals=signals)
             position = {int(row): i for i, row in enumerate(wide.rows)}
             shown = {int(self.index.row_section[row]) for row, _, _ in ranked}
             ranked = [(row, score, position[row]) for row, score, _ in ranked] + [
@@ -213,10 +226,6 @@ class Searcher:
                     name_match=bool(c.name[i]), intent_match=bool(c.intent[i]))
                 for n, (row, score, i) in enumerate(page)]
         return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked))
-
-    def _section_count(self, allowed: np.ndarray | None) -> int:
-        sections = self.index.row_section if allowed is None else self.index.row_section[allowed]
-        return int(np.unique(sections).size)
 
 
 def matched_terms(text: str, stems: set[str]) -> tuple[str, ...]:

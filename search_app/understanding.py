@@ -57,10 +57,6 @@ class Analysis:
     intents: frozenset[str]                    # section types the query asks about
     lexical_terms: tuple[tuple[str, float], ...] = field(default=())  # (BM25 token, weight)
 
-    @property
-    def showing_corrected(self) -> bool:
-        return bool(self.corrections)
-
 
 @lru_cache(maxsize=4)
 def lay_terms(path: Path = LAY_TERMS_FILE) -> dict[str, tuple[str, ...]]:
