@@ -22,6 +22,7 @@ LABELS: dict[str, str] = {
 }
 
 _RULES: tuple[tuple[str, str], ...] = (
+    ("other", r"^what (causes|are the causes of)\b"),  # a condition's causes ("What causes insomnia?")
     ("missed_dose", r"\b(miss(ed|ing)?|forg[eo]t+(en)?)\b.*\bdose|\bmissed\b"),
     ("overdose", r"overdos|too much|too many|in case of emergency|poison"),
     ("serious_side_effects", r"serious|severe|urgent|emergency|boxed warning|important warning|get help|call (a|your) doctor"),

@@ -29,16 +29,19 @@ _INTENTS: tuple[tuple[str, str], ...] = (
     ("interactions", r"\bwith\b|together|interact|alcohol|drink|beer|wine|cocktail|liquor|grapefruit|food|\bmix|"
                      r"combin(e|ed|ing) with|\bafter (a|an|my|taking|drinking)\b|\band\b.*\b(same time)\b"),
     ("dosage", r"\bdos(e|es|age|ing)\b|how (much|many|often|long)|\bmg\b|milligram|when (should|to|do|can) .*take|"
-               r"how (to|do i|should i|do you) (take|use|inject|apply|give)|maximum|\bmax\b|\bper day\b"),
+               r"how (to|do i|should i|do you) (take|use|inject|apply|give)|maximum|\bmax\b|\bper day\b|"
+               r"administ|dilut|reconstitut|\bmix(ed|ing)? (it|the)\b|\bbefore (a |my )?meals?\b|\bwith(out)? food\b|bed ?time"),
     ("pregnancy", r"pregnan|breast.?feed|breastfeeding|nursing|conceive|fertility|trying for a baby"),
-    ("overdose", r"overdos|too much|too many|poison|double dose"),
+    ("overdose", r"overdos|too much|too many|poison|double (dose|does)|extra (dose|pill)"),
     ("missed_dose", r"\bmiss(ed)?\b|forg[eo]t|skipp?ed"),
     ("stopping", r"\bstop|\bquit|come off|coming off|withdraw|taper|wean|cold turkey"),
-    ("storage", r"\bstor(e|age|ing)\b|fridge|refrigerat|expir|shelf life|room temperature|freez"),
+    ("storage", r"\bstor(e|ed|age|ing)\b|fridge|refrigerat|expir|shelf life|room temperature|freez"),
     ("ingredients", r"ingredient|contain|made (of|from)|gluten|lactose|\bdye|inactive|what is in|look like|colou?r|"
                     r"\bshape|imprint|\bvegan\b|gelatin|shellac|resin"),
-    ("mechanism", r"how (does|do|is) .*\bwork|mechanism|what does .* do\b|\baction\b|how it works|affect the brain"),
-    ("uses", r"used? (for|to)|what (is|are) .* for\b|\btreat|indicat|prescribed|why (take|is)|\bwhat is\b|\bwhat are\b"),
+    ("mechanism", r"how (does|do|is) .*\bwork|mechanism|what does .* do\b|\baction\b|how it works|affect the brain|"
+                  r"metaboli[sz]|half.?life|eliminat|excret|absor(b|ption)|pharmacokinetic|\bclass(ification)?\b"),
+    ("uses", r"used? (for|to)|what (is|are) .* for\b|\btreat|indicat|prescribed|\bwhat is\b|\bwhat are\b|"
+             r"why (to |do |would |should )?(i |you |people )?(take|is|use)"),
     ("warnings", r"\bsafe|warning|precaution|\brisks?\b|contraindicat|should not|allerg|\bif i have\b"),
 )
 _INTENT_PATTERNS = tuple((label, re.compile(pattern, re.I)) for label, pattern in _INTENTS)
