@@ -35,7 +35,7 @@ from search_app.ranking import Searcher, Weights  # noqa: E402
 SHARED = ROOT.parent / "shared" / "data"
 GRID = {"lexical": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0],
         "name": [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5],
-        "intent": [0.0, 0.02, 0.05, 0.1, 0.15]}
+        "intent": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]}
 OBJECTIVE = "mrr@10"
 
 
