@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from . import settings as settings_mod
+from .embedding import BACKENDS
 from .errors import MedsearchError
 
 
@@ -24,6 +25,7 @@ def main() -> None:
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help=settings_mod.BY_NAME["index"].help)
 @click.option("--model", help=settings_mod.BY_NAME["model"].help)
+@click.option("--backend", type=click.Choice(BACKENDS), help=settings_mod.BY_NAME["backend"].help)
 @click.option("--chunk-tokens", type=int, help=settings_mod.BY_NAME["chunk_tokens"].help)
 @click.option("--overlap-tokens", type=int, help=settings_mod.BY_NAME["overlap_tokens"].help)
 @click.option("--batch-size", type=int, help=settings_mod.BY_NAME["batch_size"].help)
@@ -32,8 +34,8 @@ def main() -> None:
 @click.option("--index-type", type=click.Choice(["auto", "flat", "hnsw"]), help=settings_mod.BY_NAME["index_type"].help)
 @click.option("--force", is_flag=True, help="Rebuild even when the live build already matches the sources.")
 @click.option("--report", "report_file", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
-def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, keep_builds, embed_window, index_type,
-          force, report_file):
+def build(sources, index_dir, model, backend, chunk_tokens, overlap_tokens, batch_size, keep_builds, embed_window,
+          index_type, force, report_file):
     """Index SOURCES (files or folders) into a new build and publish it.
 
     Exit status: 0 all sources indexed, 3 published but some files skipped, 1 nothing published.
@@ -42,11 +44,12 @@ def build(sources, index_dir, model, chunk_tokens, overlap_tokens, batch_size, k
     from .chunking import ChunkSettings
     from .embedding import Embedder
 
-    conf = _settings(index=index_dir, model=model, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens,
-                     batch_size=batch_size, keep_builds=keep_builds, embed_window=embed_window,
-                     index_type=index_type)
+    conf = _settings(index=index_dir, model=model, backend=backend, chunk_tokens=chunk_tokens,
+                     overlap_tokens=overlap_tokens, batch_size=batch_size, keep_builds=keep_builds,
+                     embed_window=embed_window, index_type=index_type)
     try:
-        embedder = Embedder(conf["model"], batch_size=conf["batch_size"])
+        embedder = Embedder(conf["model"], batch_size=conf["batch_size"], backend=conf["backend"],
+                            model_cache=conf["model_cache"])
         chunking = ChunkSettings(conf["chunk_tokens"], conf["overlap_tokens"], embedder.max_seq_length)
         report = build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
                              force=force, window=conf["embed_window"], index_type=conf["index_type"])

@@ -64,25 +64,29 @@ def read(build_dir: Path) -> dict[str, Any]:
 def check(build_dir: Path, manifest: dict[str, Any], model: dict[str, Any] | None = None,
           checksums: bool = True) -> None:
     """Refuse a build whose format, model, dimension or files do not match, saying what to run."""
-    rebuild = f"rebuild it: `python -m indexer build SOURCE... --index {build_dir.parent.parent}`"
+    def rebuild(flags: str = "") -> str:
+        return f"rebuild it: `python -m indexer build SOURCE... --index {build_dir.parent.parent}{flags}`"
+
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexIncompatible(f"index {build_dir} has format version {version}, this code reads "
-                                f"{FORMAT_VERSION}; {rebuild}")
+                                f"{FORMAT_VERSION}; {rebuild()}")
     if model is not None:
         built = manifest.get("model", {})
+        flags = f" --model {model['name']} --backend {model.get('backend')}"
         if built.get("dimension") != model["dimension"]:
-            raise IndexIncompatible(f"index {build_dir} holds {built.get('dimension')}-dimensional vectors but the model "
-                                    f"{model['name']} makes {model['dimension']}; {rebuild} --model {model['name']}")
+            raise IndexIncompatible(f"index {build_dir} holds {built.get('dimension')}-dimensional vectors but the "
+                                    f"model {model['name']} makes {model['dimension']}; {rebuild(flags)}")
         if built.get("fingerprint") != model["fingerprint"] or built.get("backend") != model.get("backend"):
             raise IndexIncompatible(f"index {build_dir} was built with model {built.get('name')} "
                                     f"({built.get('backend')}), not the configured {model['name']} "
-                                    f"({model.get('backend')}); serve it with MEDSEARCH_MODEL={built.get('name')} or {rebuild}")
+                                    f"({model.get('backend')}); serve it with MEDSEARCH_MODEL={built.get('name')} "
+                                    f"MEDSEARCH_BACKEND={built.get('backend')}, or {rebuild(flags)}")
     files = manifest.get("files", {})
     for name in sorted(set(REQUIRED_FILES) | set(files)):
         path = build_dir / name
         if not path.is_file():
-            raise IndexIncompatible(f"index {build_dir} is missing {name}; {rebuild}")
+            raise IndexIncompatible(f"index {build_dir} is missing {name}; {rebuild()}")
         if checksums and sha256_file(path) != files.get(name):
             raise IndexIncompatible(f"index {build_dir}: {name} does not match its checksum in {MANIFEST} "
-                                    f"(corrupted or modified); {rebuild}")
+                                    f"(corrupted or modified); {rebuild()}")

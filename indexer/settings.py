@@ -26,6 +26,10 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("index", str(REPO_ROOT / "var" / "index"), "Index directory (holds `current` and `builds/`)."),
     Setting("model", "all-MiniLM-L6-v2", "Embedding model: the bundled all-MiniLM-L6-v2 or a local sentence-transformers directory."),
+    Setting("backend", "onnx-int8", "Embedding backend: onnx-int8 (ONNX Runtime, int8 weights: about 3x faster, R@10 within 0.003), "
+                                    "onnx (ONNX Runtime, fp32) or torch (sentence-transformers); an index is served with the backend it was built with."),
+    Setting("model_cache", "", "Directory for the ONNX exports of the model (made once, then reused); empty: "
+                               "$XDG_CACHE_HOME/medsearch, else ~/.cache/medsearch."),
     Setting("chunk_tokens", 200, "Most model tokens of article text in one passage (the title and heading are added on top).", int),
     Setting("overlap_tokens", 32, "Most tokens of trailing sentences repeated at the start of the next passage.", int),
     Setting("batch_size", 16, "Passages embedded per model call while building.", int),
