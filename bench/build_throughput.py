@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    reference = load_embedder()  # torch: chunking, token counts and the plain loop's model
+    reference = load_embedder(backend="torch")  # chunking, token counts and the plain loop's model
     chunking = ChunkSettings(max_seq_length=reference.max_seq_length)
     texts: list[str] = []
     for article in iter_articles([args.corpus]):
