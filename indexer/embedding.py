@@ -32,6 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from .errors import MedsearchError  # noqa: E402
+from .manifest import sha256_file  # noqa: E402
 from .settings import BY_NAME, resolve as resolve_settings  # noqa: E402
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -116,14 +117,6 @@ def _backend_fingerprint(model_fingerprint: str, backend: str) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_pipeline(path: Path) -> None:
     """Refuse a model that is not Transformer, mean Pooling (and Normalize) in sentence-transformers' terms."""
     advice = "embed it with the torch backend instead (--backend torch, MEDSEARCH_BACKEND=torch)"
@@ -179,7 +172,7 @@ def _read_export(directory: Path, fingerprint: str) -> dict[str, Any] | None:
         log.warning("ONNX export %s does not describe this model and backend; exporting again", directory)
         return None
     for name, checksum in files.items():
-        if not (directory / name).is_file() or _sha256(directory / name) != checksum:
+        if not (directory / name).is_file() or sha256_file(directory / name) != checksum:
             log.warning("ONNX export %s: %s is missing or corrupted; exporting again", directory, name)
             return None
     return export
@@ -205,7 +198,7 @@ def _ensure_export(model_path: Path, cache: Path, model_fingerprint: str, backen
             else:
                 source, export = _ensure_export(model_path, cache, model_fingerprint, "onnx")
                 export = _quantize(source, directory, export)
-            files = {name: _sha256(directory / name) for name in (_MODEL_FILE, _TOKENIZER_FILE)}
+            files = {name: sha256_file(directory / name) for name in (_MODEL_FILE, _TOKENIZER_FILE)}
             export = {**export, "backend": backend, "fingerprint": fingerprint, "recipe": _RECIPES[backend],
                       "files": files}
             _replace(directory / _EXPORT, lambda p: p.write_text(json.dumps(export, indent=1), encoding="utf-8"))
