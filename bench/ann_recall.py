@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from indexer.embedding import load_embedder  # noqa: E402
 from indexer.index import SearchIndex  # noqa: E402
-from indexer.store import HNSW_FACTORY, VectorStore  # noqa: E402
+from indexer.store import HNSW_EF_SEARCH, HNSW_FACTORY, VectorStore  # noqa: E402
 
 QUERIES = ROOT.parent / "shared" / "data" / "medicationqa" / "queries-dev.jsonl"
 
@@ -54,6 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, default=ROOT / "bench" / "out" / "mixed-index")
     parser.add_argument("--sizes", type=int, nargs="+", default=[30000, 1000000])
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[HNSW_EF_SEARCH],
+                        help="HNSW efSearch values to measure on each built index")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     index = SearchIndex.open(args.index, checksums=False)
@@ -74,14 +76,17 @@ def main() -> None:
         approx.add(data)
         build_seconds = time.perf_counter() - t0
         truth, exact_ms = timed_search(exact, queries, 10)
-        found, approx_ms = timed_search(approx, queries, 10)
-        recall = float(np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)]))
-        results.append({"vectors": size, "recall@10": round(recall, 4), "hnsw_build_seconds": round(build_seconds, 1),
-                        "exact_ms": {"median": round(statistics.median(exact_ms), 2),
-                                     "p95": round(sorted(exact_ms)[int(0.95 * len(exact_ms))], 2)},
-                        "hnsw_ms": {"median": round(statistics.median(approx_ms), 2),
-                                    "p95": round(sorted(approx_ms)[int(0.95 * len(approx_ms))], 2)}})
-        print(json.dumps(results[-1]), flush=True)
+        for ef in args.ef_search:
+            approx.ef_search = ef
+            found, approx_ms = timed_search(approx, queries, 10)
+            recall = float(np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)]))
+            results.append({"vectors": size, "efSearch": ef, "recall@10": round(recall, 4),
+                            "hnsw_build_seconds": round(build_seconds, 1),
+                            "exact_ms": {"median": round(statistics.median(exact_ms), 2),
+                                         "p95": round(sorted(exact_ms)[int(0.95 * len(exact_ms))], 2)},
+                            "hnsw_ms": {"median": round(statistics.median(approx_ms), 2),
+                                        "p95": round(sorted(approx_ms)[int(0.95 * len(approx_ms))], 2)}})
+            print(json.dumps(results[-1]), flush=True)
         del exact, approx, data
 
 

@@ -45,7 +45,8 @@ class SearchIndex:
         build_dir = live_build(Path(index_dir))
         manifest = manifests.read(build_dir)
         manifests.check(build_dir, manifest, model=model, checksums=checksums)
-        vectors = VectorStore.load(build_dir / manifests.VECTORS, manifest.get("faiss_factory", "Flat"))
+        vectors = VectorStore.load(build_dir / manifests.VECTORS, manifest.get("faiss_factory", "Flat"),
+                                   manifest.get("vector_index", {}).get("efSearch"))
         catalog = Catalog(build_dir / manifests.CATALOG)
         counts = catalog.counts()
         expected = manifest.get("counts", {})

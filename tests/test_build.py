@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -15,6 +16,7 @@ from indexer.build import build_index
 from indexer.cli import main
 from indexer.errors import BuildLocked, IndexIncompatible, IndexNotFound
 from indexer.index import SearchIndex
+from indexer.store import VectorStore, ef_search_for
 
 from .conftest import CORPUS, ROOT
 
@@ -206,8 +208,22 @@ def test_hnsw_index_type_is_recorded_and_serves_the_same_top_results(tmp_path, i
     report = build_index([CORPUS], tmp_path / "hnsw", embedder, index_type="hnsw", **QUIET)
     manifest = json.loads((tmp_path / "hnsw" / "current" / "manifest.json").read_text())
     assert manifest["vector_index"]["factory"] == "HNSW32,Flat" and manifest["vector_index"]["exact"] is False
+    assert manifest["vector_index"]["efSearch"] == ef_search_for(report.passages) == 128
     assert report.from_cache + report.embedded == report.passages
     approximate = Searcher(SearchIndex.open(tmp_path / "hnsw"), embedder)
     exact = Searcher(SearchIndex.open(index_dir), embedder)
     for q in ("can amitriptyline cause cramps", "where do I keep insulin pens", "lisinopril cough"):
         assert approximate.search(q, 1, mode="dense").hits[0].passage.id == exact.search(q, 1, mode="dense").hits[0].passage.id
+
+
+def test_hnsw_search_widens_with_the_index_and_follows_the_manifest(tmp_path, index_dir):
+    assert ef_search_for(200_000) == 128 and ef_search_for(1_000_000) == 512
+    vectors = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # unit vectors, as the indexer stores
+    store = VectorStore.create(8, "HNSW32,Flat")
+    store.add(vectors)
+    assert store.ef_search == 128 and store.describe()["efSearch"] == 128
+    store.save(tmp_path / "v.faiss")
+    recorded = VectorStore.load(tmp_path / "v.faiss", "HNSW32,Flat", ef_search=300)
+    assert recorded.ef_search == 300 and recorded.describe()["efSearch"] == 300
+    assert recorded.search(vectors[:1], 5)[1][0][0] == 0
