@@ -393,12 +393,13 @@ class Embedder:
         return self.encode([text])
 
 
-_LOADED: dict[tuple[str, int, str], Embedder] = {}
+_LOADED: dict[tuple[str, int, str, str], Embedder] = {}
 
 
-def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 16, backend: str = DEFAULT_BACKEND) -> Embedder:
+def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 16, backend: str = DEFAULT_BACKEND,
+                  model_cache: str | Path | None = None) -> Embedder:
     """The process-wide Embedder for a model and backend: loaded on first use, shared afterwards."""
-    key = (name, batch_size, backend)
+    key = (name, batch_size, backend, str(model_cache or ""))
     if key not in _LOADED:
-        _LOADED[key] = Embedder(name, batch_size=batch_size, backend=backend)
+        _LOADED[key] = Embedder(name, batch_size=batch_size, backend=backend, model_cache=model_cache)
     return _LOADED[key]

@@ -239,6 +239,6 @@ def open_searcher(conf: dict) -> Searcher:
 
     from indexer.embedding import load_embedder
 
-    embedder = load_embedder(conf["model"], conf["batch_size"], conf["backend"])
+    embedder = load_embedder(conf["model"], conf["batch_size"], conf["backend"], conf["model_cache"])
     index = SearchIndex.open(Path(conf["index"]), model=embedder.describe())
     return Searcher(index, embedder, Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"]))
