@@ -207,36 +207,52 @@ def summarise(concurrency: int, seconds: float, latencies: list[float], errors: 
 
 # -- the floor: embedding + vector search alone -------------------------------------------
 class Floor:
-    """The query embedding + FAISS search alone, in this process, on the same queries."""
+    """The query embedding + FAISS search alone, in this process, on the same queries.
 
-    def __init__(self, index: Path, queries: list[str]):
-        from indexer.embedding import load_embedder
+    One embedder per thread count: ONNX Runtime fixes its threads (from OMP_NUM_THREADS, as the
+    workers do) when its session is made, and torch and FAISS are set per measurement.
+    """
+
+    def __init__(self, index: Path, queries: list[str], threads: tuple[int, ...] = (1, 2)):
+        from indexer.embedding import DEFAULT_MODEL, Embedder
         from indexer.index import SearchIndex
 
-        self.embedder = load_embedder()
-        self.index = SearchIndex.open(index, model=self.embedder.describe(), checksums=False)
+        saved = os.environ.get("OMP_NUM_THREADS")
+        self.embedders = {}
+        try:
+            for n in threads:
+                os.environ["OMP_NUM_THREADS"] = str(n)
+                self.embedders[n] = Embedder(DEFAULT_MODEL)
+        finally:
+            if saved is None:
+                del os.environ["OMP_NUM_THREADS"]
+            else:
+                os.environ["OMP_NUM_THREADS"] = saved
+        first = self.embedders[threads[0]]
+        self.index = SearchIndex.open(index, model=first.describe(), checksums=False)
         self.queries = itertools.cycle(queries)
         self.samples: dict[int, list[tuple[float, float]]] = {}
 
     def measure(self, threads: int, n: int) -> None:
-        """Time ``n`` queries with ``threads`` torch and FAISS threads (after a short warm-up)."""
+        """Time ``n`` queries with ``threads`` embedding and FAISS threads (after a short warm-up)."""
         import faiss  # only to set its OpenMP threads, as OMP_NUM_THREADS does in the server
         import torch
 
         torch.set_num_threads(threads)
         faiss.omp_set_num_threads(threads)
+        embedder = self.embedders[threads]
         for q in itertools.islice(self.queries, 10):
-            self.index.nearest(self.embedder.encode_query(q)[0], 100)
+            self.index.nearest(embedder.encode_query(q)[0], 100)
         for q in itertools.islice(self.queries, n):
             t0 = time.perf_counter()
-            vector = self.embedder.encode_query(q)[0]
+            vector = embedder.encode_query(q)[0]
             t1 = time.perf_counter()
             self.index.nearest(vector, 100)
             t2 = time.perf_counter()
             self.samples.setdefault(threads, []).append(((t1 - t0) * 1000, (t2 - t1) * 1000))
 
     def summary(self) -> list[dict]:
-        return [{"torch_threads": threads, "queries": len(pairs),
+        return [{"threads": threads, "queries": len(pairs),
                  "embed_p50_ms": round(statistics.median(e for e, _ in pairs), 2),
                  "vector_search_p50_ms": round(statistics.median(v for _, v in pairs), 2),
                  "core_p50_ms": round(statistics.median(e + v for e, v in pairs), 2), "passages": len(self.index)}

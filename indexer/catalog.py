@@ -108,6 +108,14 @@ class Catalog:
         row = self._db.execute("SELECT row FROM passages WHERE id = ?", (passage_id,)).fetchone()
         return self.passages([row[0]]).get(row[0]) if row else None
 
+    def article_header(self, article_id: str) -> Article | None:
+        """An article's title, link and front matter without its sections (for citations), or None."""
+        head = self._article_header(article_id)
+        if head is None:
+            return None
+        return Article(id=head["id"], title=head["title"], url=head["url"], sections=(),
+                       source_path=head["source_path"], meta=json.loads(head["meta"]))
+
     def article(self, article_id: str) -> Article | None:
         """A whole article with its sections, or None."""
         head = self._article_header(article_id)

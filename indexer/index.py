@@ -1,6 +1,7 @@
 """A published build opened for searching: manifest checked, vectors and catalog loaded once."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ class SearchIndex:
         self.vectors = vectors
         self.catalog = catalog
         self.lexical = LexicalIndex.load(build_dir / manifests.BM25_DIR)
+        # A build never changes, so article headers (cited by every result) are read from SQLite once.
+        self._headers = lru_cache(maxsize=4096)(catalog.article_header)
         self.names: dict[str, list[str]] = lexicons.load(build_dir / manifests.LEXICON)["names"]
         # Per-row arrays let ranking score and filter candidates without touching SQLite.
         rows = catalog.row_table()
@@ -89,6 +92,10 @@ class SearchIndex:
 
     def article(self, article_id: str) -> Article | None:
         return self.catalog.article(article_id)
+
+    def article_header(self, article_id: str) -> Article | None:
+        """An article without its sections (title, link, front matter), cached for the life of the build."""
+        return self._headers(article_id)
 
     def close(self) -> None:
         self.catalog.close()

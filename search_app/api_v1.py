@@ -86,19 +86,6 @@ def citation(title: str, heading: str, source: str, updated: str | None, url: st
     return " ".join(parts)
 
 
-class Articles:
-    """Article headers of one build, looked up once per request."""
-
-    def __init__(self, searcher: Searcher):
-        self._searcher = searcher
-        self._seen: dict[str, Article | None] = {}
-
-    def get(self, article_id: str) -> Article | None:
-        if article_id not in self._seen:
-            self._seen[article_id] = self._searcher.index.article(article_id)
-        return self._seen[article_id]
-
-
 def cite(passage: Passage, article: Article | None) -> dict[str, Any]:
     """The citation fields of a passage."""
     source = source_of(article)
@@ -148,8 +135,7 @@ def search():
                                                      f"served (now {build_id}); start again from offset 0")
     result = api.run_search(req)
     shared = api.result_json(req, result)
-    articles = Articles(searcher)
-    hits = [{**{key: hit_json[key] for key in HIT_FIELDS}, **cite(hit.passage, articles.get(hit.passage.article_id))}
+    hits = [{**{key: hit_json[key] for key in HIT_FIELDS}, **cite(hit.passage, searcher.index.article_header(hit.passage.article_id))}
             for hit_json, hit in zip(shared["results"], result.hits)]
     full_page = len(result.hits) == req.k and req.offset + req.k <= MAX_OFFSET
     return jsonify({"build_id": build_id, **{key: shared[key] for key in SEARCH_FIELDS},
@@ -166,7 +152,7 @@ def passage(passage_id: str):
     if found is None:
         return error_response(404, "not_found", f"no passage {passage_id[:80]!r} in build {searcher.index.build_id}")
     return jsonify({"build_id": searcher.index.build_id,
-                    "passage": passage_json(found, searcher.index.article(found.article_id))})
+                    "passage": passage_json(found, searcher.index.article_header(found.article_id))})
 
 
 @bp.get("/api/v1/articles/<article_id>")

@@ -58,7 +58,7 @@ def suggester() -> Suggester:
     index = searcher().index
     cached = current_app.extensions.get("medsearch_suggest")
     if cached is None or cached[0] != index.build_id:
-        titles = {a: index.article(a).title for a in index.article_ids}
+        titles = {a: index.article_header(a).title for a in index.article_ids}
         cached = (index.build_id, Suggester(index.names, titles))
         current_app.extensions["medsearch_suggest"] = cached
     return cached[1]
@@ -135,7 +135,7 @@ def medicine_chips(req: query.SearchRequest, result: SearchResult | None, articl
         if not ids or ids in covered:
             continue
         covered.add(ids)
-        about = [articles.get(a) or index.article(a) for a in sorted(ids)]
+        about = [articles.get(a) or index.article_header(a) for a in sorted(ids)]
         about = [a for a in about if a is not None and medicine_name(a, names)]
         if not about and name not in req.drugs:  # a topic ("statins and muscle pain") is no medicine
             continue
@@ -192,11 +192,8 @@ def search():
         q = query.normalise(request.args.get("q", "")[:conf["max_query_chars"]])
         unfiltered = url_for("pages.search", q=q) if q and (request.args.get("drug") or request.args.get("section_type")) else None
         return render_template("results.html", q=q, error=exc.message, unfiltered=unfiltered, autofocus=True), 400
-    articles = {}
-    for hit in result.hits:  # one catalog read per distinct article on the page
-        aid = hit.passage.article_id
-        if aid not in articles:
-            articles[aid] = searcher().index.article(aid)
+    index = searcher().index
+    articles = {h.passage.article_id: index.article_header(h.passage.article_id) for h in result.hits}
     cards = [card_for(h, articles[h.passage.article_id]) for h in result.hits]
     analysis = result.analysis
     chips_first, chips_more = section_chips(req, result)

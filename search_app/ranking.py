@@ -146,8 +146,7 @@ class Searcher:
         if query is not None:
             rows, _ = self.index.nearest(query, depth, allowed)
             dense_rank = {int(r): i + 1 for i, r in enumerate(rows)}
-        top = np.argsort(-lexical_all)[:depth]
-        lexical_rank = {int(r): i + 1 for i, r in enumerate(top[lexical_all[top] > 0])}
+        lexical_rank = {int(r): i + 1 for i, r in enumerate(top_positive(lexical_all, depth))}
         allowed_count = len(self.index) if allowed is None else len(allowed)
         # The pool is complete when no retriever was cut short: then ranking every row adds nothing.
         complete = every_row or (
@@ -228,9 +227,18 @@ class Searcher:
         return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked))
 
 
+def top_positive(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Rows of the ``depth`` highest positive scores, best first (ties by row), without sorting every row."""
+    rows = np.flatnonzero(scores > 0)
+    if len(rows) > depth:  # keep the rows scoring at least the depth-th best (ties included) before sorting
+        threshold = np.partition(scores[rows], len(rows) - depth)[len(rows) - depth]
+        rows = rows[scores[rows] >= threshold]
+    return rows[np.argsort(-scores[rows], kind="stable")][:depth]
+
+
 def matched_terms(text: str, stems: set[str]) -> tuple[str, ...]:
     """Words of ``text`` whose stem is one of the query's (for explanations and highlighting)."""
-    return tuple(dict.fromkeys(w for w in words(text) if stem(w) in stems))
+    return tuple(w for w in dict.fromkeys(words(text)) if stem(w) in stems)
 
 
 def open_searcher(conf: dict) -> Searcher:

@@ -92,7 +92,8 @@ class Understander:
         self._metaphones = defaultdict(list)
         for name in self._spellable:
             self._metaphones[jellyfish.metaphone(name)].append(name)
-        self._lay = lay_terms()
+        # Lay phrases padded with spaces, so that one substring test finds them as whole words.
+        self._lay = [(f" {lay} ", clinical) for lay, clinical in lay_terms().items()]
 
     def _known(self, word: str) -> bool:
         return (word in STOPWORDS or len(word) < 4 or word.isdigit() or word in self.names
@@ -153,8 +154,8 @@ class Understander:
         for name in found_names:  # other names of the same medicine: brand <-> generic
             groups.append(sorted(self.synonyms.get(name, frozenset()) - {name}))
         key_text = " " + " ".join(key_words) + " "
-        for lay, clinical in self._lay.items():
-            if f" {lay} " in key_text:
+        for padded, clinical in self._lay:
+            if padded in key_text:
                 groups.append(list(clinical))
         own = tokens(" ".join(fixed))
         extra: dict[str, float] = {}

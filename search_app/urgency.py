@@ -55,9 +55,7 @@ class _Rule:
 
     def matches(self, text: str) -> bool:
         """True when every group matches the normalised text and no ``none`` pattern does."""
-        if self.none is not None and self.none.search(text):
-            return False
-        return all(group.search(text) for group in self.groups)
+        return all(group.search(text) for group in self.groups) and not (self.none is not None and self.none.search(text))
 
 
 def normalise(query: str) -> str:
