@@ -35,6 +35,24 @@ def words(text: str) -> list[str]:
     return "\0".join(found).replace("'", "").replace("’", "").split("\0")
 
 
+def words_stemming_to(text: str, stems: set[str] | frozenset[str]) -> tuple[str, ...]:
+    """The distinct words of ``text`` (as ``words`` reads them) whose stem is one of ``stems``, in order.
+
+    The same as filtering ``words(text)``, but only words starting with a stem's first letter are
+    stemmed (the Snowball stemmer never changes a word's first letter), found by one regex pass.
+    """
+    initials = "".join(sorted({s[0] for s in stems if s and s[0] in _INITIALS}))
+    if not initials:
+        return ()
+    # A word starts after anything that is not part of a word (so never inside "o'neill").
+    candidates = re.findall(rf"(?<![a-z0-9'’])[{initials}][a-z0-9]*(?:['’][a-z]+)?", text.lower())
+    folded = (w.replace("'", "").replace("’", "") for w in candidates)
+    return tuple(w for w in dict.fromkeys(folded) if stem(w) in stems)
+
+
+_INITIALS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     return _STEMMER.stemWord(word)

@@ -7,7 +7,7 @@ settings, tuned on the MedicationQA dev queries by ``bench/tune_ranking.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from indexer.embedding import Embedder
 from indexer.settings import BY_NAME
 from indexer.errors import BadQuery
 from indexer.index import SearchIndex
-from indexer.lexical import stem, words
+from indexer.lexical import words_stemming_to
 from indexer.lexicon import name_key
 from indexer.models import Passage
 from indexer.sections import SECTION_TYPES
@@ -79,6 +79,14 @@ class Candidates:
     complete: bool = False  # every row that could rank is in the pool
 
 
+class Signals(NamedTuple):
+    """What each retriever says of one query, computed once per search."""
+
+    query: np.ndarray | None  # the query vector (dense modes)
+    dense_rows: np.ndarray    # the nearest rows, best first (dense modes)
+    lexical: np.ndarray       # the BM25 score of every row (zero outside lexical modes)
+
+
 @dataclass(frozen=True)
 class SearchResult:
     analysis: Analysis
@@ -120,9 +128,14 @@ class Searcher:
         return np.flatnonzero(mask)
 
     # -- evidence ------------------------------------------------------------------------
-    def signals(self, analysis: Analysis, mode: str, allowed: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
-        """The query vector (dense modes) and the BM25 score of every row (lexical modes), computed once per search."""
-        query = self.embedder.encode_query(analysis.corrected)[0] if mode in ("hybrid", "dense") else None
+    def dense_neighbours(self, text: str, mode: str, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The query vector of ``text`` and the rows of its nearest passages (as many as the mode pools)."""
+        query = self.embedder.encode_query(text)[0]
+        rows, _ = self.index.nearest(query, self.pool if mode == "hybrid" else self.pool * 4, allowed)
+        return query, rows
+
+    def signals(self, analysis: Analysis, mode: str, allowed: np.ndarray | None) -> Signals:
+        """The query vector and nearest rows (dense modes) and the BM25 score of every row (lexical modes)."""
         lexical_all = np.zeros(len(self.index), dtype=np.float32)
         if mode in ("hybrid", "lexical") and analysis.lexical_terms:
             terms, weights = zip(*analysis.lexical_terms)
@@ -131,21 +144,21 @@ class Searcher:
                 masked = np.zeros_like(lexical_all)
                 masked[allowed] = lexical_all[allowed]
                 lexical_all = masked
-        return query, lexical_all
+        if mode not in ("hybrid", "dense"):
+            return Signals(None, np.empty(0, dtype=np.int64), lexical_all)
+        query, rows = self.dense_neighbours(analysis.corrected, mode, allowed)
+        return Signals(query, rows, lexical_all)
 
     def candidates(self, analysis: Analysis, mode: str = "hybrid", allowed: np.ndarray | None = None,
-                   every_row: bool = False, signals: tuple[np.ndarray | None, np.ndarray] | None = None) -> Candidates:
+                   every_row: bool = False, signals: Signals | None = None) -> Candidates:
         """Pool the best rows of each retriever (and the named medicines' rows) with their evidence.
 
         With ``every_row`` the pool is every allowed row: used when the pools hold fewer
         sections than a page needs, so that a page is never short while results exist.
         """
-        query, lexical_all = signals if signals is not None else self.signals(analysis, mode, allowed)
+        query, dense_rows, lexical_all = signals if signals is not None else self.signals(analysis, mode, allowed)
         depth = self.pool if mode == "hybrid" else self.pool * 4
-        dense_rank: dict[int, int] = {}
-        if query is not None:
-            rows, _ = self.index.nearest(query, depth, allowed)
-            dense_rank = {int(r): i + 1 for i, r in enumerate(rows)}
+        dense_rank = {int(r): i + 1 for i, r in enumerate(dense_rows)}
         lexical_rank = {int(r): i + 1 for i, r in enumerate(top_positive(lexical_all, depth))}
         allowed_count = len(self.index) if allowed is None else len(allowed)
         # The pool is complete when no retriever was cut short: then ranking every row adds nothing.
@@ -238,7 +251,7 @@ def top_positive(scores: np.ndarray, depth: int) -> np.ndarray:
 
 def matched_terms(text: str, stems: set[str]) -> tuple[str, ...]:
     """Words of ``text`` whose stem is one of the query's (for explanations and highlighting)."""
-    return tuple(w for w in dict.fromkeys(words(text)) if stem(w) in stems)
+    return words_stemming_to(text, stems)
 
 
 def open_searcher(conf: dict) -> Searcher:
