@@ -25,6 +25,7 @@ class SearchIndex:
         self.build_dir = build_dir
         self.manifest = manifest
         self.vectors = vectors
+        self._size = len(vectors)  # an opened build never changes; ranking asks this several times a query
         self.catalog = catalog
         self.lexical = LexicalIndex.load(build_dir / manifests.BM25_DIR)
         # A build never changes, so article headers (cited by every result) are read from SQLite once.
@@ -70,7 +71,7 @@ class SearchIndex:
         return str(self.manifest.get("build_id", self.build_dir.name))
 
     def __len__(self) -> int:
-        return len(self.vectors)
+        return self._size
 
     def nearest(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosine scores of the k passages nearest to one query vector, best first."""

@@ -199,14 +199,9 @@ class Searcher:
     def ranked_sections(self, c: Candidates, scores: np.ndarray) -> list[tuple[int, float, int]]:
         """(row, score, candidate position) of the best passage of each section, best first."""
         order = np.argsort(-scores, kind="stable")
-        seen: set[int] = set()
-        ranked = []
-        for i in order:
-            section = int(self.index.row_section[c.rows[i]])
-            if section not in seen:
-                seen.add(section)
-                ranked.append((int(c.rows[i]), float(scores[i]), int(i)))
-        return ranked
+        # The first (best) place of each section in that order, kept in order.
+        _, first = np.unique(self.index.row_section[c.rows[order]], return_index=True)
+        return [(int(c.rows[i]), float(scores[i]), int(i)) for i in order[np.sort(first)]]
 
     # -- the search call ---------------------------------------------------------------
     def search(self, q: str, k: int, offset: int = 0, filters: Filters = Filters(), mode: str = "hybrid",
