@@ -87,6 +87,20 @@ def test_our_own_articles_are_cited_with_their_updated_date(client):
     assert top["citation"].endswith(" http://localhost/articles/ibuprofen#common-side-effects-of-ibuprofen")
 
 
+def test_citations_read_article_headers_once_per_build(index_dir):
+    from indexer.index import SearchIndex
+
+    index = SearchIndex.open(index_dir, checksums=False)
+    try:
+        whole, header = index.article("ibuprofen"), index.article_header("ibuprofen")
+        assert whole.sections and header.sections == ()
+        assert (header.id, header.title, header.url, header.meta) == (whole.id, whole.title, whole.url, whole.meta)
+        assert index.article_header("ibuprofen") is header  # cached: a build never changes
+        assert index.article_header("no-such-article") is None
+    finally:
+        index.close()
+
+
 def test_public_url_is_the_base_of_citation_permalinks(index_dir):
     from search_app import create_app
 
