@@ -34,7 +34,9 @@ class Server:
         self.base = f"http://127.0.0.1:{found.group(1)}"
 
     def lines(self, path: Path) -> list[dict]:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        """The complete log lines so far: a line a worker is still writing has no newline yet and waits."""
+        complete = path.read_text().rpartition("\n")[0]
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
     def wait_for(self, match, timeout: float = 120):
         deadline = time.monotonic() + timeout
