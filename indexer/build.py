@@ -55,6 +55,7 @@ class BuildReport:
     carried: int = 0
     tokens_embedded: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    respelt: dict[str, dict[str, str]] = field(default_factory=dict)  # article id -> {title word: medicine}
     stages: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -136,7 +137,8 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         # The passage count is known only after chunking; sections (one passage or more each) decide "auto".
         factory = choose_factory(index_type, sections)
         recipe = {"model": embedder.describe(), "chunking": chunking.describe(), "faiss_factory": factory,
-                  "lexical": LEXICAL_RECIPE, "name_table": manifests.sha256_file(lexicons.BRANDS_FILE)}
+                  "lexical": LEXICAL_RECIPE, "name_table": manifests.sha256_file(lexicons.BRANDS_FILE),
+                  "names": lexicons.RECIPE}
         live = _live_manifest(index_dir)
         old_fingerprints = live[1].get("articles", {}) if live else {}
         report.added = sum(1 for a in fingerprints if a not in old_fingerprints)
@@ -254,6 +256,11 @@ def _write_build(staging: Path, sources: Sequence[str | Path], fingerprints: dic
         catalog.add_article(article, fingerprint)
         for name in lexicons.article_names(article):
             names.setdefault(name, set()).add(article.id)
+        respelt = lexicons.respellings(article)
+        if respelt:
+            report.respelt[article.id] = respelt
+            log(f"article {article.id}: title read as naming " + ", ".join(
+                f"{right} (spelt {wrong!r})" for wrong, right in respelt.items()))
         if old_catalog is not None and old_fingerprints.get(article.id) == fingerprint:
             rows, carried = old_catalog.passages_of_article(article.id)
             for passage, vector in zip(carried, old_vectors.vectors(np.array(rows))):

@@ -79,6 +79,7 @@ def _report_json(report) -> dict:
             "tokens_per_second": round(report.tokens_per_second, 1),
             "peak_rss_mb": round(report.peak_rss_mb, 1),
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+            "respelt_titles": report.respelt,
             "error": report.error, "exit_code": report.exit_code}
 
 

@@ -14,8 +14,12 @@ from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 
+from rapidfuzz.distance import OSA
+
 from .models import Article
 
+# Bump when what ``article_names`` finds changes, so that an unchanged corpus still gets a new lexicon.
+RECIPE = "titles+drug+aliases+table-ngrams+respelt-1"
 BRANDS_FILE = Path(__file__).resolve().parent / "data" / "brands.tsv"
 # Words that appear in product titles but name no medicine ("aspirin 81 mg", "Breo inhaler").
 _FORM_WORDS = frozenset("""
@@ -51,12 +55,63 @@ def synonym_table(path: Path = BRANDS_FILE) -> dict[str, frozenset[str]]:
     return {name: frozenset(names) for name, names in linked.items()}
 
 
+@lru_cache(maxsize=4)
+def _table_words(path: Path = BRANDS_FILE) -> dict[tuple[str, int], list[str]]:
+    """One-word names of the brand table by (first letter, length), for respelling titles."""
+    by_shape: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for name in synonym_table(path):
+        if " " not in name and name.isalpha():
+            by_shape[(name[0], len(name))].append(name)
+    return by_shape
+
+
+def respelt(word: str) -> str | None:
+    """The one medicine of the brand table that a long title word misspells by a single edit, if any.
+
+    Corpora spell names wrongly ("Metroprolol succinate", "Amoxiciliin"); without this, such an
+    article is not found by its medicine's name or filter. Only words of 7 letters or more, one
+    insertion, deletion, substitution or swap away from exactly one table name with the same
+    first letter: a longer distance links real, different medicines (enalapril, enalaprilat).
+    """
+    if len(word) < 7 or not word.isalpha() or word in _FORM_WORDS or word in synonym_table():
+        return None
+    shapes = _table_words()
+    near = [name for size in (len(word) - 1, len(word), len(word) + 1) for name in shapes.get((word[0], size), ())
+            if OSA.distance(word, name, score_cutoff=1) <= 1]
+    return near[0] if len(near) == 1 else None
+
+
+# Salts and forms that follow a medicine's name in a product title ("Enoxparin Sodium").
+_SALT_WORDS = frozenset("""
+sodium potassium calcium magnesium hydrochloride hcl hydrobromide sulfate sulphate succinate tartrate maleate
+acetate phosphate citrate besylate mesylate fumarate bromide chloride disodium monohydrate dihydrate
+""".split())
+
+
+def respellings(article: Article) -> dict[str, str]:
+    """Words of a product title (or ``drug``) read as the table name they misspell.
+
+    Only a title that names one medicine and nothing else, save salts, forms and strengths
+    ("Metroprolol succinate", "Coumadine") is respelt: in "Retinal Detachment" or "Lactose
+    Intolerance" the near miss (retinol, lactase) is a real word, not a misspelling.
+    """
+    meta = article.meta or {}
+    found: dict[str, str] = {}
+    for text in (article.title, str(meta.get("drug", ""))):
+        words = name_key(text).split()
+        rest = [w for w in words if w not in _FORM_WORDS and w not in _SALT_WORDS and not w.isdigit()]
+        if len(rest) == 1 and (right := respelt(rest[0])):
+            found[rest[0]] = right
+    return found
+
+
 def article_names(article: Article) -> set[str]:
-    """The names an article is about: title, drug, aliases, and medicine names inside its title."""
+    """The names an article is about: title, drug, aliases, medicine names inside its title (respelt)."""
     table = synonym_table()
     meta = article.meta or {}
     names = {name_key(article.title), name_key(str(meta.get("drug", "")))}
     names |= {name_key(str(a)) for a in meta.get("aliases", []) or []}
+    names |= set(respellings(article).values())
     words = [w for w in name_key(article.title).split()]
     for size in (3, 2, 1):  # product titles like "aspirin 81 mg" or "neupro and ropinirole"
         for i in range(len(words) - size + 1):
