@@ -1,0 +1,60 @@
+"""What a cross-encoder reranker of the top 10 would cost per query, against the search it would follow.
+
+    .venv/bin/python bench/rerank_cost.py [--index bench/out/medicationqa-index] [--queries 60]
+
+No cross-encoder can be installed here, so the cost is measured on the nearest stand-in: the
+shipped all-MiniLM-L6-v2 (onnx-int8) encoding the ten "query [SEP] title: heading text" pairs
+of each query's results. A MiniLM-L6 cross-encoder (ms-marco-MiniLM-L-6-v2) has the same six
+layers and width, so it does the same work per pair, plus a one-number head. Timed with one
+ONNX Runtime thread (as each gunicorn worker thread runs) and with two.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, default=ROOT / "bench" / "out" / "medicationqa-index")
+    parser.add_argument("--queries-file", type=Path, default=SHARED / "medicationqa" / "queries-dev.jsonl")
+    parser.add_argument("--queries", type=int, default=60)
+    args = parser.parse_args()
+
+    from indexer import settings
+    from indexer.embedding import Embedder
+    from search_app.ranking import open_searcher
+
+    searcher = open_searcher(settings.resolve({"index": str(args.index)}))
+    queries = [json.loads(line)["query"] for line in args.queries_file.read_text(encoding="utf-8").splitlines()
+               if line.strip()][:args.queries]
+    report = {}
+    for threads in (1, 2):
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # ONNX Runtime reads it when the session is made
+        model = Embedder(backend="onnx-int8")
+        search_ms, pairs_ms = [], []
+        for q in queries:
+            t0 = time.perf_counter()
+            hits = searcher.search(q, 10).hits
+            t1 = time.perf_counter()
+            model.encode([f"{q} [SEP] {h.passage.title}: {h.passage.heading} {h.passage.text}" for h in hits])
+            t2 = time.perf_counter()
+            search_ms.append((t1 - t0) * 1000)
+            pairs_ms.append((t2 - t1) * 1000)
+        search, pairs = statistics.median(search_ms), statistics.median(pairs_ms)
+        report[f"{threads}_thread"] = {"hybrid_search_p50_ms": round(search, 1), "ten_pairs_p50_ms": round(pairs, 1),
+                                       "rerank_over_search": round(pairs / search, 1)}
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
