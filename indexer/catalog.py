@@ -108,6 +108,10 @@ class Catalog:
         row = self._db.execute("SELECT row FROM passages WHERE id = ?", (passage_id,)).fetchone()
         return self.passages([row[0]]).get(row[0]) if row else None
 
+    def titles(self) -> dict[str, str]:
+        """Every article's title by id, in one read."""
+        return dict(self._db.execute("SELECT id, title FROM articles").fetchall())
+
     def article_header(self, article_id: str) -> Article | None:
         """An article's title, link and front matter without its sections (for citations), or None."""
         head = self._article_header(article_id)

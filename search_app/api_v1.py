@@ -135,7 +135,8 @@ def search():
                                                      f"served (now {build_id}); start again from offset 0")
     result = api.run_search(req)
     shared = api.result_json(req, result)
-    hits = [{**{key: hit_json[key] for key in HIT_FIELDS}, **cite(hit.passage, searcher.index.article_header(hit.passage.article_id))}
+    header = searcher.index.article_header
+    hits = [{**{key: hit_json[key] for key in HIT_FIELDS}, **cite(hit.passage, header(hit.passage.article_id))}
             for hit_json, hit in zip(shared["results"], result.hits)]
     full_page = len(result.hits) == req.k and req.offset + req.k <= MAX_OFFSET
     return jsonify({"build_id": build_id, **{key: shared[key] for key in SEARCH_FIELDS},

@@ -58,7 +58,7 @@ def suggester() -> Suggester:
     index = searcher().index
     cached = current_app.extensions.get("medsearch_suggest")
     if cached is None or cached[0] != index.build_id:
-        titles = {a: index.article_header(a).title for a in index.article_ids}
+        titles = index.catalog.titles()
         cached = (index.build_id, Suggester(index.names, titles))
         current_app.extensions["medsearch_suggest"] = cached
     return cached[1]
