@@ -32,11 +32,11 @@ def main() -> None:
 
     from indexer import settings
     from indexer.embedding import Embedder
+    from search_app.evaluation import load_queries
     from search_app.ranking import open_searcher
 
     searcher = open_searcher(settings.resolve({"index": str(args.index)}))
-    queries = [json.loads(line)["query"] for line in args.queries_file.read_text(encoding="utf-8").splitlines()
-               if line.strip()][:args.queries]
+    queries = [q.query for q in load_queries(args.queries_file)][:args.queries]
     report = {}
     for threads in (1, 2):
         os.environ["OMP_NUM_THREADS"] = str(threads)  # ONNX Runtime reads it when the session is made

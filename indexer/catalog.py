@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -122,14 +123,12 @@ class Catalog:
 
     def article(self, article_id: str) -> Article | None:
         """A whole article with its sections, or None."""
-        head = self._article_header(article_id)
-        if head is None:
+        header = self.article_header(article_id)
+        if header is None:
             return None
         sections = self._db.execute(
             "SELECT id, heading, text FROM sections WHERE article_id = ? ORDER BY position", (article_id,)).fetchall()
-        return Article(id=head["id"], title=head["title"], url=head["url"],
-                       sections=tuple(Section(s["id"], s["heading"], s["text"]) for s in sections),
-                       source_path=head["source_path"], meta=json.loads(head["meta"]))
+        return replace(header, sections=tuple(Section(s["id"], s["heading"], s["text"]) for s in sections))
 
     def row_table(self) -> list[tuple[int, str, str, str]]:
         """(row, article id, section id, section type) of every passage, in row order."""
