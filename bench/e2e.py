@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer.build import build_index  # noqa: E402
+from indexer.pipeline import build_index  # noqa: E402
 from indexer.embedding import load_embedder  # noqa: E402
 from search_app.evaluation import evaluate, load_queries  # noqa: E402
 from indexer import settings as settings_mod  # noqa: E402

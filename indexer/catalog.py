@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .models import Article, Passage, Section, article_permalink, section_link
-from .sections import section_type
+from .section_types import section_type
 
 SCHEMA = """
 CREATE TABLE articles (

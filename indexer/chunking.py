@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from .models import Article, Passage, article_permalink, context_prefix, passage_id, section_link
-from .sections import section_type
+from .section_types import section_type
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

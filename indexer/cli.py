@@ -40,7 +40,7 @@ def build(sources, index_dir, model, backend, chunk_tokens, overlap_tokens, batc
 
     Exit status: 0 all sources indexed, 3 published but some files skipped, 1 nothing published.
     """
-    from .build import build_index
+    from .pipeline import build_index
     from .chunking import ChunkSettings
     from .embedding import Embedder
 

@@ -9,12 +9,12 @@ import numpy as np
 
 from . import lexicon as lexicons
 from . import manifest as manifests
-from .builds import live_build
+from .publishing import live_build
 from .catalog import Catalog
 from .errors import IndexIncompatible
 from .lexical import LexicalIndex
 from .models import Article, Passage
-from .sections import SECTION_TYPES
+from .section_types import SECTION_TYPES
 from .store import VectorStore
 
 

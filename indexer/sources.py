@@ -859,6 +859,6 @@ def discover(sources: Sequence[str | Path]) -> list[Path]:
 
 def iter_articles(sources: Sequence[str | Path]) -> Iterator[Article | Skipped]:
     """Stream articles from every discovered file, one Skipped per unreadable file or record."""
-    # Duplicate article ids across files are the builder's call (indexer/build.py reports them).
+    # Duplicate article ids across files are the builder's call (indexer/pipeline.py reports them).
     for path in discover(sources):
         yield from load_file(path)

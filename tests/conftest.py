@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import build_index
+from indexer.pipeline import build_index
 from indexer.embedding import load_embedder
 
 ROOT = Path(__file__).resolve().parent.parent

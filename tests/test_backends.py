@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from indexer.build import build_index
+from indexer.pipeline import build_index
 from indexer.cli import main
 from indexer.embedding import Embedder, UnknownBackend, UnsupportedModel, load_embedder
 from indexer.errors import IndexIncompatible

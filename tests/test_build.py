@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from indexer import builds
-from indexer.build import build_index
+from indexer import publishing
+from indexer.pipeline import build_index
 from indexer.cli import main
 from indexer.errors import BuildLocked, IndexIncompatible, IndexNotFound
 from indexer.index import SearchIndex
@@ -142,7 +142,7 @@ def test_killed_build_leaves_the_old_index_and_the_next_build_completes(tmp_path
 
 def test_a_second_build_is_refused_while_one_runs_and_a_stale_lock_is_ignored(tmp_path, embedder):
     index_dir = tmp_path / "ix"
-    held = builds.lock(index_dir)
+    held = publishing.lock(index_dir)
     try:
         with pytest.raises(BuildLocked, match="another build is running"):
             build_index([CORPUS], index_dir, embedder, **QUIET)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import build_index
+from indexer.pipeline import build_index
 
 from .conftest import ROOT
 from .test_hot_swap import corpus

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer import builds
-from indexer.build import build_index
+from indexer import publishing
+from indexer.pipeline import build_index
 
 from .conftest import CORPUS
 from .serving import serving
@@ -115,7 +115,7 @@ def test_a_broken_new_build_is_refused_and_the_live_one_kept(swap_index, caplog)
     client = app.test_client()
     live = client.get("/healthz").get_json()["build_id"]
     # A "published" build whose vectors do not match its manifest's checksum.
-    broken_id = builds.new_build_id()
+    broken_id = publishing.new_build_id()
     broken = index_dir / "builds" / broken_id
     shutil.copytree(index_dir / "builds" / live, broken)
     with open(broken / "vectors.faiss", "r+b") as fh:

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from indexer.build import build_index
+from indexer.pipeline import build_index
 from indexer.errors import IndexIncompatible
 from indexer.index import SearchIndex
 from search_app.ranking import Searcher

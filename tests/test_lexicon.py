@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from indexer.build import build_index
+from indexer.pipeline import build_index
 from indexer.lexicon import article_names, respellings, respelt
 from indexer.models import Article
 

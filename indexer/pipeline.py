@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__, builds
+from . import __version__, publishing
 from . import lexicon as lexicons
 from . import manifest as manifests
 from .cache import EmbeddingCache
@@ -101,7 +101,7 @@ def _unique_articles(sources: Sequence[str | Path], skipped: list[Skipped] | Non
 
 def _live_manifest(index_dir: Path) -> tuple[Path, dict] | None:
     """The live build and its manifest, if there is a readable one."""
-    live = builds.live_build_or_none(index_dir)
+    live = publishing.live_build_or_none(index_dir)
     if live is None:
         return None
     try:
@@ -121,9 +121,9 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
     index_dir = Path(index_dir)
     report = BuildReport(index_dir=str(index_dir))
     chunking = chunking or ChunkSettings(max_seq_length=embedder.max_seq_length)
-    lock = builds.lock(index_dir)
+    lock = publishing.lock(index_dir)
     try:
-        builds.discard_staging(index_dir)
+        publishing.discard_staging(index_dir)
         fingerprints: dict[str, str] = {}
         sections = 0
         for article in _unique_articles(sources, report.skipped):
@@ -152,8 +152,8 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         # Vectors and passages can be carried over from any build with the same model and chunking.
         same_vectors = live is not None and all(live[1].get(k) == recipe[k] for k in ("model", "chunking"))
         carry_from = live[0] if same_vectors and not force else None
-        report.build_id = builds.new_build_id()
-        staging = builds.staging_dir(index_dir, report.build_id)
+        report.build_id = publishing.new_build_id()
+        staging = publishing.staging_dir(index_dir, report.build_id)
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
         try:
             vector_index = _write_build(staging, sources, fingerprints, old_fingerprints if carry_from else {},
@@ -166,14 +166,14 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
                 "sources": [str(s) for s in sources],
                 "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
             })
-            builds.publish(index_dir, staging, report.build_id)
+            publishing.publish(index_dir, staging, report.build_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)  # the live build was never touched
             raise
         finally:
             cache.close()
         report.published = True
-        builds.prune(index_dir, keep_builds)
+        publishing.prune(index_dir, keep_builds)
         return report
     finally:
         lock.release()

@@ -1,7 +1,7 @@
 """Section types from headings (index time) and the section types a query asks about (query time)."""
 import pytest
 
-from indexer.sections import SECTION_TYPES, section_type
+from indexer.section_types import SECTION_TYPES, section_type
 from search_app.understanding import intents
 
 
