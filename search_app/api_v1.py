@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from indexer.errors import BadQuery
 from indexer.models import Article, Passage, article_permalink, section_link
-from indexer.sections import section_type
+from indexer.section_types import section_type
 
 from . import api, query
 from .errors import error_response

@@ -18,7 +18,7 @@ from typing import Callable
 
 from flask import has_request_context, request
 
-from indexer.builds import CURRENT
+from indexer.publishing import CURRENT
 
 from .ranking import Searcher, open_searcher
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from indexer import __version__
-from indexer.sections import SECTION_TYPES
+from indexer.section_types import SECTION_TYPES
 
 from .ranking import MODES
 

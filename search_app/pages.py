@@ -14,7 +14,7 @@ from werkzeug.routing import BuildError
 from indexer.errors import BadQuery
 from indexer.lexicon import name_key
 from indexer.models import Article
-from indexer.sections import LABELS, SECTION_TYPES
+from indexer.section_types import LABELS, SECTION_TYPES
 
 from . import query
 from .api import notice_for, run_search

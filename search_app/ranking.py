@@ -18,7 +18,7 @@ from indexer.index import SearchIndex
 from indexer.lexical import words_stemming_to
 from indexer.lexicon import name_key
 from indexer.models import Passage
-from indexer.sections import SECTION_TYPES
+from indexer.section_types import SECTION_TYPES
 
 from .understanding import Analysis, Understander
 
