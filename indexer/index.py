@@ -1,46 +1,50 @@
-"""A published build opened for searching: manifest checked, vectors and catalog loaded once."""
+"""A published build opened for searching: manifest checked, vectors and catalog loaded once.
+
+``SearchIndex`` is the boundary between ranking and storage: ranking asks it for the
+nearest rows, BM25 scores, the rows of some articles or section types, and passages, and
+never reads its arrays, its vector store or its catalog.
+"""
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from . import lexicon as lexicons
 from . import manifest as manifests
-from .publishing import live_build
 from .catalog import Catalog
-from .errors import IndexIncompatible
 from .lexical import LexicalIndex
 from .models import Article, Passage
+from .publishing import live_build
 from .section_types import SECTION_TYPES
 from .store import VectorStore
 
+_TYPE_INDEX = {t: i for i, t in enumerate(SECTION_TYPES)}
+
 
 class SearchIndex:
-    """The vector store and catalog of one build; read-only and shared by all requests."""
+    """The vector store, BM25 and catalog of one build; read-only and shared by all requests."""
 
-    def __init__(self, build_dir: Path, manifest: dict[str, Any], vectors: VectorStore, catalog: Catalog):
+    def __init__(self, build_dir: Path, manifest: manifests.Manifest, vectors: VectorStore, catalog: Catalog):
         self.build_dir = build_dir
         self.manifest = manifest
-        self.vectors = vectors
+        self._vectors = vectors
         self._size = len(vectors)  # an opened build never changes; ranking asks this several times a query
-        self.catalog = catalog
-        self.lexical = LexicalIndex.load(build_dir / manifests.BM25_DIR)
+        self._catalog = catalog
+        self._lexical = LexicalIndex.load(build_dir / manifests.BM25_DIR)
         # A build never changes, so article headers (cited by every result) are read from SQLite once.
         self._headers = lru_cache(maxsize=4096)(catalog.article_header)
         self.names: dict[str, list[str]] = lexicons.load(build_dir / manifests.LEXICON)["names"]
         # Per-row arrays let ranking score and filter candidates without touching SQLite.
         rows = catalog.row_table()
-        self.article_ids: list[str] = sorted({r[1] for r in rows})
-        position = {a: i for i, a in enumerate(self.article_ids)}
+        article_ids = sorted({r[1] for r in rows})
+        self._article_position = {a: i for i, a in enumerate(article_ids)}
         sections: dict[tuple[str, str], int] = {}
-        type_index = {t: i for i, t in enumerate(SECTION_TYPES)}
-        self.row_article = np.array([position[r[1]] for r in rows], dtype=np.int32)
-        self.row_section = np.array([sections.setdefault((r[1], r[2]), len(sections)) for r in rows], dtype=np.int32)
-        self.row_type = np.array([type_index.get(r[3], type_index["other"]) for r in rows], dtype=np.int8)
-        self.article_position = position
+        self._row_article = np.array([self._article_position[r[1]] for r in rows], dtype=np.int32)
+        self._row_section = np.array([sections.setdefault((r[1], r[2]), len(sections)) for r in rows], dtype=np.int32)
+        self._row_type = np.array([_TYPE_INDEX.get(r[3], _TYPE_INDEX["other"]) for r in rows], dtype=np.int8)
         self._section_keys = list(sections)
 
     @classmethod
@@ -49,54 +53,103 @@ class SearchIndex:
         build_dir = live_build(Path(index_dir))
         manifest = manifests.read(build_dir)
         manifests.check(build_dir, manifest, model=model, checksums=checksums)
-        vectors = VectorStore.load(build_dir / manifests.VECTORS, manifest.get("faiss_factory", "Flat"),
-                                   manifest.get("vector_index", {}).get("efSearch"))
+        vectors = VectorStore.load(build_dir / manifests.VECTORS, manifest.recipe.faiss_factory,
+                                   manifest.vector_index.get("efSearch"))
         catalog = Catalog(build_dir / manifests.CATALOG)
-        counts = catalog.counts()
-        expected = manifest.get("counts", {})
-        rebuild = "rebuild it with `python -m indexer build`"
-        if len(vectors) != expected.get("passages") or counts["passages"] != expected.get("passages"):
-            raise IndexIncompatible(f"index {build_dir}: manifest says {expected.get('passages')} passages, the vector "
-                                    f"store holds {len(vectors)} and the catalog {counts['passages']}; {rebuild}")
-        if counts["articles"] != expected.get("articles"):
-            raise IndexIncompatible(f"index {build_dir}: manifest says {expected.get('articles')} articles, the catalog "
-                                    f"holds {counts['articles']}; {rebuild}")
-        if model is None and vectors.dimension != manifest.get("model", {}).get("dimension"):
-            raise IndexIncompatible(f"index {build_dir}: vectors have dimension {vectors.dimension}, manifest says "
-                                    f"{manifest.get('model', {}).get('dimension')}; {rebuild}")
+        manifests.check_counts(build_dir, manifest, len(vectors), vectors.dimension, catalog.counts())
         return cls(build_dir, manifest, vectors, catalog)
 
     @property
     def build_id(self) -> str:
-        return str(self.manifest.get("build_id", self.build_dir.name))
+        return self.manifest.build_id
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every BM25 token of the build."""
+        return self._lexical.vocabulary
 
     def __len__(self) -> int:
         return self._size
 
-    def nearest(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    # -- retrieval -------------------------------------------------------------------------
+    def nearest(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosine scores of the k passages nearest to one query vector, best first."""
-        scores, rows = self.vectors.search(query.reshape(1, -1), k, allowed)
+        scores, rows = self._vectors.search(vector.reshape(1, -1), k, allowed)
         keep = rows[0] >= 0
         return rows[0][keep], scores[0][keep]
 
-    def catalog_key(self, row: int) -> tuple[str, str]:
-        """(article id, section id) of a row, without a database round trip."""
-        return self._section_keys[int(self.row_section[row])]
+    def similarity(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Cosine of each row's passage to a query vector."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self._vectors.vectors(rows) @ vector, dtype=np.float32)
 
-    def rows_of_articles(self, article_ids: set[str]) -> np.ndarray:
-        """Rows of every passage of the given articles."""
-        wanted = [self.article_position[a] for a in article_ids if a in self.article_position]
-        return np.flatnonzero(np.isin(self.row_article, wanted))
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored unit vectors of some rows (for checks and benchmarks)."""
+        return self._vectors.vectors(np.asarray(rows))
+
+    def lexical_scores(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
+        """BM25 score of every row for the query's tokens (weighted)."""
+        return self._lexical.scores(terms, weights)
+
+    # -- rows ------------------------------------------------------------------------------
+    def rows_of(self, article_ids: Iterable[str]) -> np.ndarray:
+        """Rows of every passage of the given articles (unknown ids ignored)."""
+        return np.flatnonzero(self.about(np.arange(self._size), article_ids))
+
+    def rows_where(self, articles: Iterable[str] | None = None, section_types: Iterable[str] | None = None) -> np.ndarray:
+        """Rows of the given articles (all when None) whose section type is one of ``section_types`` (all when None)."""
+        mask = np.ones(self._size, dtype=bool)
+        if articles is not None:
+            mask &= self.about(np.arange(self._size), articles)
+        if section_types is not None:
+            mask &= self.of_type(np.arange(self._size), section_types)
+        return np.flatnonzero(mask)
+
+    def about(self, rows: np.ndarray, article_ids: Iterable[str]) -> np.ndarray:
+        """For each row, whether its passage belongs to one of the given articles."""
+        wanted = [self._article_position[a] for a in article_ids if a in self._article_position]
+        return np.isin(self._row_article[rows], wanted)
+
+    def of_type(self, rows: np.ndarray, section_types: Iterable[str]) -> np.ndarray:
+        """For each row, whether its section is of one of the given types."""
+        return np.isin(self._row_type[rows], [_TYPE_INDEX[t] for t in section_types if t in _TYPE_INDEX])
+
+    def sections_of(self, rows: np.ndarray) -> np.ndarray:
+        """The section number of each row (rows of one section share it)."""
+        return self._row_section[rows]
+
+    def section_key(self, row: int) -> tuple[str, str]:
+        """(article id, section id) of a row, without a database round trip."""
+        return self._section_keys[int(self._row_section[row])]
+
+    def article_of(self, row: int) -> str:
+        """The article id of a row."""
+        return self._section_keys[int(self._row_section[row])][0]
+
+    # -- records ---------------------------------------------------------------------------
+    def passages(self, rows: Sequence[int]) -> dict[int, Passage]:
+        """The passages of some rows, by row."""
+        return self._catalog.passages(list(rows))
 
     def passage(self, passage_id: str) -> Passage | None:
-        return self.catalog.passage(passage_id)
+        return self._catalog.passage(passage_id)
 
     def article(self, article_id: str) -> Article | None:
-        return self.catalog.article(article_id)
+        return self._catalog.article(article_id)
 
     def article_header(self, article_id: str) -> Article | None:
         """An article without its sections (title, link, front matter), cached for the life of the build."""
         return self._headers(article_id)
 
+    def titles(self) -> dict[str, str]:
+        """Every article's title by id."""
+        return self._catalog.titles()
+
+    def describe(self) -> dict[str, Any]:
+        """What the health check shows of this build."""
+        return {"build_id": self.build_id, "passages": self._size, "articles": self.manifest.counts.articles,
+                "model": self.manifest.model["name"], "created": self.manifest.created}
+
     def close(self) -> None:
-        self.catalog.close()
+        self._catalog.close()

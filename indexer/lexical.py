@@ -63,8 +63,17 @@ def tokens(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
 
 
+K1, B = 1.2, 0.75  # Lucene's BM25 defaults, which bm25s follows
+
+
 class LexicalIndex:
     """BM25 over passages; rows are the same rows as the vector store."""
+
+    @staticmethod
+    def describe() -> dict:
+        """What the manifest records about the lexical index (a change of any of it means a rebuild)."""
+        return {"kind": "bm25s", "method": "lucene", "k1": K1, "b": B, "tokens": "english stopwords, snowball",
+                "document": "title: heading, text", "version": 1}
 
     def __init__(self, retriever: "bm25s.BM25"):
         self._bm25 = retriever
@@ -78,7 +87,7 @@ class LexicalIndex:
     @classmethod
     def build_from_tokens(cls, documents: list[list[str]]) -> "LexicalIndex":
         """Index already tokenised documents in row order (an empty document is ``["\\0"]``)."""
-        retriever = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
+        retriever = bm25s.BM25(method="lucene", k1=K1, b=B)
         retriever.index(documents, show_progress=False)
         return cls(retriever)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rapidfuzz.distance import OSA
 
+from .manifest import sha256_file
 from .models import Article
 
 # Bump when what ``article_names`` finds changes, so that an unchanged corpus still gets a new lexicon.
@@ -122,6 +123,11 @@ def article_names(article: Article) -> set[str]:
     for name in names:
         expanded |= table.get(name, frozenset())
     return {n for n in names | expanded if n and not n.isdigit()}
+
+
+def describe() -> dict:
+    """What the manifest records about the lexicon: how names are found and the name table they come from."""
+    return {"recipe": RECIPE, "name_table": sha256_file(BRANDS_FILE)}
 
 
 def save(lexicon: dict, path: Path) -> None:

@@ -26,14 +26,12 @@ from .cache import EmbeddingCache
 from .catalog import Catalog, CatalogWriter
 from .chunking import ChunkSettings, passages_for
 from .embedding import Embedder
+from .errors import MedsearchError
 from .lexical import LexicalIndex, tokens
 from .models import Article, Passage
+from .settings import BY_NAME
 from .sources import Skipped, iter_articles
 from .store import VectorStore, choose_factory
-
-LEXICAL_RECIPE = {"kind": "bm25s", "method": "lucene", "k1": 1.2, "b": 0.75, "tokens": "english stopwords, snowball",
-                  "document": "title: heading, text", "version": 1}
-
 
 @dataclass
 class BuildReport:
@@ -99,7 +97,7 @@ def _unique_articles(sources: Sequence[str | Path], skipped: list[Skipped] | Non
             yield item
 
 
-def _live_manifest(index_dir: Path) -> tuple[Path, dict] | None:
+def _live_manifest(index_dir: Path) -> tuple[Path, manifests.Manifest] | None:
     """The live build and its manifest, if there is a readable one."""
     live = publishing.live_build_or_none(index_dir)
     if live is None:
@@ -107,15 +105,33 @@ def _live_manifest(index_dir: Path) -> tuple[Path, dict] | None:
     try:
         manifest = manifests.read(live)
         manifests.check(live, manifest, checksums=False)
-    except Exception:
+    except MedsearchError:
         return None
     return live, manifest
 
 
+@dataclass(frozen=True)
+class BuildPlan:
+    """What one build writes: its sources, what each article is, where unchanged ones come from, how to embed."""
+
+    sources: Sequence[str | Path]
+    fingerprints: dict[str, str]           # article id -> fingerprint, for every article of the sources
+    recipe: manifests.Recipe
+    embedder: Embedder
+    chunking: ChunkSettings
+    window: int                            # passages gathered before embedding
+    carry_from: Path | None = None         # a build whose passages and vectors are still valid
+    carried: dict[str, str] = field(default_factory=dict)  # its article fingerprints
+
+    def can_carry(self, article_id: str) -> bool:
+        return self.carry_from is not None and self.carried.get(article_id) == self.fingerprints[article_id]
+
+
 def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: Embedder,
-                chunking: ChunkSettings | None = None, keep_builds: int = 3, force: bool = False,
-                log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-                progress: bool | None = None, window: int = 1024, index_type: str = "auto") -> BuildReport:
+                chunking: ChunkSettings | None = None, keep_builds: int = BY_NAME["keep_builds"].default,
+                force: bool = False, log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+                progress: bool | None = None, window: int = BY_NAME["embed_window"].default,
+                index_type: str = BY_NAME["index_type"].default) -> BuildReport:
     """Build and publish a new index of ``sources``; the live build is untouched unless this succeeds."""
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -135,37 +151,33 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
             report.error = "no article could be loaded from the sources"
             return report
         # The passage count is known only after chunking; sections (one passage or more each) decide "auto".
-        factory = choose_factory(index_type, sections)
-        recipe = {"model": embedder.describe(), "chunking": chunking.describe(), "faiss_factory": factory,
-                  "lexical": LEXICAL_RECIPE, "name_table": manifests.sha256_file(lexicons.BRANDS_FILE),
-                  "names": lexicons.RECIPE}
+        recipe = manifests.Recipe(model=embedder.describe(), chunking=chunking.describe(),
+                                  faiss_factory=choose_factory(index_type, sections),
+                                  lexical=LexicalIndex.describe(), lexicon=lexicons.describe())
         live = _live_manifest(index_dir)
-        old_fingerprints = live[1].get("articles", {}) if live else {}
+        old_fingerprints = live[1].articles if live else {}
         report.added = sum(1 for a in fingerprints if a not in old_fingerprints)
         report.changed = sum(1 for a, f in fingerprints.items() if a in old_fingerprints and old_fingerprints[a] != f)
         report.removed = sum(1 for a in old_fingerprints if a not in fingerprints)
         report.unchanged = len(fingerprints) - report.added - report.changed
-        same_recipe = live is not None and all(live[1].get(k) == v for k, v in recipe.items())
-        if same_recipe and not force and old_fingerprints == fingerprints:
-            report.up_to_date, report.build_id = True, str(live[1].get("build_id", live[0].name))
+        if live is not None and live[1].recipe == recipe and not force and old_fingerprints == fingerprints:
+            report.up_to_date, report.build_id = True, live[1].build_id
             return report
         # Vectors and passages can be carried over from any build with the same model and chunking.
-        same_vectors = live is not None and all(live[1].get(k) == recipe[k] for k in ("model", "chunking"))
-        carry_from = live[0] if same_vectors and not force else None
+        carry = live is not None and live[1].recipe.same_vectors(recipe) and not force
+        plan = BuildPlan(sources, fingerprints, recipe, embedder, chunking, window,
+                         carry_from=live[0] if carry else None, carried=old_fingerprints if carry else {})
         report.build_id = publishing.new_build_id()
         staging = publishing.staging_dir(index_dir, report.build_id)
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
         try:
-            vector_index = _write_build(staging, sources, fingerprints, old_fingerprints if carry_from else {},
-                                        carry_from, embedder, chunking, factory, cache, report, log, progress, window)
-            manifests.write(staging, {
-                **recipe, "articles": fingerprints, "build_id": report.build_id, "code_version": __version__,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "normalized": True, "metric": "inner_product", "vector_index": vector_index,
-                "counts": {"articles": report.articles, "sections": report.sections, "passages": report.passages},
-                "sources": [str(s) for s in sources],
-                "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
-            })
+            vector_index = _write_build(staging, plan, cache, report, log, progress)
+            manifests.write(staging, manifests.Manifest(
+                build_id=report.build_id, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                code_version=__version__, recipe=recipe, vector_index=vector_index,
+                counts=manifests.Counts(report.articles, report.sections, report.passages), articles=fingerprints,
+                sources=[str(s) for s in sources],
+                skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped]))
             publishing.publish(index_dir, staging, report.build_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)  # the live build was never touched
@@ -228,13 +240,14 @@ class _Pending:
         self.items = []
 
 
-def _write_build(staging: Path, sources: Sequence[str | Path], fingerprints: dict[str, str],
-                 old_fingerprints: dict[str, str], carry_from: Path | None, embedder: Embedder,
-                 chunking: ChunkSettings, factory: str, cache: EmbeddingCache, report: BuildReport,
-                 log: Callable[[str], None], progress: bool | None, window: int) -> dict:
+def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: BuildReport,
+                 log: Callable[[str], None], progress: bool | None) -> dict:
+    """Write the catalog, vectors, BM25 and lexicon of ``plan`` into ``staging``; returns the vector store's description."""
     stage = time.perf_counter()
+    embedder = plan.embedder
     catalog = CatalogWriter(staging / manifests.CATALOG)
-    vectors = VectorStore.create(embedder.dimension, factory)
+    vectors = VectorStore.create(embedder.dimension, plan.recipe.faiss_factory)
+    carry_from = plan.carry_from
     old_catalog = Catalog(carry_from / manifests.CATALOG) if carry_from else None
     old_vectors = VectorStore.load(carry_from / manifests.VECTORS, "") if carry_from else None
     show = sys.stderr.isatty() if progress is None else progress
@@ -247,12 +260,12 @@ def _write_build(staging: Path, sources: Sequence[str | Path], fingerprints: dic
             log(f"indexed {done['passages']} passages ({report.embedded} embedded, {report.reused} reused), "
                 f"{done['articles']}/{report.articles} articles, {time.perf_counter() - stage:.0f}s")
 
-    pending = _Pending(vectors, catalog, embedder, cache, report, on_flush, window)
+    pending = _Pending(vectors, catalog, embedder, cache, report, on_flush, plan.window)
     names: dict[str, set[str]] = {}
     log(f"indexing {report.articles} articles: {report.added} new, {report.changed} changed, "
         f"{report.unchanged} unchanged, {report.removed} removed")
-    for article in _unique_articles(sources, None):
-        fingerprint = fingerprints[article.id]
+    for article in _unique_articles(plan.sources, None):
+        fingerprint = plan.fingerprints[article.id]
         catalog.add_article(article, fingerprint)
         for name in lexicons.article_names(article):
             names.setdefault(name, set()).add(article.id)
@@ -261,12 +274,12 @@ def _write_build(staging: Path, sources: Sequence[str | Path], fingerprints: dic
             report.respelt[article.id] = respelt
             log(f"article {article.id}: title read as naming " + ", ".join(
                 f"{right} (spelt {wrong!r})" for wrong, right in respelt.items()))
-        if old_catalog is not None and old_fingerprints.get(article.id) == fingerprint:
+        if old_catalog is not None and plan.can_carry(article.id):
             rows, carried = old_catalog.passages_of_article(article.id)
             for passage, vector in zip(carried, old_vectors.vectors(np.array(rows))):
                 pending.add(passage, vector)
         else:
-            for passage in passages_for(article, chunking, embedder.count_tokens):
+            for passage in passages_for(article, plan.chunking, embedder.count_tokens):
                 pending.add(passage)
         done["articles"] += 1
         bar.update(1)

@@ -7,21 +7,24 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Create the app: settings resolved, model and index loaded once, blueprints registered."""
+    """Create the app: settings resolved, model and index loaded once, blueprints registered.
+
+    Lower-case keys of ``config`` are medsearch settings (over the environment and config file),
+    upper-case ones Flask's own; a bad setting raises ``BadSetting`` before anything is loaded.
+    """
     from indexer import settings as settings_mod
 
     from . import api, api_v1, errors, limits, pages
-    from .live import LiveSearcher, RequestSearcher
+    from .live import LiveSearcher
     from .urgency import UrgencyRules
 
     app = Flask(__name__)
     config = dict(config or {})
     app.config.update({k: v for k, v in config.items() if k.isupper()})
-    conf = settings_mod.resolve({k: v for k, v in config.items() if not k.isupper()})
+    conf = settings_mod.resolve({k: v for k, v in config.items() if not k.isupper()}, source="create_app(config)")
     app.config["MEDSEARCH"] = conf
     # Each request is pinned to the searcher of one build; a newly published build is swapped in live.
-    app.extensions["medsearch_live"] = live = LiveSearcher(conf)
-    app.extensions["medsearch"] = RequestSearcher(live)
+    app.extensions["medsearch_live"] = LiveSearcher(conf)
     app.extensions["urgency"] = UrgencyRules.load()
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -6,6 +6,9 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.errors import BadQuery
 
+from .live import pinned_searcher
+from .search import BuildChanged
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -34,6 +37,10 @@ def register(app: Flask) -> None:
     def bad_query(exc: BadQuery):
         return error_response(400, exc.code, exc.message)
 
+    @app.errorhandler(BuildChanged)
+    def build_changed(exc: BuildChanged):
+        return error_response(409, exc.code, exc.message)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
@@ -52,7 +59,6 @@ def register(app: Flask) -> None:
     def security_headers(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        searcher = app.extensions.get("medsearch")
-        if searcher is not None:
-            response.headers["X-Medsearch-Build"] = searcher.index.build_id
+        if "medsearch_live" in app.extensions:
+            response.headers["X-Medsearch-Build"] = pinned_searcher().index.build_id
         return response

@@ -101,7 +101,6 @@ def install(app: Flask, conf: dict) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body
     limiter = RateLimiter(conf["rate_limit_per_minute"], conf["rate_limit_burst"]) \
         if conf["rate_limit_per_minute"] > 0 else None
-    app.extensions["medsearch_limiter"] = limiter
 
     @app.before_request
     def limit_request():

@@ -16,14 +16,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from flask import has_request_context, request
+from flask import current_app, g
 
 from indexer.publishing import CURRENT
 
 from .ranking import Searcher, open_searcher
 
 log = logging.getLogger("medsearch.live")
-ENVIRON_KEY = "medsearch.searcher"  # where a request keeps the searcher it was pinned to
 
 
 class LiveSearcher:
@@ -40,11 +39,6 @@ class LiveSearcher:
         self._next_check = time.monotonic() + self._interval
         self._loading = threading.Lock()  # held by the one thread opening a new build
         self.swaps = 0
-
-    @property
-    def searcher(self) -> Searcher:
-        """The searcher of the build being served now (without checking for a new one)."""
-        return self._searcher
 
     def current(self) -> Searcher:
         """The searcher a new request should use, after at most one cheap check of ``current``."""
@@ -110,25 +104,12 @@ class LiveSearcher:
         return True
 
 
-class RequestSearcher:
-    """What ``app.extensions["medsearch"]`` holds: the searcher pinned to the request being answered.
+def pinned_searcher() -> Searcher:
+    """The searcher of the build answering this request, pinned on first use (as flaskr's ``get_db``).
 
-    The first use in a request pins the live searcher to it, so everything the request
-    touches (search, passages, articles, the build header) comes from one build. Outside a
-    request it is the live searcher.
+    Everything a request touches (search, passages, articles, the build header) comes from
+    this one build, also while a newer build is swapped in.
     """
-
-    def __init__(self, live: LiveSearcher):
-        self.live = live
-
-    def get(self) -> Searcher:
-        """The searcher of this request (pinned on first use)."""
-        if not has_request_context():
-            return self.live.current()
-        searcher = request.environ.get(ENVIRON_KEY)
-        if searcher is None:
-            searcher = request.environ[ENVIRON_KEY] = self.live.current()
-        return searcher
-
-    def __getattr__(self, name: str):
-        return getattr(self.get(), name)
+    if "searcher" not in g:
+        g.searcher = current_app.extensions["medsearch_live"].current()
+    return g.searcher

@@ -10,9 +10,8 @@ from typing import Any
 from indexer import __version__
 from indexer.section_types import SECTION_TYPES
 
+from .query import MAX_OFFSET
 from .ranking import MODES
-
-MAX_OFFSET = 1000  # the bound query.parse puts on ``offset``
 
 
 def _string(**extra: Any) -> dict[str, Any]:

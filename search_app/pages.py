@@ -9,16 +9,16 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
-from werkzeug.routing import BuildError
 
 from indexer.errors import BadQuery
 from indexer.lexicon import name_key
 from indexer.models import Article
 from indexer.section_types import LABELS, SECTION_TYPES
 
-from . import query
-from .api import notice_for, run_search
-from .ranking import Hit, SearchResult
+from . import query, search as service
+from .live import pinned_searcher
+from .ranking import Hit
+from .search import SearchOutcome
 from .suggest import Suggester
 
 bp = Blueprint("pages", __name__)
@@ -48,17 +48,12 @@ class Card:
 
 
 # -- helpers --------------------------------------------------------------------------------
-def searcher():
-    """The searcher answering this request (the app pins each request to one build)."""
-    return current_app.extensions["medsearch"]
-
-
 def suggester() -> Suggester:
     """The name suggester of the loaded build, made on first use (titles cost one catalog pass)."""
-    index = searcher().index
+    index = pinned_searcher().index
     cached = current_app.extensions.get("medsearch_suggest")
     if cached is None or cached[0] != index.build_id:
-        titles = index.catalog.titles()
+        titles = index.titles()
         cached = (index.build_id, Suggester(index.names, titles))
         current_app.extensions["medsearch_suggest"] = cached
     return cached[1]
@@ -90,7 +85,7 @@ def _toggle(values: tuple[str, ...], value: str) -> tuple[str, ...]:
     return tuple(v for v in values if v != value) if value in values else (*values, value)
 
 
-def section_chips(req: query.SearchRequest, result: SearchResult | None) -> tuple[list[Chip], list[Chip]]:
+def section_chips(req: query.SearchRequest, result: SearchOutcome | None) -> tuple[list[Chip], list[Chip]]:
     """Section-type chips: those on this page, asked about or active first; the rest behind "more"."""
     shown = set(req.section_types)
     if result is not None:
@@ -120,9 +115,9 @@ def medicine_name(article: Article, names: dict[str, list[str]]) -> str | None:
     return None
 
 
-def medicine_chips(req: query.SearchRequest, result: SearchResult | None, articles: dict[str, Article]) -> list[Chip]:
+def medicine_chips(req: query.SearchRequest, result: SearchOutcome | None, articles: dict[str, Article]) -> list[Chip]:
     """Medicine chips: active filters, then medicines the query names, then those of the results."""
-    index = searcher().index
+    index = pinned_searcher().index
     names = index.names
     candidates = list(req.drugs)
     if result is not None:
@@ -162,17 +157,12 @@ def card_for(hit: Hit, article: Article | None) -> Card:
     return Card(hit=hit, updated=meta.get("updated"), sources=tuple(by_domain.items()))
 
 
-def json_twin(req: query.SearchRequest) -> str | None:
-    """The JSON API's answer to the same search (the versioned API where it is registered)."""
+def json_twin(req: query.SearchRequest) -> str:
+    """The versioned JSON API's answer to the same search."""
     params: dict[str, Any] = {"q": req.q, "k": req.k, "offset": req.offset or None, "mode": req.mode,
                               "drug": list(req.drugs) or None, "section_type": list(req.section_types) or None,
                               "spell": None if req.respell else "off"}
-    for endpoint in ("api_v1.search", "api.search"):
-        try:
-            return url_for(endpoint, **{k: v for k, v in params.items() if v is not None})
-        except BuildError:
-            continue
-    return None
+    return url_for("api_v1.search", **{k: v for k, v in params.items() if v is not None})
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -187,28 +177,27 @@ def search():
     conf = current_app.config["MEDSEARCH"]
     try:
         req = query.parse(request.args, conf)
-        result = run_search(req)
+        result = service.run(req, pinned_searcher(), current_app.extensions["urgency"])
     except BadQuery as exc:
         q = query.normalise(request.args.get("q", "")[:conf["max_query_chars"]])
         unfiltered = url_for("pages.search", q=q) if q and (request.args.get("drug") or request.args.get("section_type")) else None
         return render_template("results.html", q=q, error=exc.message, unfiltered=unfiltered, autofocus=True), 400
-    index = searcher().index
+    index = pinned_searcher().index
     articles = {h.passage.article_id: index.article_header(h.passage.article_id) for h in result.hits}
     cards = [card_for(h, articles[h.passage.article_id]) for h in result.hits]
     analysis = result.analysis
     chips_first, chips_more = section_chips(req, result)
     context: dict[str, Any] = dict(
-        q=req.q, req=req, result=result, hits=result.hits, cards=cards, error=None, notice=notice_for(req.q),
+        q=req.q, req=req, result=result, hits=result.hits, cards=cards, error=None, notice=result.notice,
         analysis=analysis, type_chips=chips_first, more_type_chips=chips_more,
         medicine_chips=medicine_chips(req, result, articles), json_url=json_twin(req),
         spell_off_url=search_url(req, respell=False) if analysis.corrections else None,
-        prev_url=search_url(req, offset=max(req.offset - req.k, 0)) if req.offset else None,
-        next_url=search_url(req, offset=req.offset + req.k) if result.total_sections > req.offset + len(result.hits)
-        and len(result.hits) == req.k else None,
+        prev_url=search_url(req, offset=result.prev_offset) if result.prev_offset is not None else None,
+        next_url=search_url(req, offset=result.next_offset) if result.next_offset is not None else None,
         filtered=bool(req.drugs or req.section_types), unfiltered=search_url(req, drugs=(), section_types=()),
         autofocus=not result.hits, labels=LABELS)
     if not req.respell:  # the reader turned correction off: still say what we would have read
-        guess = searcher().understander.analyse(req.q)
+        guess = pinned_searcher().understander.analyse(req.q)
         if guess.corrections:
             context["did_you_mean"] = (guess.corrected, search_url(req, q=guess.corrected, respell=True))
     if not result.hits:
@@ -220,7 +209,7 @@ def search():
 
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str):
-    found = searcher().index.article(article_id)
+    found = pinned_searcher().index.article(article_id)
     if found is None:
         abort(404, description=f"there is no article {article_id!r} in this index")
     return render_template("article.html", article=found, q="")

@@ -7,6 +7,8 @@ from typing import Mapping
 
 from indexer.errors import BadQuery
 
+MAX_OFFSET = 1000  # deepest page start a search may ask for
+
 
 @dataclass(frozen=True)
 class SearchRequest:
@@ -58,7 +60,7 @@ def parse(params, settings: Mapping, allowed: frozenset[str] | None = None) -> S
     if not q:
         raise BadQuery("empty_query", "type a question or some words to search for")
     k = _int(params, "k", settings["default_k"], 1, settings["max_k"])
-    offset = _int(params, "offset", 0, 0, 1000)
+    offset = _int(params, "offset", 0, 0, MAX_OFFSET)
     many = params.getlist if hasattr(params, "getlist") else (lambda name: [params[name]] if name in params else [])
     drugs = tuple(dict.fromkeys(v.strip() for v in many("drug") if v.strip()))
     section_types = tuple(dict.fromkeys(v.strip() for v in many("section_type") if v.strip()))

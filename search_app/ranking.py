@@ -55,15 +55,6 @@ class Hit:
     name_match: bool = False
     intent_match: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        p = self.passage
-        return {"rank": self.rank, "score": round(self.score, 4), "passage_id": p.id, "article_id": p.article_id,
-                "section_id": p.section_id, "section_type": p.section_type, "title": p.title, "heading": p.heading,
-                "text": p.text, "url": p.url, "permalink": p.permalink,
-                "explanation": {"dense_rank": self.dense_rank, "lexical_rank": self.lexical_rank,
-                                "matched_terms": list(self.matched), "names_medicine": self.name_match,
-                                "section_type_asked": self.intent_match}}
-
 
 @dataclass
 class Candidates:
@@ -102,30 +93,26 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
-        self.understander = Understander(index.names, index.lexical.vocabulary)
-        self._type_index = {t: i for i, t in enumerate(SECTION_TYPES)}
+        self.understander = Understander(index.names, index.vocabulary)
 
     # -- filters -------------------------------------------------------------------------
     def allowed_rows(self, filters: Filters) -> np.ndarray | None:
         """Rows passing the filters, or None when there are none; unknown values are a BadQuery."""
         if not filters:
             return None
-        mask = np.ones(len(self.index), dtype=bool)
+        articles: set[str] | None = None
         if filters.drugs:
-            articles: set[str] = set()
+            articles = set()
             for drug in filters.drugs:
                 found = self.index.names.get(name_key(drug))
                 if not found:
                     raise BadQuery("unknown_drug", f"no medicine called {drug!r} in this index")
                 articles.update(found)
-            mask &= np.isin(self.index.row_article, [self.index.article_position[a] for a in articles])
-        if filters.section_types:
-            unknown = [t for t in filters.section_types if t not in self._type_index]
-            if unknown:
-                raise BadQuery("unknown_section_type", f"unknown section type {unknown[0]!r}; "
-                                                       f"one of: {', '.join(SECTION_TYPES)}")
-            mask &= np.isin(self.index.row_type, [self._type_index[t] for t in filters.section_types])
-        return np.flatnonzero(mask)
+        unknown = [t for t in filters.section_types if t not in SECTION_TYPES]
+        if unknown:
+            raise BadQuery("unknown_section_type", f"unknown section type {unknown[0]!r}; "
+                                                   f"one of: {', '.join(SECTION_TYPES)}")
+        return self.index.rows_where(articles, filters.section_types or None)
 
     # -- evidence ------------------------------------------------------------------------
     def dense_neighbours(self, text: str, mode: str, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +126,7 @@ class Searcher:
         lexical_all = np.zeros(len(self.index), dtype=np.float32)
         if mode in ("hybrid", "lexical") and analysis.lexical_terms:
             terms, weights = zip(*analysis.lexical_terms)
-            lexical_all = self.index.lexical.scores(terms, weights)
+            lexical_all = self.index.lexical_scores(terms, weights)
             if allowed is not None:
                 masked = np.zeros_like(lexical_all)
                 masked[allowed] = lexical_all[allowed]
@@ -170,21 +157,19 @@ class Searcher:
         else:
             pool = dict.fromkeys(dense_rank) | dict.fromkeys(lexical_rank)
             if mode == "hybrid" and analysis.articles:
-                named = self.index.rows_of_articles(set(analysis.articles))
+                named = self.index.rows_of(analysis.articles)
                 if allowed is not None:
                     named = np.intersect1d(named, allowed)
                 pool.update(dict.fromkeys(int(r) for r in named[:self.pool * 3]))
             rows = np.fromiter(pool, dtype=np.int64, count=len(pool))
         if mode == "lexical":  # a passage that shares no word with the query is no lexical result
             rows = rows[lexical_all[rows] > 0]
-        dense = self.index.vectors.vectors(rows) @ query if query is not None and len(rows) else np.zeros(len(rows))
+        dense = self.index.similarity(rows, query) if query is not None else np.zeros(len(rows), dtype=np.float32)
         peak = float(lexical_all.max())
         lexical = lexical_all[rows] / peak if peak > 0 else np.zeros(len(rows))
-        named_positions = [self.index.article_position[a] for a in analysis.articles if a in self.index.article_position]
-        asked = [self._type_index[t] for t in analysis.intents]
-        return Candidates(rows, np.asarray(dense, dtype=np.float32), np.asarray(lexical, dtype=np.float32),
-                          np.isin(self.index.row_article[rows], named_positions).astype(np.float32),
-                          np.isin(self.index.row_type[rows], asked).astype(np.float32), dense_rank, lexical_rank,
+        return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
+                          self.index.about(rows, analysis.articles).astype(np.float32),
+                          self.index.of_type(rows, analysis.intents).astype(np.float32), dense_rank, lexical_rank,
                           complete)
 
     def fuse(self, c: Candidates, mode: str = "hybrid", weights: Weights | None = None) -> np.ndarray:
@@ -200,7 +185,7 @@ class Searcher:
         """(row, score, candidate position) of the best passage of each section, best first."""
         order = np.argsort(-scores, kind="stable")
         # The first (best) place of each section in that order, kept in order.
-        _, first = np.unique(self.index.row_section[c.rows[order]], return_index=True)
+        _, first = np.unique(self.index.sections_of(c.rows[order]), return_index=True)
         return [(int(c.rows[i]), float(scores[i]), int(i)) for i in order[np.sort(first)]]
 
     # -- the search call ---------------------------------------------------------------
@@ -219,13 +204,13 @@ class Searcher:
             # pages, so that a later page never repeats or skips a section an earlier page showed.
             wide = self.candidates(analysis, mode, allowed, every_row=True, signals=signals)
             position = {int(row): i for i, row in enumerate(wide.rows)}
-            shown = {int(self.index.row_section[row]) for row, _, _ in ranked}
+            shown = set(self.index.sections_of(np.array([row for row, _, _ in ranked], dtype=np.int64)).tolist())
             ranked = [(row, score, position[row]) for row, score, _ in ranked] + [
                 r for r in self.ranked_sections(wide, self.fuse(wide, mode))
-                if int(self.index.row_section[r[0]]) not in shown]
+                if int(self.index.sections_of(np.array([r[0]]))[0]) not in shown]
             c = wide
         page = ranked[offset:offset + k]
-        passages = self.index.catalog.passages([row for row, _, _ in page])
+        passages = self.index.passages([row for row, _, _ in page])
         own = {t for t, _ in analysis.lexical_terms}
         hits = [Hit(rank=offset + n + 1, score=score, passage=passages[row],
                     dense_rank=c.dense_rank.get(row), lexical_rank=c.lexical_rank.get(row),

@@ -1,6 +1,8 @@
 """Shared fixtures: the real model, a real index built from small fixture articles, the real app."""
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 CORPUS = FIXTURES / "corpus"
 SHARED = ROOT.parent / "shared" / "data"
+
+
+def rewrite_manifest(path: Path, manifest: dict) -> None:
+    """Write a build's manifest and its digest, as a build of other contents would have."""
+    path.write_text(json.dumps(manifest))
+    (path.parent / "manifest.sha256").write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
 
 
 def needs_shared(path: Path) -> Path:

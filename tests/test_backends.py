@@ -91,7 +91,7 @@ def test_build_with_int8_then_serve_it(tmp_path, model_cache, torch_embedder, in
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["passages_embedded"] == report["passages"] and report["passages_from_cache"] == 0
     manifest = json.loads((index_dir / "current" / "manifest.json").read_text())
-    assert manifest["model"]["backend"] == "onnx-int8"
+    assert manifest["recipe"]["model"]["backend"] == "onnx-int8"
 
     searcher = Searcher(SearchIndex.open(index_dir, model=int8_embedder.describe()), int8_embedder)
     assert searcher.search("lisinopril cough", 3, mode="dense").hits[0].passage.article_id == "lisinopril"
@@ -111,10 +111,10 @@ def test_unknown_backend_is_refused(tmp_path, monkeypatch):
     with pytest.raises(UnknownBackend, match="one of torch, onnx, onnx-int8"):
         Embedder(backend="tensorrt")
     result = CliRunner().invoke(main, ["build", str(CORPUS), "--index", str(tmp_path / "ix"), "--backend", "fast"])
-    assert result.exit_code == 2 and "'fast' is not one of" in result.output
+    assert result.exit_code == 2 and "--backend=fast: backend must be one of torch, onnx, onnx-int8" in result.output
     monkeypatch.setenv("MEDSEARCH_BACKEND", "fast")
     result = CliRunner().invoke(main, ["build", str(CORPUS), "--index", str(tmp_path / "ix")])
-    assert result.exit_code == 1 and "unknown embedding backend 'fast'" in result.output
+    assert result.exit_code == 2 and "MEDSEARCH_BACKEND=fast: backend must be one of" in result.output
 
 
 def test_the_export_is_made_once_and_reused(model_cache, int8_embedder, onnx_embedder):

@@ -18,7 +18,7 @@ from indexer.errors import BuildLocked, IndexIncompatible, IndexNotFound
 from indexer.index import SearchIndex
 from indexer.store import VectorStore, ef_search_for
 
-from .conftest import CORPUS, ROOT
+from .conftest import CORPUS, ROOT, rewrite_manifest
 
 QUIET = {"log": lambda line: None}
 
@@ -92,7 +92,7 @@ def test_unchanged_sources_do_nothing_and_changes_publish_a_new_build(tmp_path, 
 
 def _passage_ids(index_dir: Path) -> set[str]:
     index = SearchIndex.open(index_dir)
-    return {p.id for p in index.catalog.passages(range(len(index))).values()}
+    return {p.id for p in index.passages(range(len(index))).values()}
 
 
 def test_failed_build_leaves_the_live_index_serving(tmp_path, embedder):
@@ -179,20 +179,42 @@ def test_corrupted_file_is_refused_with_what_to_run(private_index):
 @pytest.mark.parametrize("field, value, message", [
     ("format_version", 99, "format version 99"),
     ("counts", {"articles": 7, "sections": 1, "passages": 3}, "manifest says 3 passages"),
-    ("model", {"name": "other", "dimension": 768, "fingerprint": "x", "backend": "torch"}, "768-dimensional"),
+    ("recipe.model", {"name": "other", "dimension": 768, "fingerprint": "x", "backend": "torch"}, "768-dimensional"),
+    ("counts", {"articles": "7", "sections": 1, "passages": 3}, "field 'counts.articles' must be a int, it is a str"),
+    ("build_id", 42, "field 'build_id' must be a str"),
+    ("recipe", None, "field 'recipe' must be a dict, it is a NoneType"),
 ])
 def test_mismatched_manifest_is_refused(private_index, embedder, field, value, message):
     path, manifest = _manifest(private_index)
-    manifest[field] = value
-    path.write_text(json.dumps(manifest))
+    *parents, name = field.split(".")
+    target = manifest
+    for parent in parents:
+        target = target[parent]
+    target[name] = value
+    rewrite_manifest(path, manifest)
     with pytest.raises(IndexIncompatible, match=message):
         SearchIndex.open(private_index, model=embedder.describe())
+    result = subprocess.run([sys.executable, "-m", "indexer", "verify", "--index", str(private_index)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_manifest_edited_after_its_build_is_refused(private_index):
+    path, manifest = _manifest(private_index)
+    manifest["build_id"] = "forged"  # checksums of the data files still hold: only the digest can tell
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexIncompatible, match="does not match its digest in manifest.sha256"):
+        SearchIndex.open(private_index)
+    (path.parent / "manifest.sha256").unlink()
+    with pytest.raises(IndexIncompatible, match="no readable manifest.sha256"):
+        SearchIndex.open(private_index)
 
 
 def test_index_built_with_another_model_is_refused(private_index, embedder):
     path, manifest = _manifest(private_index)
-    manifest["model"]["fingerprint"] = "0" * 64
-    path.write_text(json.dumps(manifest))
+    manifest["recipe"]["model"]["fingerprint"] = "0" * 64
+    rewrite_manifest(path, manifest)
     with pytest.raises(IndexIncompatible, match="was built with model"):
         SearchIndex.open(private_index, model=embedder.describe())
 

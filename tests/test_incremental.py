@@ -9,7 +9,7 @@ from indexer.errors import IndexIncompatible
 from indexer.index import SearchIndex
 from search_app.ranking import Searcher
 
-from .conftest import CORPUS
+from .conftest import CORPUS, rewrite_manifest
 
 QUIET = {"log": lambda line: None}
 
@@ -41,8 +41,8 @@ def test_add_change_delete(tmp_path, source, embedder):
     second = build_index([source], index_dir, embedder, **QUIET)
     assert (second.added, second.changed, second.removed) == (1, 1, 1)  # naproxen, lisinopril, warfarin
     index = SearchIndex.open(index_dir)
-    naproxen_passages = len(index.catalog.passages_of_article("naproxen")[0])
-    lisinopril_passages = len(index.catalog.passages_of_article("lisinopril")[0])
+    naproxen_passages = len(index.rows_of(["naproxen"]))
+    lisinopril_passages = len(index.rows_of(["lisinopril"]))
     # Only the new article and the changed lisinopril section need the model; the rest is carried or cached.
     assert second.carried == second.passages - naproxen_passages - lisinopril_passages
     assert second.embedded <= naproxen_passages + 1
@@ -65,10 +65,10 @@ def test_nothing_changed_embeds_nothing(tmp_path, source, embedder):
 
 def test_forced_rebuild_reuses_the_cache_and_keeps_ids(tmp_path, source, embedder):
     first = build_index([source], tmp_path / "ix", embedder, **QUIET)
-    ids = {p.id for p in SearchIndex.open(tmp_path / "ix").catalog.passages(range(first.passages)).values()}
+    ids = {p.id for p in SearchIndex.open(tmp_path / "ix").passages(range(first.passages)).values()}
     forced = build_index([source], tmp_path / "ix", embedder, force=True, **QUIET)
     assert forced.published and forced.embedded == 0 and forced.from_cache == forced.passages
-    assert ids == {p.id for p in SearchIndex.open(tmp_path / "ix").catalog.passages(range(forced.passages)).values()}
+    assert ids == {p.id for p in SearchIndex.open(tmp_path / "ix").passages(range(forced.passages)).values()}
 
 
 def test_an_index_from_another_backend_is_refused(tmp_path, source, embedder):
@@ -76,7 +76,7 @@ def test_an_index_from_another_backend_is_refused(tmp_path, source, embedder):
     path = tmp_path / "ix" / "current" / "manifest.json"
     manifest = json.loads(path.read_text())
     other = "torch" if embedder.backend != "torch" else "onnx-int8"
-    manifest["model"]["backend"] = other
-    path.write_text(json.dumps(manifest))
+    manifest["recipe"]["model"]["backend"] = other
+    rewrite_manifest(path, manifest)
     with pytest.raises(IndexIncompatible, match=rf"\({other}\).*\({embedder.backend}\)"):
         SearchIndex.open(tmp_path / "ix", model=embedder.describe())

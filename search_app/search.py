@@ -1,0 +1,67 @@
+"""The search service: the one path from a parsed request to a result, for every page and API.
+
+A view parses the request (``query.parse``), takes its pinned searcher and calls ``run``;
+``run`` ranks (``ranking``), asks for the urgency verdict, and decides the paging with one
+rule. The result is one ``SearchOutcome``, which ``serialise`` turns into every JSON shape
+and the pages render. Nothing here imports Flask.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from indexer.errors import MedsearchError
+
+from .query import MAX_OFFSET, SearchRequest
+from .ranking import Filters, Hit, Searcher
+from .understanding import Analysis
+
+
+class BuildChanged(MedsearchError):
+    """A later page asked of a build that is no longer served (a page of a newer build would not continue it)."""
+
+    code = "build_changed"
+
+    def __init__(self, wanted: str, serving: str):
+        self.message = (f"the index was rebuilt: build {wanted[:40]!r} is no longer served (now {serving}); "
+                        "start again from offset 0")
+        super().__init__(self.message)
+
+
+class Assessor(Protocol):
+    def assess(self, text: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """Everything one search answers: the hits of the page, what was understood, the notice, the paging."""
+
+    request: SearchRequest
+    build_id: str
+    analysis: Analysis
+    hits: list[Hit]
+    notice: Any                # urgency.Notice or None
+    total_sections: int        # sections ranked in all
+    next_offset: int | None    # offset of the next page, None on the last
+    prev_offset: int | None    # offset of the previous page, None on the first
+
+
+def next_page(req: SearchRequest, shown: int, total: int) -> int | None:
+    """The offset of the page after this one: only after a full page with more ranked, within the offset bound."""
+    following = req.offset + req.k
+    return following if shown == req.k and total > following and following <= MAX_OFFSET else None
+
+
+def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None,
+        build: str | None = None) -> SearchOutcome:
+    """Search ``req`` on ``searcher``'s build; ``build``, when given, must be that build's id."""
+    build_id = searcher.index.build_id
+    if build and build != build_id:
+        raise BuildChanged(build, build_id)
+    result = searcher.search(req.q, req.k, offset=req.offset, filters=Filters(req.drugs, req.section_types),
+                             mode=req.mode, respell=req.respell)
+    notice = urgency.assess(req.q) if urgency is not None else None
+    return SearchOutcome(
+        request=req, build_id=build_id, analysis=result.analysis, hits=result.hits, notice=notice,
+        total_sections=result.total_sections, next_offset=next_page(req, len(result.hits), result.total_sections),
+        prev_offset=max(req.offset - req.k, 0) if req.offset else None)
