@@ -10,16 +10,21 @@ line: the access log on stdout, everything else on stderr.
 import json
 import logging
 import os
+import sys
 import time
 
 from indexer import settings as settings_mod
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the logs while the model loads
-# One OpenMP thread per worker thread (torch and FAISS): concurrency comes from workers and threads, and
-# OpenMP teams spinning for idle cores made each search about 1.5x slower on 2 cores (bench/README.md).
-# Set before the app (and so torch and FAISS) is loaded: OpenMP reads it once.
+# One thread per worker thread (ONNX Runtime, torch and FAISS): concurrency comes from workers and threads,
+# and OpenMP teams spinning for idle cores made each search about 1.5x slower on 2 cores (bench/README.md).
+# Set before the app is loaded: OpenMP reads it once, and the ONNX session takes its thread count from it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-_conf = settings_mod.resolve()
+try:
+    _conf = settings_mod.resolve()
+except settings_mod.BadSetting as exc:  # refuse to start, in one line rather than gunicorn's traceback
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 wsgi_app = "search_app:create_app()"
 bind = [f"{_conf['host']}:{_conf['port']}"]
@@ -83,10 +88,15 @@ logconfig_dict = {
 
 
 def post_fork(server, worker):
-    """Each worker runs its model on one thread: the workers (and their threads) share the cores."""
-    import torch
+    """With the torch backend, each worker runs its model on one torch thread (the workers share the cores).
 
-    torch.set_num_threads(1)
+    The ONNX backends (the default) need nothing here: their session was made in the master with
+    OMP_NUM_THREADS threads, and importing torch would add its libraries to every worker.
+    """
+    if _conf["backend"] == "torch":
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def post_worker_init(worker):

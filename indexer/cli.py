@@ -1,4 +1,9 @@
-"""`python -m indexer`: a thin click layer turning flags into calls of the core."""
+"""`python -m indexer`: a thin click layer turning flags into calls of the core.
+
+Options that set a setting are generated from the registry (``indexer.settings``): its flag,
+help, default and allowed values are declared there once. Every mistake on the command line
+or in the settings is one line, ``error: ...``, and exit status 2.
+"""
 from __future__ import annotations
 
 import json
@@ -8,45 +13,72 @@ from pathlib import Path
 import click
 
 from . import settings as settings_mod
-from .embedding import BACKENDS
 from .errors import MedsearchError
+from .settings import BadSetting
 
 
-def _settings(**explicit) -> dict:
-    return settings_mod.resolve(explicit)
+class Group(click.Group):
+    """A click group whose usage errors and bad settings print one line, ``error: ...``, and exit 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:  # usage errors: missing argument, unknown option, bad flag value
+            click.echo(f"error: {exc.format_message()} (see --help)", err=True)
+            sys.exit(exc.exit_code)
+        except BadSetting as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        if standalone_mode:
+            sys.exit(code or 0)
+        return code
 
 
-@click.group()
+def setting_options(*names: str):
+    """Click options for these settings: flag, help and allowed values from the registry; unset flags stay None.
+
+    Values are checked by the registry, not by click, so that a bad flag reads like a bad environment variable.
+    """
+    def decorate(command):
+        for name in reversed(names):
+            s = settings_mod.BY_NAME[name]
+            shown = s.shown_default if s.shown_default is not None else s.default
+            help_text = f"{s.help} [{s.env}; default: {shown if shown != '' else '(empty)'}]"
+            command = click.option(s.flag, name, default=None, metavar=s.metavar(), help=help_text)(command)
+        return command
+    return decorate
+
+
+def resolve_flags(flags: dict) -> dict:
+    """All settings, with the flags given on the command line over the environment and config file."""
+    return settings_mod.resolve(flags, source="flag")
+
+
+@click.group(cls=Group)
 def main() -> None:
     """Build and check medsearch indexes."""
 
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--index", "index_dir", type=click.Path(path_type=Path), help=settings_mod.BY_NAME["index"].help)
-@click.option("--model", help=settings_mod.BY_NAME["model"].help)
-@click.option("--backend", type=click.Choice(BACKENDS), help=settings_mod.BY_NAME["backend"].help)
-@click.option("--chunk-tokens", type=int, help=settings_mod.BY_NAME["chunk_tokens"].help)
-@click.option("--overlap-tokens", type=int, help=settings_mod.BY_NAME["overlap_tokens"].help)
-@click.option("--batch-size", type=int, help=settings_mod.BY_NAME["batch_size"].help)
-@click.option("--keep-builds", type=int, help=settings_mod.BY_NAME["keep_builds"].help)
-@click.option("--embed-window", type=int, help=settings_mod.BY_NAME["embed_window"].help)
-@click.option("--index-type", type=click.Choice(["auto", "flat", "hnsw"]), help=settings_mod.BY_NAME["index_type"].help)
+@setting_options("index", "model", "backend", "chunk_tokens", "overlap_tokens", "batch_size", "keep_builds",
+                 "embed_window", "index_type")
 @click.option("--force", is_flag=True, help="Rebuild even when the live build already matches the sources.")
 @click.option("--report", "report_file", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
-def build(sources, index_dir, model, backend, chunk_tokens, overlap_tokens, batch_size, keep_builds, embed_window,
-          index_type, force, report_file):
+def build(sources, force, report_file, **flags):
     """Index SOURCES (files or folders) into a new build and publish it.
 
-    Exit status: 0 all sources indexed, 3 published but some files skipped, 1 nothing published.
+    Exit status: 0 all sources indexed, 3 published but some files skipped, 1 nothing published,
+    2 a bad flag or setting.
     """
+    conf = resolve_flags(flags)
     from .pipeline import build_index
     from .chunking import ChunkSettings
     from .embedding import Embedder
 
-    conf = _settings(index=index_dir, model=model, backend=backend, chunk_tokens=chunk_tokens,
-                     overlap_tokens=overlap_tokens, batch_size=batch_size, keep_builds=keep_builds,
-                     embed_window=embed_window, index_type=index_type)
     try:
         embedder = Embedder(conf["model"], batch_size=conf["batch_size"], backend=conf["backend"],
                             model_cache=conf["model_cache"])
@@ -101,17 +133,29 @@ def _summarise(report) -> None:
 
 
 @main.command()
-@click.option("--index", "index_dir", type=click.Path(path_type=Path), help=settings_mod.BY_NAME["index"].help)
-def verify(index_dir):
+@setting_options("index")
+def verify(**flags):
     """Check the live build's manifest, checksums and counts; exit 1 with the reason if anything is off."""
+    conf = resolve_flags(flags)
     from .index import SearchIndex
 
-    conf = _settings(index=index_dir)
     try:
         index = SearchIndex.open(Path(conf["index"]))
     except MedsearchError as exc:
         _fail(str(exc))
-    click.echo(f"ok: build {index.build_id}, {len(index)} passages, {index.manifest['counts']['articles']} articles")
+    click.echo(f"ok: build {index.build_id}, {len(index)} passages, {index.manifest.counts.articles} articles")
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the README's table of settings instead.")
+def settings_cmd(markdown):
+    """List every setting with its value here (after config file and environment) and where it came from."""
+    if markdown:
+        click.echo(settings_mod.markdown_table(), nl=False)
+        return
+    values = settings_mod.resolve()
+    for s in settings_mod.SETTINGS:
+        click.echo(f"{s.env:<34} {values[s.name]!s:<24} {s.allowed()}")
 
 
 def _fail(message: str, code: int = 1) -> None:

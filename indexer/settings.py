@@ -1,10 +1,13 @@
-"""Every setting, declared once: name, default, help.
+"""Every setting, declared once: name, type, default, what is allowed, help.
 
 Precedence: defaults < config file (``MEDSEARCH_CONFIG``, TOML or JSON) < ``MEDSEARCH_*``
-environment variables < explicit values (CLI flags, ``create_app(config)``).
+environment variables < explicit values (CLI flags, ``create_app(config)``). A value that is
+not allowed, wherever it comes from, is a ``BadSetting`` whose one-line message names the
+setting, where the value came from and what is allowed.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -12,81 +15,244 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .errors import MedsearchError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class BadSetting(MedsearchError):
+    """A setting whose value (from the environment, a config file, a flag or ``create_app``) is not allowed."""
 
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting: ``choices`` or a ``min``/``max`` range bound its values; ``check`` adds a rule of its own."""
+
     name: str
+    type: type
     default: Any
     help: str
-    type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    shown_default: str | None = None  # how the README shows a default that depends on the machine
+    check: Callable[[Any], bool] | None = None
+    check_help: str = ""
+
+    @property
+    def env(self) -> str:
+        return f"MEDSEARCH_{self.name.upper()}"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def allowed(self) -> str:
+        """What the setting takes, in words ("an integer from 16 to 512", "one of flat, hnsw")."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        kind = {int: "an integer", float: "a number", str: "text"}[self.type]
+        if self.min is not None and self.max is not None:
+            return f"{kind} from {self.min} to {self.max}"
+        if self.min is not None:
+            return f"{kind} of at least {self.min}"
+        return self.check_help or kind
+
+    def metavar(self) -> str:
+        if self.choices:
+            return "[" + "|".join(self.choices) + "]"
+        if self.min is not None and self.max is not None:
+            return f"{self.min}..{self.max}"
+        return {int: "INTEGER", float: "NUMBER", str: "TEXT"}[self.type]
+
+    def parse(self, raw: Any, origin: str) -> Any:
+        """``raw`` (text from the environment or a flag, or a value from a config file) as this setting's type."""
+        value = self._convert(raw)
+        if value is None or not self._within(value):
+            raise BadSetting(f"{origin}: {self.name} must be {self.allowed()}")
+        return value
+
+    def _convert(self, raw: Any) -> Any:
+        if isinstance(raw, os.PathLike):
+            raw = os.fspath(raw)
+        if isinstance(raw, bool):
+            return None  # True is an int to Python, never a count to a user
+        if isinstance(raw, str) and self.type is not str:
+            try:
+                return self.type(raw.strip())
+            except ValueError:
+                return None
+        if self.type is float and isinstance(raw, int):
+            return float(raw)
+        return raw if isinstance(raw, self.type) else None
+
+    def _within(self, value: Any) -> bool:
+        if self.choices and value not in self.choices:
+            return False
+        if self.min is not None and value < self.min:
+            return False
+        if self.max is not None and value > self.max:
+            return False
+        if isinstance(value, float) and value != value:  # NaN compares false with every bound
+            return False
+        return self.check is None or self.check(value)
+
+
+def _url(value: str) -> bool:
+    return value == "" or value.startswith(("http://", "https://"))
+
+
+def _nonempty(value: str) -> bool:
+    return bool(value.strip())
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("index", str(REPO_ROOT / "var" / "index"), "Index directory (holds `current` and `builds/`)."),
-    Setting("model", "all-MiniLM-L6-v2", "Embedding model: the bundled all-MiniLM-L6-v2 or a local sentence-transformers directory."),
-    Setting("backend", "onnx-int8", "Embedding backend: onnx-int8 (ONNX Runtime, int8 weights: about 3x faster, R@10 within 0.003), "
-                                    "onnx (ONNX Runtime, fp32) or torch (sentence-transformers); an index is served with the backend it was built with."),
-    Setting("model_cache", "", "Directory for the ONNX exports of the model (made once, then reused); empty: "
-                               "$XDG_CACHE_HOME/medsearch, else ~/.cache/medsearch."),
-    Setting("chunk_tokens", 200, "Most model tokens of article text in one passage (the title and heading are added on top).", int),
-    Setting("overlap_tokens", 32, "Most tokens of trailing sentences repeated at the start of the next passage.", int),
-    Setting("batch_size", 16, "Passages embedded per model call while building.", int),
-    Setting("embed_window", 1024, "Passages gathered before embedding: the model sorts each window by length; "
-                                  "bounds build memory.", int),
-    Setting("index_type", "auto", "Vector index: flat (exact), hnsw (approximate) or auto (hnsw from 200,000 sections)."),
-    Setting("keep_builds", 3, "Published builds kept in `builds/` (the live one included).", int),
-    Setting("default_k", 10, "Results returned when a search does not ask for `k`.", int),
-    Setting("max_k", 50, "Largest `k` a search may ask for.", int),
-    Setting("max_query_chars", 500, "Longest query accepted, in characters.", int),
-    Setting("weight_lexical", 0.3, "Weight of the normalised BM25 score in hybrid ranking.", float),
-    Setting("weight_name", 0.1, "Bonus for passages of an article about a medicine the query names.", float),
-    Setting("weight_intent", 0.15, "Bonus for sections of the type the query asks about (side effects, dosage, ...).", float),
-    Setting("host", "127.0.0.1", "Address the development server listens on."),
-    Setting("port", 5000, "Port the development server listens on.", int),
-    Setting("workers", 2, "Worker processes of the production server (`make serve-prod`); they share the preloaded model.", int),
-    Setting("threads", 4, "Threads per production worker (requests one worker answers at once).", int),
-    Setting("reload_interval_ms", 1000, "How often, at most, a serving process checks `INDEX/current` for a newly "
-                                        "published build and swaps to it without a restart; 0 turns that off.", int),
-    Setting("rate_limit_per_minute", 0, "Requests per minute one client address may make (a token bucket shared by all "
-                                        "workers); 0 turns the limit off, as suits local use.", int),
-    Setting("rate_limit_burst", 30, "Requests a client may make at once before the per-minute rate applies.", int),
-    Setting("trusted_proxies", 0, "Reverse proxies in front of the server whose X-Forwarded-For names the client "
-                                  "(for the rate limit); 0 uses the connecting address.", int),
-    Setting("max_body_bytes", 16384, "Largest request body accepted (the API takes its parameters in the URL); "
-                                     "larger ones get 413.", int),
-    Setting("public_url", "", "Base URL put before permalinks in API citations (e.g. https://medsearch.example.org); "
-                              "empty: the address the request came to."),
+    Setting("index", str, str(REPO_ROOT / "var" / "index"), "Index directory (holds `current` and `builds/`).",
+            shown_default="var/index", check=_nonempty, check_help="a directory"),
+    Setting("model", str, "all-MiniLM-L6-v2", "Embedding model: the bundled all-MiniLM-L6-v2 or a local "
+            "sentence-transformers directory.", check=_nonempty, check_help="a model name or directory"),
+    Setting("backend", str, "onnx-int8", "Embedding backend: onnx-int8 (ONNX Runtime, int8 weights: about 3x faster, "
+            "R@10 within 0.003), onnx (ONNX Runtime, fp32) or torch (sentence-transformers); an index is served with "
+            "the backend it was built with.", choices=("torch", "onnx", "onnx-int8")),
+    Setting("model_cache", str, "", "Directory for the ONNX exports of the model (made once, then reused); empty: "
+            "$XDG_CACHE_HOME/medsearch, else ~/.cache/medsearch.", check_help="a directory, or empty"),
+    # The model reads at most 256 word pieces (title and heading included): more than 512 is never useful.
+    Setting("chunk_tokens", int, 200, "Most model tokens of article text in one passage (the title and heading "
+            "are added on top).", min=16, max=512),
+    Setting("overlap_tokens", int, 32, "Most tokens of trailing sentences repeated at the start of the next "
+            "passage; less than chunk_tokens.", min=0, max=256),
+    Setting("batch_size", int, 16, "Passages embedded per model call while building.", min=1, max=1024),
+    Setting("embed_window", int, 1024, "Passages gathered before embedding: the model sorts each window by "
+            "length; bounds build memory.", min=1, max=1_000_000),
+    Setting("index_type", str, "auto", "Vector index: flat (exact), hnsw (approximate) or auto (hnsw from "
+            "200,000 sections).", choices=("auto", "flat", "hnsw")),
+    Setting("keep_builds", int, 3, "Published builds kept in `builds/` (the live one included); keep 2 or more "
+            "while serving so that a retired build outlives its last requests.", min=1, max=100),
+    Setting("default_k", int, 10, "Results returned when a search does not ask for `k`; at most max_k.",
+            min=1, max=200),
+    Setting("max_k", int, 50, "Largest `k` a search may ask for.", min=1, max=200),
+    Setting("max_offset", int, 1000, "Largest `offset` (results skipped, for the next page) a search may ask for.",
+            min=0, max=10_000),
+    # 800 characters stay within gunicorn's 8,190-byte request line even when every one is percent-encoded UTF-8.
+    Setting("max_query_chars", int, 500, "Longest query accepted, in characters.", min=1, max=800),
+    Setting("weight_lexical", float, 0.3, "Weight of the normalised BM25 score in hybrid ranking (tuned by "
+            "`bench/tune_ranking.py`).", min=0.0, max=1.0),
+    Setting("weight_name", float, 0.1, "Bonus for passages of an article about a medicine the query names.",
+            min=0.0, max=1.0),
+    Setting("weight_intent", float, 0.15, "Bonus for sections of the type the query asks about (side effects, "
+            "dosage, ...).", min=0.0, max=1.0),
+    Setting("host", str, "127.0.0.1", "Address the server listens on.", check=_nonempty, check_help="an address"),
+    Setting("port", int, 5000, "Port the server listens on; 0 picks a free one.", min=0, max=65535),
+    Setting("workers", int, 2, "Worker processes of the production server (`make serve-prod`); they share the "
+            "preloaded model and index pages.", min=1, max=64),
+    Setting("threads", int, 4, "Threads per production worker (requests one worker answers at once).",
+            min=1, max=64),
+    Setting("reload_interval_ms", int, 1000, "How often, at most, a serving process checks `INDEX/current` for a "
+            "newly published build and swaps to it without a restart; 0 turns that off.", min=0, max=3_600_000),
+    Setting("rate_limit_per_minute", int, 0, "Requests per minute one client address may make (a token bucket "
+            "shared by all workers; over it: 429 with `Retry-After`); 0 turns the limit off, as suits local use.",
+            min=0, max=1_000_000),
+    Setting("rate_limit_burst", int, 30, "Requests a client may make at once before the per-minute rate applies.",
+            min=1, max=1_000_000),
+    Setting("trusted_proxies", int, 0, "Reverse proxies in front of the server whose X-Forwarded-For names the "
+            "client (for the rate limit); 0 uses the connecting address.", min=0, max=10),
+    Setting("max_body_bytes", int, 16384, "Largest request body accepted (the API takes its parameters in the "
+            "URL); larger ones get 413.", min=0, max=16 * 1024 * 1024),
+    Setting("public_url", str, "", "Base URL put before permalinks in API citations (e.g. "
+            "https://medsearch.example.org); empty: the address the request came to.",
+            check=_url, check_help="empty or a URL starting with http:// or https://"),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 
+def default(name: str) -> Any:
+    """The default of one setting (for signatures that must not repeat it)."""
+    return BY_NAME[name].default
+
+
+def _origin(name: str, raw: Any, source: str) -> str:
+    """Where a value came from, as the user wrote it: ``MEDSEARCH_MAX_K=abc``, ``--max-k=abc``, ..."""
+    shown = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+    if source == "env":
+        return f"{BY_NAME[name].env}={shown}"
+    if source == "flag":
+        return f"{BY_NAME[name].flag}={shown}"
+    return f"{name}={shown} in {source}"
+
+
+def _short(name: str, source: str) -> str:
+    return {"env": BY_NAME[name].env, "flag": BY_NAME[name].flag}.get(source, source)
+
+
+def _unknown(name: str, where: str) -> BadSetting:
+    near = difflib.get_close_matches(name, BY_NAME, n=1)
+    hint = f"did you mean {near[0]}?" if near else "see `python -m indexer settings`"
+    return BadSetting(f"{where}: unknown setting {name!r} ({hint})")
+
+
 def _config_file(path: str) -> dict[str, Any]:
+    where = f"MEDSEARCH_CONFIG={path}"
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"config file {path} (from MEDSEARCH_CONFIG) does not exist")
-    if p.suffix == ".toml":
-        return tomllib.loads(p.read_text(encoding="utf-8"))
-    return json.loads(p.read_text(encoding="utf-8"))
+        raise BadSetting(f"{where}: no such file")
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadSetting(f"{where}: cannot read it ({exc})") from None
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        kind = "TOML" if p.suffix == ".toml" else "JSON (name it .toml for TOML)"
+        raise BadSetting(f"{where}: not valid {kind}: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise BadSetting(f"{where}: must hold a table of settings (name = value)")
+    for name in data:
+        if name not in BY_NAME:
+            raise _unknown(name, str(p))
+    return data
 
 
-def resolve(explicit: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Return every setting's value after applying config file, environment and explicit values."""
+def resolve(explicit: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+            source: str = "flag") -> dict[str, Any]:
+    """Every setting's value after the config file, environment and explicit values; ``BadSetting`` if one is off.
+
+    ``source`` says, for messages, where the explicit values came from: ``"flag"`` (a CLI) or a
+    phrase such as ``"create_app(config)"``. Explicit ``None`` means "not given".
+    """
     environ = os.environ if environ is None else environ
     values = {s.name: s.default for s in SETTINGS}
-    layers: list[Mapping[str, Any]] = []
+    origins = {s.name: "default" for s in SETTINGS}
+    layers: list[tuple[str, Mapping[str, Any]]] = []
     if environ.get("MEDSEARCH_CONFIG"):
-        layers.append(_config_file(environ["MEDSEARCH_CONFIG"]))
-    layers.append({s.name: environ[f"MEDSEARCH_{s.name.upper()}"] for s in SETTINGS if f"MEDSEARCH_{s.name.upper()}" in environ})
-    layers.append({k: v for k, v in (explicit or {}).items() if v is not None})
-    for layer in layers:
+        path = environ["MEDSEARCH_CONFIG"]
+        layers.append((path, _config_file(path)))
+    layers.append(("env", {s.name: environ[s.env] for s in SETTINGS if s.env in environ}))
+    given = {k: v for k, v in (explicit or {}).items() if v is not None}
+    for name in given:
+        if name not in BY_NAME:
+            raise _unknown(name, source)
+    layers.append((source, given))
+    for layer_source, layer in layers:
         for name, raw in layer.items():
-            if name not in BY_NAME:
-                continue  # unrelated keys (e.g. Flask's TESTING) pass through untouched
-            setting = BY_NAME[name]
-            try:
-                values[name] = setting.type(raw) if isinstance(raw, str) else raw
-            except ValueError:
-                raise ValueError(f"setting {name!r}: {raw!r} is not a valid {setting.type.__name__}") from None
+            values[name] = BY_NAME[name].parse(raw, _origin(name, raw, layer_source))
+            origins[name] = _short(name, layer_source)
+    _check_together(values, origins)
     return values
+
+
+def _check_together(values: dict[str, Any], origins: dict[str, str]) -> None:
+    """Rules that tie two settings together."""
+    for small, large in (("overlap_tokens", "chunk_tokens"), ("default_k", "max_k")):
+        strict = small == "overlap_tokens"
+        if values[small] > values[large] or (strict and values[small] == values[large]):
+            raise BadSetting(f"{small}={values[small]} ({origins[small]}) must be {'less than' if strict else 'at most'}"
+                             f" {large}={values[large]} ({origins[large]})")
+
+
+def markdown_table() -> str:
+    """The README's table of settings, generated from the registry."""
+    rows = ["| environment variable | default | allowed | meaning |", "| --- | --- | --- | --- |"]
+    for s in SETTINGS:
+        shown = s.shown_default if s.shown_default is not None else s.default
+        shown = f"`{shown}`" if shown != "" else "(empty)"
+        rows.append(f"| `{s.env}` | {shown} | {s.allowed()} | {s.help} |")
+    return "\n".join(rows) + "\n"

@@ -10,6 +10,7 @@ from typing import Callable, Iterable, Sequence
 from indexer.errors import MedsearchError
 
 SectionKey = tuple[str, str]
+DEPTH = 10  # rank the metrics go to by default (recall@10, MRR@10, nDCG@10)
 
 
 @dataclass(frozen=True)
