@@ -1,11 +1,12 @@
-"""Section-level retrieval metrics over a queries file: recall@1/5/10, MRR@10, nDCG@10."""
+"""Section-level retrieval metrics over a queries file: recall@1/5/10, MRR@10, nDCG@10 (from ir-measures)."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
+
+import ir_measures
 
 from indexer.errors import MedsearchError
 
@@ -30,6 +31,8 @@ def load_queries(path: Path) -> list[EvalQuery]:
             try:
                 record = json.loads(line)
                 relevant = frozenset((r["article_id"], r["section_id"]) for r in record["relevant"])
+                if not relevant:
+                    raise ValueError("no relevant sections")
                 queries.append(EvalQuery(str(record.get("id", number)), record["query"], relevant))
             except (ValueError, KeyError, TypeError) as exc:
                 raise MedsearchError(f"{path}:{number}: not a query record ({exc})") from None
@@ -38,37 +41,38 @@ def load_queries(path: Path) -> list[EvalQuery]:
     return queries
 
 
-def recall_at(ranked: Sequence[SectionKey], relevant: frozenset[SectionKey], n: int) -> float:
-    return len(set(ranked[:n]) & relevant) / len(relevant)
+def cutoffs(k: int) -> tuple[int, ...]:
+    """Ranks recall is reported at for a depth ``k``: 1, 5 and 10 where they are within k, and k itself."""
+    return tuple(sorted({n for n in (1, 5, 10) if n <= k} | {k}))
 
 
-def reciprocal_rank(ranked: Sequence[SectionKey], relevant: frozenset[SectionKey], n: int) -> float:
-    return next((1.0 / i for i, key in enumerate(ranked[:n], 1) if key in relevant), 0.0)
+def evaluate(queries: Iterable[EvalQuery], rank: Callable[[str, int], Sequence[SectionKey]], k: int = DEPTH) -> dict:
+    """Mean recall@1/5/10, MRR and nDCG (binary gains) of ``rank(query, k)`` over the queries, to rank ``k``.
+
+    The metrics are ir-measures' (trec_eval's definitions). Nothing is measured past rank ``k``:
+    with k = 5 the figures are recall@1, recall@5, mrr@5 and ndcg@5. A query whose search
+    returns nothing scores 0, and a section counts once, at its best rank.
+    """
+    if k < 1:
+        raise MedsearchError(f"k must be at least 1, not {k}")
+    qrels: dict[str, dict[str, int]] = {}
+    run: dict[str, dict[str, float]] = {}
+    for number, q in enumerate(queries):
+        qid = str(number)  # ids in a queries file need not be unique
+        qrels[qid] = {_doc(key): 1 for key in q.relevant}
+        ranked = list(dict.fromkeys(_doc(key) for key in rank(q.query, k)))[:k]
+        # trec_eval orders a run by score (ties by document id): scores falling with rank keep ours.
+        run[qid] = {doc: float(k - i) for i, doc in enumerate(ranked)}
+    if not qrels:
+        raise MedsearchError("no queries to evaluate")
+    names = {ir_measures.R @ n: f"recall@{n}" for n in cutoffs(k)}
+    names |= {ir_measures.RR @ k: f"mrr@{k}", ir_measures.nDCG @ k: f"ndcg@{k}"}
+    means = ir_measures.calc_aggregate(list(names), qrels, run)
+    # A query with an empty run is absent from trec_eval's per-query figures; calc_aggregate counts it as 0.
+    return {**{name: round(float(means.get(measure, 0.0)), 4) for measure, name in names.items()},
+            "queries": len(qrels)}
 
 
-def ndcg_at(ranked: Sequence[SectionKey], relevant: frozenset[SectionKey], n: int) -> float:
-    """Binary-gain nDCG; a section counts once, at its best rank."""
-    seen: set[SectionKey] = set()
-    dcg = 0.0
-    for i, key in enumerate(ranked[:n], 1):
-        if key in relevant and key not in seen:
-            dcg += 1.0 / math.log2(i + 1)
-            seen.add(key)
-    ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(relevant), n) + 1))
-    return dcg / ideal
-
-
-def evaluate(queries: Iterable[EvalQuery], rank: Callable[[str, int], Sequence[SectionKey]], k: int = 10) -> dict:
-    """Mean metrics of ``rank(query, k)`` (a ranked list of section keys) over the queries."""
-    k = max(k, 10)
-    totals = {"recall@1": 0.0, "recall@5": 0.0, "recall@10": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0}
-    count = 0
-    for q in queries:
-        ranked = list(rank(q.query, k))
-        totals["recall@1"] += recall_at(ranked, q.relevant, 1)
-        totals["recall@5"] += recall_at(ranked, q.relevant, 5)
-        totals["recall@10"] += recall_at(ranked, q.relevant, 10)
-        totals["mrr@10"] += reciprocal_rank(ranked, q.relevant, 10)
-        totals["ndcg@10"] += ndcg_at(ranked, q.relevant, 10)
-        count += 1
-    return {**{name: round(value / count, 4) for name, value in totals.items()}, "queries": count}
+def _doc(key: SectionKey) -> str:
+    article_id, section_id = key
+    return f"{article_id}\t{section_id}"
