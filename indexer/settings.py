@@ -131,8 +131,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("default_k", int, 10, "Results returned when a search does not ask for `k`; at most max_k.",
             min=1, max=200),
     Setting("max_k", int, 50, "Largest `k` a search may ask for.", min=1, max=200),
-    Setting("max_offset", int, 1000, "Largest `offset` (results skipped, for the next page) a search may ask for.",
-            min=0, max=10_000),
     # 800 characters stay within gunicorn's 8,190-byte request line even when every one is percent-encoded UTF-8.
     Setting("max_query_chars", int, 500, "Longest query accepted, in characters.", min=1, max=800),
     Setting("weight_lexical", float, 0.3, "Weight of the normalised BM25 score in hybrid ranking (tuned by "

@@ -167,6 +167,16 @@ def test_cli_options_come_from_the_registry(tmp_path):
         assert f"{s.flag} {s.metavar()}" in out and s.env in out
 
 
+def test_registry_choices_are_the_code_s_own():
+    from indexer.embedding import BACKENDS, DEFAULT_MODEL
+    from indexer.store import choose_factory
+
+    assert settings.BY_NAME["backend"].choices == BACKENDS
+    assert settings.BY_NAME["model"].default == DEFAULT_MODEL
+    for index_type in settings.BY_NAME["index_type"].choices:
+        choose_factory(index_type, 10)  # each choice is one the vector store knows
+
+
 TABLE = re.compile(r"<!-- settings-table: .*? -->\n(.*?)<!-- /settings-table -->", re.S)
 
 

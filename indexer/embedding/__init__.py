@@ -57,8 +57,8 @@ def default_model_cache() -> Path:
 class Embedder:
     """An embedding model loaded once, producing L2-normalised float32 vectors with one of ``BACKENDS``."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 16, backend: str = DEFAULT_BACKEND,
-                 model_cache: str | Path | None = None):
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = BY_NAME["batch_size"].default,
+                 backend: str = DEFAULT_BACKEND, model_cache: str | Path | None = None):
         if backend not in BACKENDS:
             raise UnknownBackend(f"unknown embedding backend {backend!r}: set --backend or MEDSEARCH_BACKEND "
                                  f"to one of {', '.join(BACKENDS)}")
@@ -113,8 +113,8 @@ class Embedder:
 _LOADED: dict[tuple[str, int, str, str], Embedder] = {}
 
 
-def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = 16, backend: str = DEFAULT_BACKEND,
-                  model_cache: str | Path | None = None) -> Embedder:
+def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = BY_NAME["batch_size"].default,
+                  backend: str = DEFAULT_BACKEND, model_cache: str | Path | None = None) -> Embedder:
     """The process-wide Embedder for a model and backend: loaded on first use, shared afterwards."""
     key = (name, batch_size, backend, str(model_cache or ""))
     if key not in _LOADED:
