@@ -9,10 +9,13 @@ PORT ?= 5000
 
 .PHONY: serve serve-prod test index install clean
 
-$(VENV)/.installed: requirements.txt
+# requirements.txt pins everything, setuptools included, so the project itself (pyproject.toml) installs
+# editable without resolving or downloading anything again.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed

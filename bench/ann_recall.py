@@ -13,20 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, SHARED, configured_embedder
 
-from indexer.embedding import load_embedder  # noqa: E402
-from indexer.index import SearchIndex  # noqa: E402
-from indexer.store import HNSW_EF_SEARCH, HNSW_FACTORY, VectorStore  # noqa: E402
+from indexer.index import SearchIndex
+from indexer.store import HNSW_EF_SEARCH, HNSW_FACTORY, VectorStore
 
-QUERIES = ROOT.parent / "shared" / "data" / "medicationqa" / "queries-dev.jsonl"
+QUERIES = SHARED / "medicationqa" / "queries-dev.jsonl"
 
 
 def vectors_of_size(base: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -61,7 +58,7 @@ def main() -> None:
     index = SearchIndex.open(args.index, checksums=False)
     base = index.vectors.vectors(np.arange(len(index)))
     if QUERIES.exists():
-        embedder = load_embedder()
+        embedder = configured_embedder()
         texts = [json.loads(line)["query"] for line in QUERIES.read_text().splitlines()][:300]
         queries = embedder.encode(texts)
     else:

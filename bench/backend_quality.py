@@ -16,23 +16,19 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, SHARED, configured_embedder
 
-from indexer import settings as settings_mod  # noqa: E402
-from indexer.pipeline import build_index  # noqa: E402
-from indexer.embedding import BACKENDS, load_embedder  # noqa: E402
-from indexer.index import SearchIndex  # noqa: E402
-from search_app.evaluation import evaluate, load_queries  # noqa: E402
-from search_app.ranking import Searcher, Weights  # noqa: E402
-
-SHARED = ROOT.parent / "shared" / "data"
+from indexer import settings as settings_mod
+from indexer.pipeline import build_index
+from indexer.embedding import BACKENDS
+from indexer.index import SearchIndex
+from search_app.evaluation import evaluate, load_queries
+from search_app.ranking import Searcher, Weights
 
 
 def main() -> None:
@@ -51,7 +47,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     indexes: dict[str, SearchIndex] = {}
     for backend in backends:
-        embedder = load_embedder(conf["model"], conf["batch_size"], backend)
+        embedder = configured_embedder(backend)
         index_dir = args.out / f"medicationqa-{backend}-index"
         shutil.rmtree(index_dir, ignore_errors=True)
         report = build_index([args.corpus], index_dir, embedder, log=lambda line: None)
@@ -69,7 +65,7 @@ def main() -> None:
     rows = np.arange(len(indexes["torch"]))
     reference = indexes["torch"].vectors.vectors(rows)
     texts = [queries[i % len(queries)].query for i in range(args.latency_queries)]
-    embedders = {b: load_embedder(conf["model"], conf["batch_size"], b) for b in backends}
+    embedders = {b: configured_embedder(b) for b in backends}
     query_vectors = {b: embedders[b].encode(texts) for b in backends}
     latencies: dict[str, list[float]] = {b: [] for b in backends}
     # Turns of 20 queries, not 1: a runtime's idle threads spin for a while after each call and would

@@ -19,23 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import SHARED, configured_embedder
 
-from indexer.chunking import ChunkSettings, passages_for  # noqa: E402
-from indexer.embedding import BACKENDS, load_embedder  # noqa: E402
-from indexer.sources import Skipped, iter_articles  # noqa: E402
+from indexer.chunking import ChunkSettings, passages_for
+from indexer.embedding import BACKENDS
+from indexer.sources import Skipped, iter_articles
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "medquad" / "articles.jsonl")
+    parser.add_argument("--corpus", type=Path, default=SHARED / "medquad" / "articles.jsonl")
     parser.add_argument("--sample", type=int, default=1000)
     parser.add_argument("--window", type=int, default=1024)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
@@ -43,7 +41,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    reference = load_embedder(backend="torch")  # chunking, token counts and the plain loop's model
+    reference = configured_embedder("torch")  # chunking, token counts and the plain loop's model
     chunking = ChunkSettings(max_seq_length=reference.max_seq_length)
     texts: list[str] = []
     for article in iter_articles([args.corpus]):
@@ -59,7 +57,7 @@ def main() -> None:
     def plain() -> np.ndarray:
         return np.concatenate([model.encode(texts[i:i + 32]) for i in range(0, len(texts), 32)])
 
-    pipelines = {f"{backend} batch {size}": load_embedder(batch_size=size, backend=backend)
+    pipelines = {f"{backend} batch {size}": configured_embedder(backend, size)
                  for backend in args.backends for size in args.batch_sizes}
 
     def run(name: str) -> np.ndarray:

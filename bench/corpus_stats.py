@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, searcher_for
 
-from indexer.sources import Skipped, iter_articles  # noqa: E402
-from indexer import settings as settings_mod  # noqa: E402
-from search_app.ranking import Searcher, open_searcher  # noqa: E402
+from indexer.sources import Skipped, iter_articles
+from search_app.ranking import Searcher
 
 
 def spot_check(searcher: Searcher, questions_file: Path) -> list[dict]:
@@ -39,7 +36,7 @@ def main() -> None:
     items = list(iter_articles([ROOT / "corpus"]))
     articles = [a for a in items if not isinstance(a, Skipped)]
     kinds = [a.meta.get("kind") for a in articles]
-    searcher = open_searcher(settings_mod.resolve({"index": str(args.index)}))
+    searcher = searcher_for(args.index)
     index = searcher.index
     rows = spot_check(searcher, ROOT / "bench" / "corpus_questions.jsonl")
     for row in rows:

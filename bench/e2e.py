@@ -12,23 +12,16 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, SHARED, configured_embedder, searcher_for
 
-from indexer.pipeline import build_index  # noqa: E402
-from indexer.embedding import load_embedder  # noqa: E402
-from search_app.evaluation import evaluate, load_queries  # noqa: E402
-from indexer import settings as settings_mod  # noqa: E402
-from search_app.ranking import open_searcher  # noqa: E402
-
-SHARED = ROOT.parent / "shared" / "data"
+from indexer.pipeline import build_index
+from search_app.evaluation import evaluate, load_queries
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -44,7 +37,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
 
-    embedder = load_embedder()
+    embedder = configured_embedder()
     # A cold build: a fresh index directory has an empty embedding cache, so every passage is embedded.
     if args.index.exists():
         shutil.rmtree(args.index)
@@ -52,7 +45,7 @@ def main() -> None:
     report = build_index([args.corpus], args.index, embedder, log=lambda line: None)
     build_seconds = time.perf_counter() - started
 
-    searcher = open_searcher(settings_mod.resolve({"index": str(args.index)}))
+    searcher = searcher_for(args.index)
     queries = load_queries(args.queries)
     metrics = evaluate(queries, lambda q, n: [(h.passage.article_id, h.passage.section_id)
                                               for h in searcher.search(q, n).hits])

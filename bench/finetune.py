@@ -18,19 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, SHARED
 
-from indexer.embedding import resolve_model_path  # noqa: E402  (sets the offline environment first)
+from indexer.embedding import resolve_model_path  # (sets the offline environment first)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "medquad" / "articles.jsonl")
+    parser.add_argument("--corpus", type=Path, default=SHARED / "medquad" / "articles.jsonl")
     parser.add_argument("--pairs", type=int, default=3200)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "finetuned-model")
     args = parser.parse_args()

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import ROOT
 
 
 def run_build(sources: list[str], index: Path, report: Path) -> dict:

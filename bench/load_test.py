@@ -35,11 +35,9 @@ from urllib.parse import urlencode
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
+from _common import PY, ROOT, SHARED
+
 OUT = ROOT / "bench" / "out" / "load"
-PY = Path(sys.executable)
 ROUNDS = 4  # turns of (floor, concurrency 1)
 
 

@@ -28,10 +28,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT
 
-from search_app import create_app  # noqa: E402
+from search_app import create_app
 
 SCREENSHOTS = ROOT / "bench" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")

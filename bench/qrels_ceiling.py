@@ -20,19 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import SHARED, configured_embedder, searcher_for
 
-from indexer.embedding import load_embedder  # noqa: E402
-from search_app.evaluation import load_queries  # noqa: E402
-
-SHARED = ROOT.parent / "shared" / "data"
+from search_app.evaluation import load_queries
 
 
 def main() -> None:
@@ -58,7 +53,7 @@ def main() -> None:
                 keys.append((article["id"], section["id"]))
                 texts.append(" ".join(section["text"].split()))
                 about[keys[-1]] = (article["title"].strip().lower(), section["heading"].strip().lower())
-    vectors = load_embedder().encode(texts)
+    vectors = configured_embedder().encode(texts)
     position = {key: i for i, key in enumerate(keys)}
     similar = vectors @ vectors.T
     np.fill_diagonal(similar, 0)
@@ -84,10 +79,7 @@ def main() -> None:
 
 def sort_misses(index: Path, queries: list, about: dict) -> dict[str, int]:
     """Where the configured ranking's first result goes when it is not an answer."""
-    from indexer import settings
-    from search_app.ranking import open_searcher
-
-    searcher = open_searcher(settings.resolve({"index": str(index)}))
+    searcher = searcher_for(index)
     kinds: Counter[str] = Counter()
     for q in queries:
         top = searcher.search(q.query, 1).hits[0].passage

@@ -14,13 +14,10 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
+from _common import ROOT, SHARED, searcher_for
 
 
 def main() -> None:
@@ -30,12 +27,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     args = parser.parse_args()
 
-    from indexer import settings
     from indexer.embedding import Embedder
     from search_app.evaluation import load_queries
-    from search_app.ranking import open_searcher
 
-    searcher = open_searcher(settings.resolve({"index": str(args.index)}))
+    searcher = searcher_for(args.index)
     queries = [q.query for q in load_queries(args.queries_file)][:args.queries]
     report = {}
     for threads in (1, 2):

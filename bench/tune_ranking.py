@@ -19,20 +19,16 @@ import hashlib
 import itertools
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, SHARED, configured_embedder
 
-from indexer import settings as settings_mod  # noqa: E402
-from indexer.embedding import load_embedder  # noqa: E402
-from indexer.index import SearchIndex  # noqa: E402
-from search_app.evaluation import evaluate, load_queries  # noqa: E402
-from search_app.ranking import Searcher, Weights  # noqa: E402
+from indexer import settings as settings_mod
+from indexer.index import SearchIndex
+from search_app.evaluation import evaluate, load_queries
+from search_app.ranking import Searcher, Weights
 
-SHARED = ROOT.parent / "shared" / "data"
 GRID = {"lexical": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0],
         "name": [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5],
         "intent": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]}
@@ -51,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
 
     conf = settings_mod.resolve()
-    embedder = load_embedder()
+    embedder = configured_embedder()
     searcher = Searcher(SearchIndex.open(args.index, model=embedder.describe()), embedder,
                         Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"]))
     queries = load_queries(args.queries)

@@ -38,13 +38,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT
 
-from search_app.urgency import DEFAULT_RULES, LEVELS, UrgencyRules  # noqa: E402
+from search_app.urgency import DEFAULT_RULES, LEVELS, UrgencyRules
 
 QUERIES = ROOT / "bench" / "urgent_queries.jsonl"
 NONE = "none"
