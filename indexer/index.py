@@ -46,6 +46,48 @@ class SearchIndex:
         self._row_section = np.array([sections.setdefault((r[1], r[2]), len(sections)) for r in rows], dtype=np.int32)
         self._row_type = np.array([_TYPE_INDEX.get(r[3], _TYPE_INDEX["other"]) for r in rows], dtype=np.int8)
         self._section_keys = list(sections)
+        self._medicines(catalog, sections)
+
+    def _medicines(self, catalog: Catalog, sections: dict[tuple[str, str], int]) -> None:
+        """What each article and section is about, for medicine-aware ranking and labels.
+
+        A name is a medicine when the brand table knows it or an article about it says it is a
+        medicine (``kind: medicine`` or a label); topic and disease pages name no medicine.
+        Sections whose heading names a medicine ("Amitriptyline and muscle cramps") are about it too.
+        """
+        kinds = catalog.article_kinds()
+        table = lexicons.generic_table()
+        self.topic_articles = frozenset(a for a, kind in kinds.items() if kind == "topic")
+        self.medicine_names = frozenset(table) | frozenset(
+            n for n, ids in self.names.items() if any(kinds.get(a) in ("medicine", "label") for a in ids))
+        about: dict[str, set[str]] = {}
+        for name, ids in self.names.items():
+            if name in table:
+                for a in ids:
+                    if a not in self.topic_articles:
+                        about.setdefault(a, set()).update(table[name])
+        synonyms = lexicons.synonym_table()
+        titles = catalog.titles()
+        self._article_medicines = {}
+        for article_id, generics in about.items():
+            kept: list[str] = []
+            in_title = set(lexicons.name_key(titles.get(article_id, "")).split())
+            # One name per medicine (paracetamol and acetaminophen are one): the one in the title first.
+            for g in sorted(generics, key=lambda g: (not set(g.split()) <= in_title, g)):
+                if not any(k in synonyms.get(g, ()) for k in kept):
+                    kept.append(g)
+            self._article_medicines[article_id] = tuple(kept)
+        heading_sections: dict[str, list[int]] = {}
+        for article_id, section_id, heading in catalog.section_headings():
+            number = sections.get((article_id, section_id))
+            if number is None or not heading:
+                continue
+            for name in lexicons.names_in(heading, self.medicine_names):
+                heading_sections.setdefault(name, []).append(number)
+        section_rows = np.argsort(self._row_section, kind="stable")
+        starts = np.searchsorted(self._row_section[section_rows], np.arange(len(sections) + 1))
+        self._heading_rows = {name: np.sort(np.concatenate([section_rows[starts[n]:starts[n + 1]] for n in numbers]))
+                              for name, numbers in heading_sections.items()}
 
     @classmethod
     def open(cls, index_dir: Path, model: dict[str, Any] | None = None, checksums: bool = True) -> "SearchIndex":
@@ -105,6 +147,17 @@ class SearchIndex:
         if section_types is not None:
             mask &= self.of_type(np.arange(self._size), section_types)
         return np.flatnonzero(mask)
+
+    def rows_about(self, names: Iterable[str]) -> np.ndarray:
+        """Rows about any of ``names``: the passages of their articles and sections whose heading names one."""
+        names = list(names)
+        articles = {a for n in names for a in self.names.get(n, ())}
+        parts = [self.rows_of(articles)] + [self._heading_rows[n] for n in names if n in self._heading_rows]
+        return np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+
+    def article_medicines(self, article_id: str) -> tuple[str, ...]:
+        """Generic names of the medicines an article is about (none for topic articles)."""
+        return self._article_medicines.get(article_id, ())
 
     def about(self, rows: np.ndarray, article_ids: Iterable[str]) -> np.ndarray:
         """For each row, whether its passage belongs to one of the given articles."""

@@ -24,6 +24,7 @@ from .understanding import Analysis, Understander
 
 MODES = ("hybrid", "dense", "lexical")
 POOL = 100  # candidates taken from each retriever before fusion
+MAX_ABOUT = 3000  # passages about the named medicines pooled at once; past this a later page ranks every row
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Hit:
     matched: tuple[str, ...] = ()
     name_match: bool = False
     intent_match: bool = False
+    about_asked: bool = False          # about a medicine the query names (its article, or a section naming it)
+    medicines: tuple[str, ...] = ()    # generic names of the medicines the passage's article is about
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Candidates:
     lexical: np.ndarray
     name: np.ndarray
     intent: np.ndarray
+    tier: np.ndarray   # how many of the query's constraining medicines each row is about
     dense_rank: dict[int, int] = field(default_factory=dict)
     lexical_rank: dict[int, int] = field(default_factory=dict)
     complete: bool = False  # every row that could rank is in the pool
@@ -73,9 +77,10 @@ class Candidates:
 class Signals(NamedTuple):
     """What each retriever says of one query, computed once per search."""
 
-    query: np.ndarray | None  # the query vector (dense modes)
+    query: np.ndarray         # the query vector (also in lexical mode: match and urgency read it)
     dense_rows: np.ndarray    # the nearest rows, best first (dense modes)
     lexical: np.ndarray       # the BM25 score of every row (zero outside lexical modes)
+    best_cosine: float        # cosine of the query to the nearest passage of the whole build
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class SearchResult:
     analysis: Analysis
     hits: list[Hit]
     total_sections: int  # how many sections were ranked (for "more results")
+    query_vector: np.ndarray | None = None
+    best_cosine: float = 0.0  # the query's cosine to the nearest passage of the build, filters aside
 
 
 class Searcher:
@@ -93,36 +100,32 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
-        self.understander = Understander(index.names, index.vocabulary)
+        self.understander = Understander(index.names, index.vocabulary, medicine_names=index.medicine_names,
+                                         english=embedder.whole_words, article_medicines=index.article_medicines)
 
     # -- filters -------------------------------------------------------------------------
     def allowed_rows(self, filters: Filters) -> np.ndarray | None:
         """Rows passing the filters, or None when there are none; unknown values are a BadQuery."""
         if not filters:
             return None
-        articles: set[str] | None = None
-        if filters.drugs:
-            articles = set()
-            for drug in filters.drugs:
-                found = self.index.names.get(name_key(drug))
-                if not found:
-                    raise BadQuery("unknown_drug", f"no medicine called {drug!r} in this index")
-                articles.update(found)
         unknown = [t for t in filters.section_types if t not in SECTION_TYPES]
         if unknown:
             raise BadQuery("unknown_section_type", f"unknown section type {unknown[0]!r}; "
                                                    f"one of: {', '.join(SECTION_TYPES)}")
-        return self.index.rows_where(articles, filters.section_types or None)
+        rows = self.index.rows_where(None, filters.section_types or None)
+        if filters.drugs:  # any of the medicines: each one's article and the sections of other articles about it
+            about = []
+            for drug in filters.drugs:
+                key = name_key(drug)
+                about.append(self.index.rows_about(self.understander.synonyms.get(key, frozenset()) | {key}))
+                if not len(about[-1]):
+                    raise BadQuery("unknown_drug", f"no medicine called {drug!r} in this index")
+            rows = np.intersect1d(rows, np.unique(np.concatenate(about)), assume_unique=True)
+        return rows
 
     # -- evidence ------------------------------------------------------------------------
-    def dense_neighbours(self, text: str, mode: str, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The query vector of ``text`` and the rows of its nearest passages (as many as the mode pools)."""
-        query = self.embedder.encode_query(text)[0]
-        rows, _ = self.index.nearest(query, self.pool if mode == "hybrid" else self.pool * 4, allowed)
-        return query, rows
-
     def signals(self, analysis: Analysis, mode: str, allowed: np.ndarray | None) -> Signals:
-        """The query vector and nearest rows (dense modes) and the BM25 score of every row (lexical modes)."""
+        """The query vector, its nearest rows (dense modes) and the BM25 score of every row (lexical modes)."""
         lexical_all = np.zeros(len(self.index), dtype=np.float32)
         if mode in ("hybrid", "lexical") and analysis.lexical_terms:
             terms, weights = zip(*analysis.lexical_terms)
@@ -131,10 +134,14 @@ class Searcher:
                 masked = np.zeros_like(lexical_all)
                 masked[allowed] = lexical_all[allowed]
                 lexical_all = masked
-        if mode not in ("hybrid", "dense"):
-            return Signals(None, np.empty(0, dtype=np.int64), lexical_all)
-        query, rows = self.dense_neighbours(analysis.corrected, mode, allowed)
-        return Signals(query, rows, lexical_all)
+        query = self.embedder.encode_query(analysis.corrected)[0]
+        depth = 0 if mode == "lexical" else self.pool if mode == "hybrid" else self.pool * 4
+        rows, scores = self.index.nearest(query, max(depth, 1), allowed)
+        if allowed is not None:  # how close the build comes to the query is asked of the whole build
+            best = self.index.nearest(query, 1)[1]
+        else:
+            best = scores
+        return Signals(query, rows[:depth], lexical_all, float(best[0]) if len(best) else 0.0)
 
     def candidates(self, analysis: Analysis, mode: str = "hybrid", allowed: np.ndarray | None = None,
                    every_row: bool = False, signals: Signals | None = None) -> Candidates:
@@ -143,14 +150,15 @@ class Searcher:
         With ``every_row`` the pool is every allowed row: used when the pools hold fewer
         sections than a page needs, so that a page is never short while results exist.
         """
-        query, dense_rows, lexical_all = signals if signals is not None else self.signals(analysis, mode, allowed)
+        query, dense_rows, lexical_all, _ = signals if signals is not None else self.signals(analysis, mode, allowed)
         depth = self.pool if mode == "hybrid" else self.pool * 4
+        constraining = analysis.constraining if mode == "hybrid" else ()
         dense_rank = {int(r): i + 1 for i, r in enumerate(dense_rows)}
         lexical_rank = {int(r): i + 1 for i, r in enumerate(top_positive(lexical_all, depth))}
         allowed_count = len(self.index) if allowed is None else len(allowed)
         # The pool is complete when no retriever was cut short: then ranking every row adds nothing.
         complete = every_row or (
-            (query is None or len(dense_rank) >= allowed_count)
+            (mode == "lexical" or len(dense_rank) >= allowed_count)
             and (mode == "dense" or int(np.count_nonzero(lexical_all)) <= depth))
         if every_row:
             rows = np.arange(len(self.index)) if allowed is None else np.asarray(allowed, dtype=np.int64)
@@ -161,16 +169,30 @@ class Searcher:
                 if allowed is not None:
                     named = np.intersect1d(named, allowed)
                 pool.update(dict.fromkeys(int(r) for r in named[:self.pool * 3]))
+            if mode == "hybrid" and constraining:
+                # Every passage about a named medicine can rank first: they all join the pool, or the pool
+                # is not complete (and a later page ranks every row).
+                about = self.about_rows(constraining, allowed)
+                pool.update(dict.fromkeys(about[:MAX_ABOUT].tolist()))
+                complete = complete and len(about) <= MAX_ABOUT
             rows = np.fromiter(pool, dtype=np.int64, count=len(pool))
         if mode == "lexical":  # a passage that shares no word with the query is no lexical result
             rows = rows[lexical_all[rows] > 0]
-        dense = self.index.similarity(rows, query) if query is not None else np.zeros(len(rows), dtype=np.float32)
+        dense = self.index.similarity(rows, query) if mode != "lexical" else np.zeros(len(rows), dtype=np.float32)
         peak = float(lexical_all.max())
         lexical = lexical_all[rows] / peak if peak > 0 else np.zeros(len(rows))
+        tier = np.zeros(len(rows), dtype=np.int32)
+        for medicine in constraining:
+            tier += np.isin(rows, self.about_rows((medicine,), None))
         return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
                           self.index.about(rows, analysis.articles).astype(np.float32),
-                          self.index.of_type(rows, analysis.intents).astype(np.float32), dense_rank, lexical_rank,
-                          complete)
+                          self.index.of_type(rows, analysis.intents).astype(np.float32), tier, dense_rank,
+                          lexical_rank, complete)
+
+    def about_rows(self, medicines, allowed: np.ndarray | None) -> np.ndarray:
+        """Rows about any of the medicines (their articles, sections naming them), within ``allowed``."""
+        rows = self.index.rows_about({n for m in medicines for n in m.names})
+        return rows if allowed is None else np.intersect1d(rows, allowed, assume_unique=True)
 
     def fuse(self, c: Candidates, mode: str = "hybrid", weights: Weights | None = None) -> np.ndarray:
         """Fused score of every candidate."""
@@ -182,8 +204,11 @@ class Searcher:
         return c.dense + w.lexical * c.lexical + w.name * c.name + w.intent * c.intent
 
     def ranked_sections(self, c: Candidates, scores: np.ndarray) -> list[tuple[int, float, int]]:
-        """(row, score, candidate position) of the best passage of each section, best first."""
-        order = np.argsort(-scores, kind="stable")
+        """(row, score, candidate position) of the best passage of each section, best first.
+
+        Passages about more of the medicines the query names come first (``tier``), then by score.
+        """
+        order = np.lexsort((-scores, -c.tier)) if c.tier.any() else np.argsort(-scores, kind="stable")
         # The first (best) place of each section in that order, kept in order.
         _, first = np.unique(self.index.sections_of(c.rows[order]), return_index=True)
         return [(int(c.rows[i]), float(scores[i]), int(i)) for i in order[np.sort(first)]]
@@ -205,9 +230,10 @@ class Searcher:
             wide = self.candidates(analysis, mode, allowed, every_row=True, signals=signals)
             position = {int(row): i for i, row in enumerate(wide.rows)}
             shown = set(self.index.sections_of(np.array([row for row, _, _ in ranked], dtype=np.int64)).tolist())
+            rest = self.ranked_sections(wide, self.fuse(wide, mode))
+            rest_sections = self.index.sections_of(np.array([r[0] for r in rest], dtype=np.int64)).tolist()
             ranked = [(row, score, position[row]) for row, score, _ in ranked] + [
-                r for r in self.ranked_sections(wide, self.fuse(wide, mode))
-                if int(self.index.sections_of(np.array([r[0]]))[0]) not in shown]
+                r for r, section in zip(rest, rest_sections) if section not in shown]
             c = wide
         page = ranked[offset:offset + k]
         passages = self.index.passages([row for row, _, _ in page])
@@ -215,9 +241,11 @@ class Searcher:
         hits = [Hit(rank=offset + n + 1, score=score, passage=passages[row],
                     dense_rank=c.dense_rank.get(row), lexical_rank=c.lexical_rank.get(row),
                     matched=matched_terms(passages[row].heading + " " + passages[row].text, own),
-                    name_match=bool(c.name[i]), intent_match=bool(c.intent[i]))
+                    name_match=bool(c.name[i]), intent_match=bool(c.intent[i]), about_asked=bool(c.tier[i]),
+                    medicines=self.index.article_medicines(passages[row].article_id))
                 for n, (row, score, i) in enumerate(page)]
-        return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked))
+        return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked), query_vector=signals.query,
+                            best_cosine=signals.best_cosine)
 
 
 def top_positive(scores: np.ndarray, depth: int) -> np.ndarray:

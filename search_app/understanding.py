@@ -10,13 +10,14 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 from pathlib import Path
 
 import jellyfish
 from rapidfuzz import fuzz, process
 
 from indexer.lexical import STOPWORDS, stem, tokens, words
-from indexer.lexicon import name_key, synonym_table
+from indexer.lexicon import generic_table, name_key, synonym_table
 
 DATA = Path(__file__).resolve().parent / "data"
 LAY_TERMS_FILE = DATA / "lay_terms.tsv"
@@ -47,6 +48,31 @@ _INTENTS: tuple[tuple[str, str], ...] = (
 _INTENT_PATTERNS = tuple((label, re.compile(pattern, re.I)) for label, pattern in _INTENTS)
 
 
+# Phrasings that ask about more than one medicine, or about others: then no medicine constrains the ranking.
+_COMPARISON = re.compile(r"\b(vs|versus|instead of|alternatives?|substitutes?|switch(ed|ing)? (from|to|over)|"
+                         r"chang(e|ed|ing) (from|to)|compared? (to|with)|comparison|difference between|"
+                         r"better than|which is (better|safer|stronger)|replace|rather than)\b", re.I)
+
+
+@dataclass(frozen=True)
+class NamedMedicine:
+    """A medicine the query names, by any of its names."""
+
+    typed: str                 # the name as it stands in the (respelt) query
+    generic: str               # its generic name, as reported
+    names: frozenset[str]      # every name of it (brand and generic)
+    articles: frozenset[str]   # articles about it in this build
+
+    @property
+    def covered(self) -> bool:
+        return bool(self.articles)
+
+    @property
+    def brand(self) -> bool:
+        """True when the reader typed a brand name (not the generic)."""
+        return self.typed != self.generic and self.typed not in self.generic.split(" ")
+
+
 @dataclass(frozen=True)
 class Analysis:
     """What the engine understood of one query."""
@@ -59,6 +85,18 @@ class Analysis:
     expansions: tuple[str, ...]                # clinical words and other names added for lexical search
     intents: frozenset[str]                    # section types the query asks about
     lexical_terms: tuple[tuple[str, float], ...] = field(default=())  # (BM25 token, weight)
+    medicines: tuple[NamedMedicine, ...] = ()  # the names that are medicines, one per medicine
+    comparison: bool = False                   # asks about several medicines or alternatives
+    known_share: float = 0.0                   # share of the query's content words the build knows
+
+    @property
+    def constraining(self) -> tuple[NamedMedicine, ...]:
+        """The medicines that put their own passages first: those with an article, unless comparing."""
+        return () if self.comparison else tuple(m for m in self.medicines if m.covered)
+
+    @property
+    def uncovered(self) -> tuple[NamedMedicine, ...]:
+        return tuple(m for m in self.medicines if not m.covered)
 
 
 @lru_cache(maxsize=4)
@@ -81,9 +119,15 @@ def intents(text: str) -> frozenset[str]:
 class Understander:
     """Analyses queries against one build's lexicon and vocabulary."""
 
-    def __init__(self, names: dict[str, list[str]], vocabulary: frozenset[str], expansion_weight: float = 0.5):
+    def __init__(self, names: dict[str, list[str]], vocabulary: frozenset[str], expansion_weight: float = 0.5,
+                 medicine_names: frozenset[str] = frozenset(), english: frozenset[str] = frozenset(),
+                 article_medicines: Callable[[str], tuple[str, ...]] = lambda article_id: ()):
         self.names = names
         self.vocabulary = vocabulary
+        self.english = english  # real words: never respelt into a medicine name
+        self.article_medicines = article_medicines
+        self.generics = generic_table()
+        self.medicine_names = medicine_names | frozenset(self.generics)
         self.expansion_weight = expansion_weight
         self.synonyms = synonym_table()
         # Single words a misspelling may be corrected to: names of our articles and known medicines.
@@ -92,6 +136,11 @@ class Understander:
         self._metaphones = defaultdict(list)
         for name in self._spellable:
             self._metaphones[jellyfish.metaphone(name)].append(name)
+        # "metformine" stems to "metformin": one stem, one medicine name, whatever the ending typed.
+        by_stem = defaultdict(set)
+        for name in self._spellable:
+            by_stem[stem(name)].add(name)
+        self._by_stem = {s: next(iter(n)) for s, n in by_stem.items() if len(n) == 1}
         # Lay phrases padded with spaces, so that one substring test finds them as whole words.
         self._lay = [(f" {lay} ", clinical) for lay, clinical in lay_terms().items()]
 
@@ -101,7 +150,11 @@ class Understander:
 
     def correct(self, word: str) -> str | None:
         """The medicine name a misspelt word most likely meant, or None."""
-        if self._known(word):
+        if word in self.names or word in self.synonyms:
+            return None
+        if len(word) >= 6 and stem(word) in self._by_stem and word not in self.english:
+            return self._by_stem[stem(word)]
+        if self._known(word) or word in self.english:
             return None
         # A near miss on a short word is as likely another word as a medicine ("hydro" is not "hydrea").
         floor = 85 if len(word) < 8 else 80
@@ -110,6 +163,10 @@ class Understander:
         sounding = max(same_sound, key=lambda n: fuzz.ratio(word, n), default=None)
         if sounding and fuzz.ratio(word, sounding) >= (70 if len(word) >= 6 else floor) and (best is None or best[1] < 90):
             return sounding
+        if best and best[0] not in self.names:
+            # A medicine with no article here is read from a typo only when the typo is very near: reading
+            # "chlorine" as chloroquine would tell a reader we have nothing on what they asked.
+            floor = max(floor, 88)
         return best[0] if best and best[1] >= floor else None
 
     def _respell(self, typed: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -167,6 +224,31 @@ class Understander:
                 extra[t] = max(extra.get(t, 0.0), self.expansion_weight / len(group_tokens))
         expansions = [phrase for group in groups for phrase in group]
         terms = tuple((t, 1.0) for t in own) + tuple(extra.items())
+        medicines = self.medicines(found_names)
+        content = [w for w in fixed if w not in STOPWORDS and len(w) > 1]
+        key_padded = " " + " ".join(fixed) + " "
+        known = sum(1 for w in content if stem(w) in self.vocabulary or w in self.names or w in self.synonyms
+                    or any(f" {w} " in lay for lay, _ in self._lay if lay in key_padded))
+        comparison = bool(_COMPARISON.search(corrected)) or (
+            len(medicines) >= 2 and re.search(r"\bor\b", corrected, re.I) is not None)
         return Analysis(text=text, corrected=corrected, corrections=tuple(corrections), names=tuple(found_names),
                         articles=articles, expansions=tuple(dict.fromkeys(expansions)),
-                        intents=intents(corrected), lexical_terms=terms)
+                        intents=intents(corrected), lexical_terms=terms, medicines=medicines, comparison=comparison,
+                        known_share=known / len(content) if content else 0.0)
+
+    def medicines(self, found: list[str]) -> tuple[NamedMedicine, ...]:
+        """The found names that are medicines, one entry per medicine (a brand and its generic are one)."""
+        out: list[NamedMedicine] = []
+        for name in found:
+            if name not in self.medicine_names:
+                continue
+            names = frozenset(self.synonyms.get(name, frozenset())) | {name}
+            if any(names & m.names for m in out):
+                continue
+            articles = frozenset(a for n in names for a in self.names.get(n, ()))
+            generics = self.generics.get(name, (name,))
+            # Report the medicine as its article names it (paracetamol, not acetaminophen; methotrexate for "mtx").
+            own = [g for a in sorted(articles) for g in self.article_medicines(a) if g in names or name not in self.generics]
+            generic = own[0] if own else generics[0]
+            out.append(NamedMedicine(typed=name, generic=generic, names=names, articles=articles))
+        return tuple(out)
