@@ -128,6 +128,9 @@ SETTINGS: tuple[Setting, ...] = (
             "200,000 sections).", choices=("auto", "flat", "hnsw")),
     Setting("keep_builds", int, 3, "Published builds kept in `builds/` (the live one included); keep 2 or more "
             "while serving so that a retired build outlives its last requests.", min=1, max=100),
+    Setting("max_source_bytes", int, 64 * 1024 * 1024, "Largest source file a build reads, in bytes (64 MiB; the "
+            "largest shared data file is 23 MB); a larger one is reported and skipped, never read past the limit.",
+            min=1),
     Setting("default_k", int, 10, "Results returned when a search does not ask for `k`; at most max_k.",
             min=1, max=200),
     Setting("max_k", int, 50, "Largest `k` a search may ask for.", min=1, max=200),
@@ -139,6 +142,12 @@ SETTINGS: tuple[Setting, ...] = (
             min=0.0, max=1.0),
     Setting("weight_intent", float, 0.15, "Bonus for sections of the type the query asks about (side effects, "
             "dosage, ...).", min=0.0, max=1.0),
+    Setting("match_none_below", float, 0.42, "Cosine of a query to the nearest passage under which a query naming "
+            "no medicine with an article is \"no good match\" (calibrated by `bench/match_eval.py`).", min=0.0, max=1.0),
+    Setting("match_strong_from", float, 0.6, "Cosine of a query to the nearest passage from which a match is "
+            "\"strong\" rather than \"weak\" (calibrated by `bench/match_eval.py`).", min=0.0, max=1.0),
+    Setting("match_known_below", float, 0.2, "Share of a query's words the index knows under which a query naming "
+            "no medicine is \"no good match\" (keyboard mash).", min=0.0, max=1.0),
     Setting("host", str, "127.0.0.1", "Address the server listens on.", check=_nonempty, check_help="an address"),
     Setting("port", int, 5000, "Port the server listens on; 0 picks a free one.", min=0, max=65535),
     Setting("workers", int, 2, "Worker processes of the production server (`make serve-prod`); they share the "

@@ -18,6 +18,7 @@ from typing import Any
 from .understanding import Analysis
 
 LEVELS = ("strong", "weak", "none")
+THRESHOLD_SETTINGS = ("match_none_below", "match_strong_from", "match_known_below")  # in Thresholds' order
 
 
 @dataclass(frozen=True)

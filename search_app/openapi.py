@@ -57,16 +57,21 @@ def _schemas(conf: dict) -> dict[str, Any]:
         "text": _string(description="The passage text, unescaped: escape it before putting it in HTML."),
         "url": _string(description="The source's deep link, or this site's page where the article has none."),
         "permalink": _string(description="This site's page for the section, as a path."),
+        "medicines": {**_strings(), "description": "Generic names of the medicines the passage's article is about "
+                                                   "(empty for topic articles)."},
         "explanation": _object({
             "dense_rank": _nullable({"type": "integer", "minimum": 1}),
             "lexical_rank": _nullable({"type": "integer", "minimum": 1}),
             "matched_terms": _strings(),
             "names_medicine": {"type": "boolean"},
+            "about_medicine_asked": {"type": "boolean", "description": "The passage is about a medicine the query "
+                                     "names: its article, or a section of another article whose heading names it. "
+                                     "Such passages rank first unless the query compares medicines."},
             "section_type_asked": {"type": "boolean"},
         }, "Why the passage matched: ranks in the dense and word searches, query words found in it."),
         **CITATION,
     }
-    passage = {key: value for key, value in hit.items() if key not in ("rank", "score", "explanation")}
+    passage = {key: value for key, value in hit.items() if key not in ("rank", "score", "explanation", "medicines")}
     passage["ordinal"] = {"type": "integer", "minimum": 0, "description": "Position of the passage in its section."}
     section = {
         "section_id": _string(), "heading": _string(), "section_type": _string(enum=list(SECTION_TYPES)),
@@ -91,6 +96,18 @@ def _schemas(conf: dict) -> dict[str, Any]:
                 "level": _string(description="`emergency` or `urgent`."),
                 "message": _string(description="Show it above the results."),
             }, "An urgent-care notice the query calls for, or null.")),
+            "match": _object({
+                "level": _string(enum=["strong", "weak", "none"], description=
+                                 "`strong`: the passages are close to the query (and about the medicine it names); "
+                                 "`weak`: they may not answer it, or it names only medicines without an article "
+                                 "here, so the results are about other medicines; `none`: nonsense or off-topic, "
+                                 "the closest passages are returned but answer nothing. A query naming a medicine "
+                                 "with an article is never `none`."),
+                "medicines": {**_strings(), "description": "Generic names of the medicines the query names "
+                                                          "(by generic, brand or misspelt name)."},
+                "uncovered_medicines": {**_strings(), "description": "Those of `medicines` this index has no "
+                                                                    "article about: no result is about them."},
+            }, "Whether this index can answer the query."),
             "corrected_query": _nullable(_string(description="The query with medicine names respelled, if any were.")),
             "corrections": {"type": "array", "items": _object({"typed": _string(), "corrected": _string()})},
             "understood": _object({"medicines": _strings(), "expansions": _strings(), "section_types": _strings()}),
@@ -159,7 +176,9 @@ def document(conf: dict) -> dict[str, Any]:
         {"name": "offset", "in": "query", "description": "Results to skip: pass the previous page's `next_offset`.",
          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
         {"name": "drug", "in": "query", "style": "form", "explode": True,
-         "description": "Only articles about this medicine (a name, brand or alias); repeat for any of several.",
+         "description": "Only passages about this medicine (a name, brand or alias): its own article, and the "
+                        "sections of other articles whose heading names it (e.g. a topic article's \"Amitriptyline "
+                        "and muscle cramps\"); repeat for any of several.",
          "schema": {"type": "array", "items": _string()}},
         {"name": "section_type", "in": "query", "style": "form", "explode": True,
          "description": "Only sections of this type; repeat for any of several.",

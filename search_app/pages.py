@@ -45,6 +45,7 @@ class Card:
     hit: Hit
     updated: Any
     sources: tuple[tuple[str, str], ...]  # (domain, url) of the publisher's page, or of the article's references
+    elsewhere: str = ""  # "About amoxicillin": set when the result is not about the medicine the query names
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -60,7 +61,7 @@ def suggester() -> Suggester:
 
 
 def search_url(req: query.SearchRequest, *, q: str | None = None, drugs=None, section_types=None,
-               offset: int = 0, respell: bool | None = None) -> str:
+               offset: int = 0, respell: bool | None = None, closest: bool = False) -> str:
     """The results page for ``req`` with some of its parameters changed; defaults are left out of the URL."""
     conf = current_app.config["MEDSEARCH"]
     params: dict[str, Any] = {"q": req.q if q is None else q}
@@ -78,6 +79,8 @@ def search_url(req: query.SearchRequest, *, q: str | None = None, drugs=None, se
         params["offset"] = offset
     if not (req.respell if respell is None else respell):
         params["spell"] = "off"
+    if closest:
+        params["show"] = "closest"
     return url_for("pages.search", **params)
 
 
@@ -142,8 +145,17 @@ def medicine_chips(req: query.SearchRequest, result: SearchOutcome | None, artic
     return chips
 
 
-def card_for(hit: Hit, article: Article | None) -> Card:
-    """A hit with its article's updated date and where the text comes from."""
+def elsewhere_label(hit: Hit, asked: tuple[str, ...]) -> str:
+    """What a result is about when it is not about the medicine(s) the query names, or ''."""
+    if not asked or hit.about_asked:
+        return ""
+    if hit.medicines:
+        return "About " + ", ".join(hit.medicines)
+    return "Not about " + " or ".join(asked)
+
+
+def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = ()) -> Card:
+    """A hit with its article's updated date, where the text comes from, and what else it is about."""
     meta = (article.meta if article else {}) or {}
     p = hit.passage
     if domain(p.url):
@@ -154,7 +166,8 @@ def card_for(hit: Hit, article: Article | None) -> Card:
     by_domain: dict[str, str] = {}
     for host, url in sources:  # one link per publisher: three MedlinePlus pages read as one source
         by_domain.setdefault(host, url)
-    return Card(hit=hit, updated=meta.get("updated"), sources=tuple(by_domain.items()))
+    return Card(hit=hit, updated=meta.get("updated"), sources=tuple(by_domain.items()),
+                elsewhere=elsewhere_label(hit, asked))
 
 
 def json_twin(req: query.SearchRequest) -> str:
@@ -184,8 +197,11 @@ def search():
         return render_template("results.html", q=q, error=exc.message, unfiltered=unfiltered, autofocus=True), 400
     index = pinned_searcher().index
     articles = {h.passage.article_id: index.article_header(h.passage.article_id) for h in result.hits}
-    cards = [card_for(h, articles[h.passage.article_id]) for h in result.hits]
     analysis = result.analysis
+    # Labelled when not about what was asked: the medicines that rank first, or those the site has no article on.
+    asked = tuple(m.generic for m in (analysis.constraining or analysis.uncovered))
+    cards = [card_for(h, articles[h.passage.article_id], asked) for h in result.hits]
+    no_match = result.match.level == "none" and request.args.get("show") != "closest"
     chips_first, chips_more = section_chips(req, result)
     context: dict[str, Any] = dict(
         q=req.q, req=req, result=result, hits=result.hits, cards=cards, error=None, notice=result.notice,
@@ -195,12 +211,15 @@ def search():
         prev_url=search_url(req, offset=result.prev_offset) if result.prev_offset is not None else None,
         next_url=search_url(req, offset=result.next_offset) if result.next_offset is not None else None,
         filtered=bool(req.drugs or req.section_types), unfiltered=search_url(req, drugs=(), section_types=()),
-        autofocus=not result.hits, labels=LABELS)
+        autofocus=not result.hits or no_match, labels=LABELS, match=result.match, no_match=no_match,
+        brands=[(typed[:1].upper() + typed[1:], generic) for typed, generic in result.match.brands])
     if not req.respell:  # the reader turned correction off: still say what we would have read
         guess = pinned_searcher().understander.analyse(req.q)
         if guess.corrections:
             context["did_you_mean"] = (guess.corrected, search_url(req, q=guess.corrected, respell=True))
-    if not result.hits:
+    if no_match:
+        context.update(closest_url=search_url(req, closest=True), examples=EXAMPLES)
+    if not result.hits or no_match:
         context["related"] = [(s, url_for("pages.article", article_id=s.article_id))
                               for s in suggester().related(analysis.corrected)]
         context["other_mode_url"] = search_url(replace(req, mode="hybrid")) if req.mode != "hybrid" else None

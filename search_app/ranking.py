@@ -20,6 +20,7 @@ from indexer.lexicon import name_key
 from indexer.models import Passage
 from indexer.section_types import SECTION_TYPES
 
+from .matching import THRESHOLD_SETTINGS, Thresholds
 from .understanding import Analysis, Understander
 
 MODES = ("hybrid", "dense", "lexical")
@@ -95,8 +96,10 @@ class SearchResult:
 class Searcher:
     """Answers queries from one loaded index with one loaded model."""
 
-    def __init__(self, index: SearchIndex, embedder: Embedder, weights: Weights | None = None, pool: int = POOL):
+    def __init__(self, index: SearchIndex, embedder: Embedder, weights: Weights | None = None, pool: int = POOL,
+                 thresholds: Thresholds | None = None):
         self.pool = pool
+        self.thresholds = thresholds or Thresholds(*(BY_NAME[n].default for n in THRESHOLD_SETTINGS))
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
@@ -270,4 +273,5 @@ def open_searcher(conf: dict) -> Searcher:
 
     embedder = load_embedder(conf["model"], conf["batch_size"], conf["backend"], conf["model_cache"])
     index = SearchIndex.open(Path(conf["index"]), model=embedder.describe())
-    return Searcher(index, embedder, Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"]))
+    return Searcher(index, embedder, Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"]),
+                    thresholds=Thresholds(*(conf[n] for n in THRESHOLD_SETTINGS)))

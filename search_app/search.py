@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from indexer.errors import MedsearchError
 
+from .matching import Match, Thresholds, judge
 from .query import MAX_OFFSET, SearchRequest
 from .ranking import Filters, Hit, Searcher
 from .understanding import Analysis
@@ -29,7 +30,7 @@ class BuildChanged(MedsearchError):
 
 
 class Assessor(Protocol):
-    def assess(self, text: str, *args: Any, **kwargs: Any) -> Any: ...
+    def assess(self, text: str, vector: Any = None, medicines: tuple[str, ...] = ()) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class SearchOutcome:
     analysis: Analysis
     hits: list[Hit]
     notice: Any                # urgency.Notice or None
+    match: Match               # does the build answer it, about the medicine it names
     total_sections: int        # sections ranked in all
     next_offset: int | None    # offset of the next page, None on the last
     prev_offset: int | None    # offset of the previous page, None on the first
@@ -52,16 +54,18 @@ def next_page(req: SearchRequest, shown: int, total: int) -> int | None:
     return following if shown == req.k and total > following and following <= MAX_OFFSET else None
 
 
-def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None,
-        build: str | None = None) -> SearchOutcome:
+def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None, build: str | None = None,
+        limits: Thresholds | None = None) -> SearchOutcome:
     """Search ``req`` on ``searcher``'s build; ``build``, when given, must be that build's id."""
     build_id = searcher.index.build_id
     if build and build != build_id:
         raise BuildChanged(build, build_id)
     result = searcher.search(req.q, req.k, offset=req.offset, filters=Filters(req.drugs, req.section_types),
                              mode=req.mode, respell=req.respell)
-    notice = urgency.assess(req.q) if urgency is not None else None
+    medicines = tuple(m.generic for m in result.analysis.medicines)
+    notice = urgency.assess(req.q, vector=result.query_vector, medicines=medicines) if urgency is not None else None
+    match = judge(result.analysis, result.best_cosine, limits or searcher.thresholds)
     return SearchOutcome(
-        request=req, build_id=build_id, analysis=result.analysis, hits=result.hits, notice=notice,
+        request=req, build_id=build_id, analysis=result.analysis, hits=result.hits, notice=notice, match=match,
         total_sections=result.total_sections, next_offset=next_page(req, len(result.hits), result.total_sections),
         prev_offset=max(req.offset - req.k, 0) if req.offset else None)

@@ -72,9 +72,10 @@ def passage_fields(p: Passage) -> dict[str, Any]:
 def hit_json(hit: Hit) -> dict[str, Any]:
     """A ranked passage with why it matched."""
     return {"rank": hit.rank, "score": round(hit.score, 4), **passage_fields(hit.passage),
+            "medicines": list(hit.medicines),
             "explanation": {"dense_rank": hit.dense_rank, "lexical_rank": hit.lexical_rank,
                             "matched_terms": list(hit.matched), "names_medicine": hit.name_match,
-                            "section_type_asked": hit.intent_match}}
+                            "about_medicine_asked": hit.about_asked, "section_type_asked": hit.intent_match}}
 
 
 def passage_json(passage: Passage, article: Article | None, base_url: str) -> dict[str, Any]:
@@ -111,6 +112,7 @@ def search_json(outcome: SearchOutcome, header_of: HeaderOf | None = None, base_
         "query": req.q, "k": req.k, "offset": req.offset, "mode": req.mode,
         "filters": {"drug": list(req.drugs), "section_type": list(req.section_types)},
         "notice": outcome.notice.to_json() if outcome.notice else None,
+        "match": outcome.match.to_json(),
         "corrected_query": a.corrected if a.corrections else None,
         "corrections": [{"typed": typed, "corrected": right} for typed, right in a.corrections],
         "understood": {"medicines": list(a.names), "expansions": list(a.expansions),

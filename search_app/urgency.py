@@ -105,7 +105,7 @@ class UrgencyRules:
             rules.append(rule)
         return cls(rules, source)
 
-    def assess(self, query: str) -> Notice | None:
+    def assess(self, query: str, vector=None, medicines: tuple[str, ...] = ()) -> Notice | None:
         """The notice of the most severe rule the query matches, or None for a routine question."""
         text = normalise(query)
         if not text:

@@ -51,7 +51,7 @@ def test_every_v1_route_is_documented_and_every_documented_path_exists(app, clie
 def test_the_document_states_this_servers_limits(index_dir):
     from search_app import create_app
 
-    small = create_app({"index": str(index_dir), "max_k": 7, "max_query_chars": 40})
+    small = create_app({"index": str(index_dir), "max_k": 7, "default_k": 5, "max_query_chars": 40})
     spec = small.test_client().get("/api/v1/openapi.json").get_json()
     params = {p["name"]: p["schema"] for p in spec["paths"]["/api/v1/search"]["get"]["parameters"]}
     assert params["k"]["maximum"] == 7 and params["q"]["maxLength"] == 40
