@@ -128,6 +128,13 @@ SETTINGS: tuple[Setting, ...] = (
             "200,000 sections).", choices=("auto", "flat", "hnsw")),
     Setting("keep_builds", int, 3, "Published builds kept in `builds/` (the live one included); keep 2 or more "
             "while serving so that a retired build outlives its last requests.", min=1, max=100),
+    Setting("engine", str, "local", "Where a build computes its vectors: local (this process) or ray (a Ray Data job "
+            "over a pool of actors; needs `pip install -r requirements-ray.txt`); an index built either way is the "
+            "same index.", choices=("local", "ray")),
+    Setting("ray_address", str, "", "Ray cluster an `--engine ray` build joins (its head's host:port); empty: a "
+            "local Ray on this machine's cores, started and stopped by the build.", check_help="host:port, or empty"),
+    Setting("ray_actors", int, 0, "Embedding actors of an `--engine ray` build, each loading the model once and "
+            "using the cluster's CPUs divided among them; 0: one per two CPUs of the cluster.", min=0, max=100_000),
     Setting("max_source_bytes", int, 64 * 1024 * 1024, "Largest source file a build reads, in bytes (64 MiB; the "
             "largest shared data file is 23 MB); a larger one is reported and skipped, never read past the limit.",
             min=1),
