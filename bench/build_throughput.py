@@ -28,6 +28,7 @@ from _common import SHARED, configured_embedder
 
 from indexer.chunking import ChunkSettings, passages_for
 from indexer.embedding import BACKENDS
+from indexer.settings import default
 from indexer.sources import Skipped, iter_articles
 
 
@@ -35,9 +36,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=SHARED / "medquad" / "articles.jsonl")
     parser.add_argument("--sample", type=int, default=1000)
-    parser.add_argument("--window", type=int, default=1024)
+    parser.add_argument("--window", type=int, default=default("embed_window"))
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16], help="Pipeline batch sizes to try.")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[default("batch_size")], help="Pipeline batch sizes to try.")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
