@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .models import Article, Passage, Section, article_permalink, section_link
-from .section_types import section_type
+from .section_types import type_of
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -42,7 +42,7 @@ class CatalogWriter:
                          (article.id, article.title, article.url, json.dumps(article.meta, default=str),
                           fingerprint, article.source_path))
         self._db.executemany("INSERT INTO sections VALUES (?, ?, ?, ?, ?, ?)",
-                             [(article.id, s.id, i, s.heading, s.text, section_type(s.heading))
+                             [(article.id, s.id, i, s.heading, s.text, type_of(s))
                               for i, s in enumerate(article.sections)])
 
     def add_passages(self, passages: Sequence[Passage]) -> None:
@@ -127,8 +127,10 @@ class Catalog:
         if header is None:
             return None
         sections = self._db.execute(
-            "SELECT id, heading, text FROM sections WHERE article_id = ? ORDER BY position", (article_id,)).fetchall()
-        return replace(header, sections=tuple(Section(s["id"], s["heading"], s["text"]) for s in sections))
+            "SELECT id, heading, text, section_type FROM sections WHERE article_id = ? ORDER BY position",
+            (article_id,)).fetchall()
+        return replace(header, sections=tuple(Section(s["id"], s["heading"], s["text"], s["section_type"])
+                                              for s in sections))
 
     def row_table(self) -> list[tuple[int, str, str, str]]:
         """(row, article id, section id, section type) of every passage, in row order."""

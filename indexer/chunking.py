@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from .models import Article, Passage, article_permalink, context_prefix, passage_id, section_link
-from .section_types import section_type
+from .section_types import type_of
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -114,5 +114,5 @@ def passages_for(article: Article, settings: ChunkSettings, count: TokenCounter)
                 text=text,
                 url=section_link(article, section.id),
                 permalink=article_permalink(article.id, section.id),
-                section_type=section_type(section.heading),
+                section_type=type_of(section),
             )

@@ -112,6 +112,7 @@ def _report_json(report) -> dict:
             "peak_rss_mb": round(report.peak_rss_mb, 1),
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
             "respelt_titles": report.respelt,
+            "replaced_versions": report.replaced,
             "error": report.error, "exit_code": report.exit_code}
 
 

@@ -20,7 +20,7 @@ from .manifest import sha256_file
 from .models import Article
 
 # Bump when what ``article_names`` finds changes, so that an unchanged corpus still gets a new lexicon.
-RECIPE = "titles+drug+aliases+table-ngrams+respelt-1"
+RECIPE = "titles+drug+aliases+table-ngrams+respelt-1+label-names-1"
 BRANDS_FILE = Path(__file__).resolve().parent / "data" / "brands.tsv"
 # Words that appear in product titles but name no medicine ("aspirin 81 mg", "Breo inhaler").
 _FORM_WORDS = frozenset("""
@@ -106,6 +106,27 @@ def respellings(article: Article) -> dict[str, str]:
     return found
 
 
+_HYDRATES = frozenset("trihydrate hemihydrate sesquihydrate anhydrous usp".split())
+
+
+def label_names(meta: dict) -> set[str]:
+    """A drug label's brand, generic and substance names, each ingredient apart and without its salt.
+
+    "ATORVASTATIN CALCIUM" also gives "atorvastatin", "SULFAMETHOXAZOLE AND TRIMETHOPRIM" gives
+    both medicines, so that the plain name and ``drug=`` find every label of a medicine.
+    """
+    names: set[str] = set()
+    for key in ("brand_names", "generic_names", "substance_names"):
+        for value in meta.get(key) or []:
+            whole = name_key(str(value))
+            parts = [name_key(p) for p in re.split(r",|\band\b|/|\+", whole)] if whole else []
+            for name in {whole, *parts}:
+                bare = " ".join(w for w in name.split() if w not in _SALT_WORDS and w not in _FORM_WORDS
+                                and w not in _HYDRATES)
+                names |= {n for n in (name, bare) if n and not n.isdigit()}
+    return names
+
+
 def article_names(article: Article) -> set[str]:
     """The names an article is about: title, drug, aliases, medicine names inside its title (respelt)."""
     table = synonym_table()
@@ -113,6 +134,7 @@ def article_names(article: Article) -> set[str]:
     names = {name_key(article.title), name_key(str(meta.get("drug", "")))}
     names |= {name_key(str(a)) for a in meta.get("aliases", []) or []}
     names |= set(respellings(article).values())
+    names |= label_names(meta)
     words = [w for w in name_key(article.title).split()]
     for size in (3, 2, 1):  # product titles like "aspirin 81 mg" or "neupro and ropinirole"
         for i in range(len(words) - size + 1):

@@ -11,6 +11,8 @@ class Section:
     id: str
     heading: str
     text: str
+    # The type the publisher's own structure gives (a drug label's LOINC code); "" reads it from the heading.
+    section_type: str = ""
 
 
 @dataclass(frozen=True)

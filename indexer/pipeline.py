@@ -54,6 +54,9 @@ class BuildReport:
     tokens_embedded: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     respelt: dict[str, dict[str, str]] = field(default_factory=dict)  # article id -> {title word: medicine}
+    # Older versions of an article (a drug label's set id) that a newer one replaced:
+    # {"id", "version", "path", "by_version", "by_path"}; not skipped, the build is complete.
+    replaced: list[dict] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -81,20 +84,77 @@ class BuildReport:
         return self.tokens_embedded / self.embed_seconds if self.embed_seconds else 0.0
 
 
-def _unique_articles(sources: Sequence[str | Path], skipped: list[Skipped] | None) -> Iterator[Article]:
-    """Articles of the sources, first occurrence of each id; problems go to ``skipped`` when given."""
-    first_seen: dict[str, str] = {}
+@dataclass
+class _Chosen:
+    ordinal: int             # place among the articles of the sources, in stream order
+    version: int | None      # ``meta["version"]`` when it is an integer (drug labels)
+    path: str
+    fingerprint: str
+    sections: int
+
+
+def _version(article: Article) -> int | None:
+    version = (article.meta or {}).get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def _choose(sources: Sequence[str | Path], report: BuildReport) -> dict[str, _Chosen]:
+    """First pass: which occurrence of each article id goes into the build.
+
+    The first occurrence of an id wins and later ones are skipped as duplicates, except between
+    versions of one article (drug labels: one set id, integer ``meta["version"]``), where the
+    highest version replaces the others wherever they come in the sources; each replaced one
+    goes to ``report.replaced``.
+    """
+    chosen: dict[str, _Chosen] = {}
+    ordinal = -1
     for item in iter_articles(sources):
         if isinstance(item, Skipped):
-            if skipped is not None:
-                skipped.append(item)
-        elif item.id in first_seen:
-            if skipped is not None:
-                skipped.append(Skipped(item.source_path, f"duplicate article id {item.id!r} "
-                                                         f"(first loaded from {first_seen[item.id]})"))
+            report.skipped.append(item)
+            continue
+        ordinal += 1
+        seen, version = chosen.get(item.id), _version(item)
+        if seen is not None and (version is None or seen.version is None or version == seen.version):
+            report.skipped.append(Skipped(item.source_path, f"duplicate article id {item.id!r} "
+                                                            f"(first loaded from {seen.path})"))
+        elif seen is not None and version < seen.version:
+            report.replaced.append({"id": item.id, "version": version, "path": item.source_path,
+                                    "by_version": seen.version, "by_path": seen.path})
         else:
-            first_seen[item.id] = item.source_path
+            if seen is not None:
+                report.replaced.append({"id": item.id, "version": seen.version, "path": seen.path,
+                                        "by_version": version, "by_path": item.source_path})
+            chosen[item.id] = _Chosen(ordinal, version, item.source_path, manifests.fingerprint(item),
+                                      len(item.sections))
+    return chosen
+
+
+def _chosen_articles(sources: Sequence[str | Path], chosen: dict[str, _Chosen]) -> Iterator[Article]:
+    """Second pass: the occurrences ``_choose`` picked, in source order."""
+    ordinal = -1
+    for item in iter_articles(sources):
+        if isinstance(item, Skipped):
+            continue
+        ordinal += 1
+        if item.id in chosen and chosen[item.id].ordinal == ordinal:
             yield item
+
+
+def _replaced_in_live(live: Path, changed: list[str], chosen: dict[str, _Chosen]) -> list[dict]:
+    """Versions of the live build that this build's newer (or older) versions of the same ids replace."""
+    found = []
+    catalog = Catalog(live / manifests.CATALOG)
+    try:
+        for article_id in changed:
+            header = catalog.article_header(article_id)
+            old = header.meta.get("version") if header is not None else None
+            new = chosen[article_id].version
+            if isinstance(old, int) and new is not None and old != new:
+                found.append({"id": article_id, "version": old, "path": f"live build {live.name}",
+                              "by_version": new, "by_path": chosen[article_id].path})
+    finally:
+        catalog.close()
+    return found
 
 
 def _live_manifest(index_dir: Path) -> tuple[Path, manifests.Manifest] | None:
@@ -122,6 +182,7 @@ class BuildPlan:
     window: int                            # passages gathered before embedding
     carry_from: Path | None = None         # a build whose passages and vectors are still valid
     carried: dict[str, str] = field(default_factory=dict)  # its article fingerprints
+    chosen: dict[str, _Chosen] = field(default_factory=dict)  # which occurrence of each id is built
 
     def can_carry(self, article_id: str) -> bool:
         return self.carry_from is not None and self.carried.get(article_id) == self.fingerprints[article_id]
@@ -140,11 +201,9 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
     lock = publishing.lock(index_dir)
     try:
         publishing.discard_staging(index_dir)
-        fingerprints: dict[str, str] = {}
-        sections = 0
-        for article in _unique_articles(sources, report.skipped):
-            fingerprints[article.id] = manifests.fingerprint(article)
-            sections += len(article.sections)
+        chosen = _choose(sources, report)
+        fingerprints = {article_id: c.fingerprint for article_id, c in chosen.items()}
+        sections = sum(c.sections for c in chosen.values())
         report.stages["scan"] = time.perf_counter() - started
         report.articles, report.sections = len(fingerprints), sections
         if not fingerprints:
@@ -160,13 +219,20 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         report.changed = sum(1 for a, f in fingerprints.items() if a in old_fingerprints and old_fingerprints[a] != f)
         report.removed = sum(1 for a in old_fingerprints if a not in fingerprints)
         report.unchanged = len(fingerprints) - report.added - report.changed
+        if live is not None:
+            report.replaced += _replaced_in_live(live[0], [a for a, f in fingerprints.items()
+                                                           if a in old_fingerprints and old_fingerprints[a] != f], chosen)
+        for item in report.replaced:
+            log(f"article {item['id']}: version {item['version']} ({item['path']}) replaced by version "
+                f"{item['by_version']} ({item['by_path']})")
         if live is not None and live[1].recipe == recipe and not force and old_fingerprints == fingerprints:
             report.up_to_date, report.build_id = True, live[1].build_id
             return report
         # Vectors and passages can be carried over from any build with the same model and chunking.
         carry = live is not None and live[1].recipe.same_vectors(recipe) and not force
         plan = BuildPlan(sources, fingerprints, recipe, embedder, chunking, window,
-                         carry_from=live[0] if carry else None, carried=old_fingerprints if carry else {})
+                         carry_from=live[0] if carry else None, carried=old_fingerprints if carry else {},
+                         chosen=chosen)
         report.build_id = publishing.new_build_id()
         staging = publishing.staging_dir(index_dir, report.build_id)
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
@@ -264,7 +330,7 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
     names: dict[str, set[str]] = {}
     log(f"indexing {report.articles} articles: {report.added} new, {report.changed} changed, "
         f"{report.unchanged} unchanged, {report.removed} removed")
-    for article in _unique_articles(plan.sources, None):
+    for article in _chosen_articles(plan.sources, plan.chosen):
         fingerprint = plan.fingerprints[article.id]
         catalog.add_article(article, fingerprint)
         for name in lexicons.article_names(article):

@@ -1,5 +1,8 @@
 """Section types: what a section is about, labelled from its heading at index time.
 
+A section whose source says what it is (a drug label's LOINC code, see
+``indexer/sources/labels.py``) carries that type in ``Section.section_type``; `type_of` honours it.
+
 Covers our own headings ("Common side effects of sertraline"), DailyMed's upper-case
 label headings ("ADVERSE REACTIONS") and MedlinePlus's questions ("What should I do if I
 forget a dose?"). The first matching rule wins, so specific rules come before general ones.
@@ -43,6 +46,11 @@ _RULES: tuple[tuple[str, str], ...] = (
                  r"special precautions|safety|risks?\b|cautions"),
 )
 _COMPILED = tuple((label, re.compile(pattern, re.I)) for label, pattern in _RULES)
+
+
+def type_of(section) -> str:
+    """A section's type: the one its publisher's structure gives (``Section.section_type``), else from its heading."""
+    return section.section_type or section_type(section.heading)
 
 
 def section_type(heading: str) -> str:

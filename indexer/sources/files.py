@@ -14,6 +14,8 @@ from .assemble import Loader, Skipped
 from .html import load_html
 from .jsonl import load_jsonl
 from .markdown import load_markdown
+from .openfda import load_openfda, load_openfda_zip
+from .spl import load_spl
 from .text import load_text
 
 # Suffix -> loader. A new format joins with one line here (and its module beside this one).
@@ -24,6 +26,9 @@ LOADERS: dict[str, Loader] = {
     ".htm": load_html,
     ".txt": load_text,
     ".jsonl": load_jsonl,
+    ".json": load_openfda,
+    ".json.zip": load_openfda_zip,
+    ".xml": load_spl,
 }
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -58,13 +63,27 @@ def _decode(path: Path, data: bytes) -> str:
     )
 
 
+def suffix_of(name: str) -> str:
+    """The file type a name ends with: the longest known suffix (".json.zip" before ".zip"), else its last."""
+    lower = name.lower()
+    return max((s for s in LOADERS if lower.endswith(s)), key=len, default=os.path.splitext(lower)[1])
+
+
 def load_file(path: Path) -> Iterator[Article | Skipped]:
     """Articles from one file; every failure comes out as a Skipped, never an exception."""
     path = Path(path)
-    loader = LOADERS.get(path.suffix.lower())
+    loader = LOADERS.get(suffix_of(path.name))
     if loader is None:
         known = ", ".join(sorted(LOADERS))
         yield Skipped(str(path), f"unsupported file type {path.suffix or '(none)'!r}; known: {known}")
+        return
+    if getattr(loader, "streams", False):  # reads the file itself, piece by piece (large bulk files)
+        try:
+            yield from loader(path, "")
+        except BadArticle as exc:
+            yield Skipped(exc.path, exc.reason)
+        except Exception as exc:  # noqa: BLE001 - as below
+            yield Skipped(str(path), f"could not be loaded ({type(exc).__name__}: {exc})")
         return
     try:
         data = path.read_bytes()
@@ -98,7 +117,8 @@ def discover(sources: Sequence[str | Path]) -> list[Path]:
     if missing:
         raise FileNotFoundError(
             "source not found: " + ", ".join(missing)
-            + " (give files or folders of .md, .html, .txt or .jsonl articles)"
+            + " (give files or folders of .md, .html, .txt or .jsonl articles, or of drug labels:"
+            " openFDA .json / .json.zip, SPL .xml)"
         )
     found: list[Path] = []
     seen: set[Path] = set()
@@ -117,7 +137,7 @@ def discover(sources: Sequence[str | Path]) -> list[Path]:
         for folder, dirs, files in os.walk(source):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
-                if not _is_ignored(name) and os.path.splitext(name)[1].lower() in LOADERS:
+                if not _is_ignored(name) and suffix_of(name) in LOADERS:
                     add(Path(folder) / name)
     return found
 

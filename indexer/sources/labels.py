@@ -1,0 +1,240 @@
+"""What the two drug-label formats share: the section table, tables as rows, titles and metadata.
+
+FDA labels come as openFDA JSON (`openfda.py`) and as DailyMed SPL XML (`spl.py`). Both
+name their sections by LOINC code (openFDA by a field name made from the code's name);
+``indexer/data/label_sections.tsv`` maps each code and field to its display name and to
+our section type, or to ``-`` for parts that are not prose a reader searches (package
+label panels, product data elements, the recent-changes log). The type comes from this
+table, never from the heading's wording.
+
+Every label article carries in ``meta``: ``kind`` ("label"), ``source`` and ``publisher``
+(the FDA, through DailyMed), ``label_format`` (openfda or spl), ``set_id``, ``version``
+(int), ``spl_id``, ``effective_time`` (YYYYMMDD) and ``updated`` (ISO date), ``brand_names``,
+``generic_names``, ``substance_names``, ``drug`` (the first generic name), ``manufacturer``,
+``dosage_form``, ``routes``, ``product_type``, ``boxed_warning`` (the id of the boxed-warning
+section, when there is one), ``tables`` ({section id: [table]}, each table ``{"caption",
+"rows", "header_rows", "footnotes"}``), and ``label_sections`` ({section id: {"code", "field",
+"type"}}: the LOINC code and openFDA field each section came from).
+"""
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from lxml import etree
+
+from .assemble import one_line
+
+TABLE_FILE = Path(__file__).resolve().parent.parent / "data" / "label_sections.tsv"
+PUBLISHER = "U.S. Food and Drug Administration (DailyMed)"
+DAILYMED = "https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid="
+LEFT_OUT = "-"
+UNCLASSIFIED = "42229-5"
+
+
+@dataclass(frozen=True)
+class SectionKind:
+    """One row of the label section table."""
+
+    code: str
+    field: str
+    name: str
+    type: str  # a section type, or "-" for parts kept out of the index
+
+    @property
+    def indexed(self) -> bool:
+        return self.type != LEFT_OUT
+
+
+@lru_cache(maxsize=1)
+def _table() -> tuple[dict[str, SectionKind], dict[str, SectionKind]]:
+    by_code: dict[str, SectionKind] = {}
+    by_field: dict[str, SectionKind] = {}
+    with open(TABLE_FILE, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            kind = SectionKind(row["loinc"], row["field"], row["name"], row["type"])
+            by_code[kind.code] = by_field[kind.field] = kind
+    return by_code, by_field
+
+
+def kind_of_code(code: str) -> SectionKind | None:
+    """The section a LOINC code names, or None for a code the table does not know."""
+    return _table()[0].get(code)
+
+
+def kind_of_field(name: str) -> SectionKind | None:
+    """The section an openFDA field holds (``adverse_reactions``), or None."""
+    return _table()[1].get(name)
+
+
+def section_type_of_code(code: str) -> str:
+    """Our section type for a LOINC section code ("other" when unknown, "-" when left out)."""
+    kind = kind_of_code(code)
+    return kind.type if kind else "other"
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass
+class Table:
+    """A label table: rows of cell texts, the caption and footnotes, for the page and for search."""
+
+    caption: str = ""
+    rows: list[list[str]] = field(default_factory=list)
+    header_rows: int = 0
+    footnotes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """Readable rows, "cell | cell", one a line, after the caption and before the footnotes."""
+        lines = [self.caption] if self.caption else []
+        lines += [" | ".join(c for c in row if c) for row in self.rows if any(row)]
+        lines += self.footnotes
+        return "\n".join(lines)
+
+    def to_meta(self) -> dict:
+        return {"caption": self.caption, "rows": self.rows, "header_rows": self.header_rows,
+                "footnotes": self.footnotes}
+
+
+def _local(el) -> str:
+    return etree.QName(el).localname.lower() if isinstance(el.tag, str) else ""
+
+
+def _inline_text(el, footnotes: list[str]) -> str:
+    """Text of a cell or caption: footnotes collected apart, line breaks and paragraphs as spaces."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        name = _local(node)
+        if name == "footnote":
+            note = one_line("".join(node.itertext()))
+            if note and note not in footnotes:
+                footnotes.append(note)
+            return
+        if name in ("br", "paragraph", "p", "item"):
+            parts.append(" ")
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if name in ("paragraph", "p", "item"):
+            parts.append(" ")
+
+    if el.text:
+        parts.append(el.text)
+    for child in el:
+        walk(child)
+        if child.tail:
+            parts.append(child.tail)
+    return one_line("".join(parts))
+
+
+def read_table(el) -> Table:
+    """A Table from an HTML or SPL ``<table>`` element (any namespace)."""
+    table = Table()
+    for child in el.iter():
+        name = _local(child)
+        if name == "caption" and not table.caption:
+            table.caption = _inline_text(child, table.footnotes)
+        elif name == "tr":
+            cells = [_inline_text(cell, table.footnotes) for cell in child if _local(cell) in ("td", "th")]
+            if any(cells):
+                if _local(child.getparent()) == "thead":
+                    table.header_rows += 1
+                table.rows.append(cells)
+    return table
+
+
+def flat_text(el) -> str:
+    """Every text node of an element joined by single spaces: how openFDA flattens a table into prose."""
+    return " ".join(" ".join(el.itertext()).split())
+
+
+# --------------------------------------------------------------------------- titles and metadata
+
+_FORMS = (  # SPL dosage-form words, longest first, as the singular we print in titles
+    ("for injection", "injection"), ("injection", "injection"), ("injectable", "injection"),
+    ("tablets", "tablet"), ("tablet", "tablet"), ("capsules", "capsule"), ("capsule", "capsule"),
+    ("oral solution", "solution"), ("solution", "solution"), ("suspension", "suspension"), ("syrup", "syrup"),
+    ("elixir", "elixir"), ("cream", "cream"), ("ointment", "ointment"), ("lotion", "lotion"), ("gel", "gel"),
+    ("transdermal system", "patch"), ("patch", "patch"), ("inhalation aerosol", "aerosol"),
+    ("inhalation powder", "powder"), ("nasal spray", "spray"), ("spray", "spray"), ("powder", "powder"),
+    ("granules", "granule"), ("suppositories", "suppository"), ("suppository", "suppository"),
+    ("lozenge", "lozenge"), ("film", "film"), ("drops", "drops"), ("emulsion", "emulsion"), ("kit", "kit"),
+    ("implant", "implant"), ("shampoo", "shampoo"), ("foam", "foam"), ("concentrate", "concentrate"),
+)
+_FORM_WORDS = re.compile(r"\b(" + "|".join(re.escape(w) for w, _ in _FORMS) + r")\b", re.I)
+_FORM_OF = dict(_FORMS)
+
+
+def form_in_text(text: str) -> str:
+    """The first dosage-form word a label's own text uses ("Capsules: 40 mg" -> capsule), or ""."""
+    match = _FORM_WORDS.search(text)
+    return _FORM_OF[match.group(1).lower()] if match else ""
+
+
+def label_title(brand: str, generic: str, form: str, manufacturer: str) -> str:
+    """ "LIPITOR (atorvastatin calcium) tablet, film coated, Pfizer": the parts a label names."""
+    brand, generic = one_line(brand), one_line(generic).lower()
+    head = brand or generic
+    if brand and generic and generic != brand.lower():
+        head = f"{brand} ({generic})"
+    if form:
+        head = f"{head} {form.lower()}" if head else form.lower()
+    if manufacturer:
+        head = f"{head}, {one_line(manufacturer)}" if head else one_line(manufacturer)
+    return head
+
+
+def iso_date(value: str) -> str:
+    """YYYYMMDD (SPL and openFDA effective times) as YYYY-MM-DD; anything else as given."""
+    value = (value or "").strip()
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if re.fullmatch(r"\d{8}", value[:8]) else value
+
+
+def as_int(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def unique_strings(values: Iterable) -> list[str]:
+    """Non-empty strings, first occurrence kept, in order."""
+    seen: dict[str, None] = {}
+    for value in values:
+        text = one_line(str(value)) if value is not None else ""
+        if text and text.casefold() not in {k.casefold() for k in seen}:
+            seen[text] = None
+    return list(seen)
+
+
+def label_meta(*, label_format: str, set_id: str, version, spl_id: str, effective_time: str,
+               brand_names: Sequence[str], generic_names: Sequence[str], substance_names: Sequence[str],
+               manufacturer: str, dosage_form: str, routes: Sequence[str], product_type: str,
+               extra: dict | None = None) -> dict:
+    """The ``meta`` of a label article (keys described in this module's docstring)."""
+    generics = unique_strings(generic_names)
+    meta = {
+        "kind": "label", "source": PUBLISHER, "publisher": PUBLISHER, "label_format": label_format,
+        "set_id": set_id, "version": as_int(version), "spl_id": spl_id,
+        "effective_time": effective_time, "updated": iso_date(effective_time),
+        "brand_names": unique_strings(brand_names), "generic_names": generics,
+        "substance_names": unique_strings(substance_names),
+        "drug": generics[0].lower() if generics else "",
+        "manufacturer": one_line(manufacturer), "dosage_form": dosage_form.lower(),
+        "routes": unique_strings(r.lower() for r in routes), "product_type": product_type,
+    }
+    meta.update(extra or {})
+    return {k: v for k, v in meta.items() if v not in ("", None, [])}
+
+
+def dailymed_url(set_id: str) -> str:
+    return DAILYMED + set_id
