@@ -147,11 +147,12 @@ SETTINGS: tuple[Setting, ...] = (
             "`bench/tune_ranking.py`).", min=0.0, max=1.0),
     Setting("weight_name", float, 0.1, "Bonus for passages of an article about a medicine the query names.",
             min=0.0, max=1.0),
-    Setting("weight_intent", float, 0.15, "Bonus for sections of the type the query asks about (side effects, "
-            "dosage, ...).", min=0.0, max=1.0),
-    Setting("match_none_below", float, 0.42, "Cosine of a query to the nearest passage under which a query naming "
+    Setting("weight_intent", float, 0.0, "Bonus for sections of the type the query asks about (side effects, "
+            "dosage, ...); 0: the intent phrasings were written on the dev questions and did not carry over to "
+            "others.", min=0.0, max=1.0),
+    Setting("match_none_below", float, 0.457, "Cosine of a query to the nearest passage under which a query naming "
             "no medicine with an article is \"no good match\" (calibrated by `bench/match_eval.py`).", min=0.0, max=1.0),
-    Setting("match_strong_from", float, 0.6, "Cosine of a query to the nearest passage from which a match is "
+    Setting("match_strong_from", float, 0.5, "Cosine of a query to the nearest passage from which a match is "
             "\"strong\" rather than \"weak\" (calibrated by `bench/match_eval.py`).", min=0.0, max=1.0),
     Setting("match_known_below", float, 0.2, "Share of a query's words the index knows under which a query naming "
             "no medicine is \"no good match\" (keyboard mash).", min=0.0, max=1.0),

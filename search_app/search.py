@@ -43,6 +43,7 @@ class SearchOutcome:
     hits: list[Hit]
     notice: Any                # urgency.Notice or None
     match: Match               # does the build answer it, about the medicine it names
+    closeness: float           # cosine of the query to the nearest passage of the build (the match's evidence)
     total_sections: int        # sections ranked in all
     next_offset: int | None    # offset of the next page, None on the last
     prev_offset: int | None    # offset of the previous page, None on the first
@@ -67,5 +68,6 @@ def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None,
     match = judge(result.analysis, result.best_cosine, limits or searcher.thresholds)
     return SearchOutcome(
         request=req, build_id=build_id, analysis=result.analysis, hits=result.hits, notice=notice, match=match,
+        closeness=result.best_cosine,
         total_sections=result.total_sections, next_offset=next_page(req, len(result.hits), result.total_sections),
         prev_offset=max(req.offset - req.k, 0) if req.offset else None)
