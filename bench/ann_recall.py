@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     index = SearchIndex.open(args.index, checksums=False)
-    base = index.vectors.vectors(np.arange(len(index)))
+    base = index.vectors(np.arange(len(index)))
     if QUERIES.exists():
         embedder = configured_embedder()
         texts = [json.loads(line)["query"] for line in QUERIES.read_text().splitlines()][:300]

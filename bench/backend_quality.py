@@ -63,7 +63,7 @@ def main() -> None:
         }
 
     rows = np.arange(len(indexes["torch"]))
-    reference = indexes["torch"].vectors.vectors(rows)
+    reference = indexes["torch"].vectors(rows)
     texts = [queries[i % len(queries)].query for i in range(args.latency_queries)]
     embedders = {b: configured_embedder(b) for b in backends}
     query_vectors = {b: embedders[b].encode(texts) for b in backends}
@@ -77,8 +77,8 @@ def main() -> None:
                 embedders[backend].encode_query(text)
                 latencies[backend].append((time.perf_counter() - t0) * 1000)
     for backend in backends:
-        same_order = indexes[backend].catalog.passages(rows) == indexes["torch"].catalog.passages(rows)
-        passage_cosine = np.sum(reference * indexes[backend].vectors.vectors(rows), axis=1) if same_order else None
+        same_order = indexes[backend].passages(rows) == indexes["torch"].passages(rows)
+        passage_cosine = np.sum(reference * indexes[backend].vectors(rows), axis=1) if same_order else None
         results[backend].update({
             "mean_cosine_to_torch": {
                 "passages": round(float(passage_cosine.mean()), 5) if passage_cosine is not None else None,

@@ -137,7 +137,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
-        report = {"index": str(args.index), "build_id": app.extensions["medsearch"].index.build_id,
+        report = {"index": str(args.index), "build_id": app.extensions["medsearch_live"].current().index.build_id,
                   **time_pages(base, reader_queries(args.requests))}
         if not args.no_screenshots:
             report["screenshots"] = screenshots(base, SCREENSHOTS)
