@@ -86,6 +86,8 @@ def test_served_by_preloaded_workers_with_json_logs_and_live_swaps(server, embed
     while len(srv.workers()) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(srv.workers()) == 2
+    # The ONNX default never loads torch into a worker (it would cost each about 150 MiB of its own).
+    assert not [pid for pid in srv.workers() if "libtorch" in Path(f"/proc/{pid}/maps").read_text()]
 
     # A new build is published: every worker swaps to it, with no restart.
     newer = build_index([sources["beta"]], index_dir, embedder, force=True, log=lambda line: None).build_id
