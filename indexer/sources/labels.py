@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from lxml import etree
-
 from .assemble import one_line
 
 TABLE_FILE = Path(__file__).resolve().parent.parent / "data" / "label_sections.tsv"
@@ -102,7 +100,13 @@ class Table:
 
 
 def _local(el) -> str:
-    return etree.QName(el).localname.lower() if isinstance(el.tag, str) else ""
+    tag = el.tag
+    return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
+
+
+def _spaces(text: str) -> str:
+    # Cells are many and small: plain whitespace folding here; the section's text is cleaned whole later.
+    return " ".join(text.split())
 
 
 def _inline_text(el, footnotes: list[str]) -> str:
@@ -112,7 +116,7 @@ def _inline_text(el, footnotes: list[str]) -> str:
     def walk(node) -> None:
         name = _local(node)
         if name == "footnote":
-            note = one_line("".join(node.itertext()))
+            note = _spaces("".join(node.itertext()))
             if note and note not in footnotes:
                 footnotes.append(note)
             return
@@ -133,7 +137,7 @@ def _inline_text(el, footnotes: list[str]) -> str:
         walk(child)
         if child.tail:
             parts.append(child.tail)
-    return one_line("".join(parts))
+    return _spaces("".join(parts))
 
 
 def read_table(el) -> Table:
@@ -167,7 +171,7 @@ _FORMS = (  # SPL dosage-form words, longest first, as the singular we print in 
     ("transdermal system", "patch"), ("patch", "patch"), ("inhalation aerosol", "aerosol"),
     ("inhalation powder", "powder"), ("nasal spray", "spray"), ("spray", "spray"), ("powder", "powder"),
     ("granules", "granule"), ("suppositories", "suppository"), ("suppository", "suppository"),
-    ("lozenge", "lozenge"), ("film", "film"), ("drops", "drops"), ("emulsion", "emulsion"), ("kit", "kit"),
+    ("lozenge", "lozenge"), ("buccal film", "film"), ("soluble film", "film"), ("drops", "drops"), ("emulsion", "emulsion"), ("kit", "kit"),
     ("implant", "implant"), ("shampoo", "shampoo"), ("foam", "foam"), ("concentrate", "concentrate"),
 )
 _FORM_WORDS = re.compile(r"\b(" + "|".join(re.escape(w) for w, _ in _FORMS) + r")\b", re.I)

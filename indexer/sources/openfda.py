@@ -159,25 +159,28 @@ def _title_run(text: str, start: int, brand_words: frozenset[str]) -> int | None
     """
     line_end = text.find("\n", start)
     stop = min(start + 300, line_end if line_end >= 0 else len(text))
+    tokens = [(m.group(0), start + m.end()) for m in re.finditer(r"\S+", text[start:stop])]
+    bare = [re.sub(r"^\W+|\W+$", "", token) for token, _ in tokens]
     run: list[tuple[str, int]] = []
     stopped_by_lowercase = False
-    for match in re.finditer(r"\S+", text[start:stop]):
-        token, end = match.group(0), start + match.end()
-        bare = re.sub(r"^\W+|\W+$", "", token)
-        if not bare:
+    for n, (token, end) in enumerate(tokens):
+        word = bare[n]
+        if not word:
             break
-        after_joiner = bool(run) and run[-1][0].lower() in _CONNECTORS | _ARTICLES
-        if bare.lower() in brand_words and run and not after_joiner:
+        after_joiner = bool(run) and run[-1][0].lower() in _CONNECTORS
+        if word.lower() in brand_words and run and not after_joiner:
             break
-        if bare[0].isupper() or bare[0].isdigit():
+        following = bare[n + 1] if n + 1 < len(bare) else ""
+        if word[0].isupper() or word[0].isdigit():
             run.append((token, end))
-        elif run and (bare in _CONNECTORS or (bare in _ARTICLES and run[-1][0] in _CONNECTORS)):
-            run.append((token, end))
+        elif run and (word in _CONNECTORS or (word in _ARTICLES and (
+                run[-1][0] in _CONNECTORS or (following[:1].isupper() and following.lower() not in brand_words)))):
+            run.append((token, end))  # "Increase the Risk of", "in the Elderly"
         else:
             stopped_by_lowercase = True
             break
-        if len(run) > 14:
-            return None
+        if len(run) >= 20:  # a very long title: keep its first twenty words
+            break
         if token.endswith((".", ":", ";")) and not re.fullmatch(r"[A-Z]\.", token):
             break
 
@@ -201,7 +204,7 @@ def _split_heading(text: str, field: str, brand_words: frozenset[str], own: bool
     names another section ("8.5 Geriatric Use" filed under pregnancy) or the run is not the
     field's opening.
     """
-    text = text.lstrip("• ")
+    text = text.lstrip().lstrip("•").lstrip()  # a bullet or line break left by a table before the heading
     number = _NUMBER.match(text)
     numbered = bool(number and number.group(1)[0].isdigit())
     if number and not numbered and not own:
