@@ -7,6 +7,7 @@ from typing import Callable, Iterator, Sequence
 
 from .models import Article, Passage, article_permalink, context_prefix, passage_id, section_link
 from .section_types import type_of
+from .settings import default
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -20,8 +21,8 @@ _PLACEHOLDER = "\u2024"  # one-dot leader: looks like a dot, never matched as se
 
 @dataclass(frozen=True)
 class ChunkSettings:
-    chunk_tokens: int = 200
-    overlap_tokens: int = 32
+    chunk_tokens: int = default("chunk_tokens")
+    overlap_tokens: int = default("overlap_tokens")
     max_seq_length: int = 256
 
     def describe(self) -> dict:
