@@ -23,6 +23,9 @@ class Group(click.Group):
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:  # the group alone: its help, as click prints it
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:  # usage errors: missing argument, unknown option, bad flag value
             click.echo(f"error: {exc.format_message()} (see --help)", err=True)
             sys.exit(exc.exit_code)
