@@ -14,9 +14,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from indexer import settings as settings_mod
 
-    from . import api, api_v1, errors, limits, pages
+    from . import api, api_v1, errors, limits, pages, urgency
     from .live import LiveSearcher
-    from .urgency import UrgencyRules
 
     app = Flask(__name__)
     config = dict(config or {})
@@ -25,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MEDSEARCH"] = conf
     # Each request is pinned to the searcher of one build; a newly published build is swapped in live.
     app.extensions["medsearch_live"] = LiveSearcher(conf)
-    app.extensions["urgency"] = UrgencyRules.load()
+    app.extensions["urgency"] = urgency.load(conf)  # rules and detector, for the embedder the index uses
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_v1.bp)

@@ -93,8 +93,28 @@ def _schemas(conf: dict) -> dict[str, Any]:
             "spell": _string(enum=["on", "off"]),
             "filters": _object({"drug": _strings(), "section_type": _strings()}),
             "notice": _nullable(_object({
-                "level": _string(description="`emergency` or `urgent`."),
-                "message": _string(description="Show it above the results."),
+                "level": _string(enum=["emergency", "urgent", "advice"], description=
+                                 "`emergency`: call now; `urgent`: get advice today; `advice`: ask a pharmacist."),
+                "message": _string(description="Show it above the results (numbers for the server's "
+                                               "`emergency_region`)."),
+                "reasons": {"type": "array", "minItems": 1, "description": "What raised it, the deciding one first.",
+                            "items": {"type": "object", "required": ["source", "id", "level"],
+                                      "additionalProperties": False, "properties": {
+                                          "source": _string(enum=["rule", "detector"]),
+                                          "id": _string(description="The rule's id, or `detector`."),
+                                          "level": _string(enum=["emergency", "urgent", "advice"]),
+                                          "situation": _string(description="The situation it recognised."),
+                                          "similarity": {"type": "number", "minimum": -1, "maximum": 1,
+                                                         "description": "Detector: cosine similarity to its "
+                                                                        "nearest example of that level."},
+                                          "probability": {"type": "number", "minimum": 0, "maximum": 1,
+                                                          "description": "Detector: P(this level or worse)."},
+                                          "example": _string(description="Detector: that nearest example.")}}},
+                "calls": {"type": "array", "description": "Numbers to offer as tap-to-call buttons, in order.",
+                          "items": _object({"kind": _string(enum=["emergency", "urgent", "poison", "crisis"]),
+                                            "label": _string(), "number": _string(description="As shown."),
+                                            "tel": _string(description="A `tel:` link."),
+                                            "region": _string(enum=["uk", "us"])})},
             }, "An urgent-care notice the query calls for, or null.")),
             "match": _object({
                 "level": _string(enum=["strong", "weak", "none"], description=

@@ -129,11 +129,13 @@ def test_suicidal_thoughts_notice_gives_crisis_lines(rules):
     assert "116 123" in notice.message and "988" in notice.message
 
 
-def test_notice_json_has_level_and_message_only(rules):
+def test_a_rules_notice_says_which_rule_raised_it(rules):
     notice = rules.assess("chest pain after sumatriptan")
-    assert isinstance(notice, Notice)
-    assert notice.to_json() == {"level": "emergency", "message": notice.message}
-    json.dumps(notice.to_json())
+    assert isinstance(notice, Notice) and notice.rule == "chest-pain"
+    body = json.loads(json.dumps(notice.to_json()))
+    assert body["level"] == "emergency" and body["message"] == notice.message
+    assert body["reasons"] == [{"source": "rule", "id": "chest-pain", "level": "emergency"}]
+    assert [c["tel"] for c in body["calls"]] == ["tel:999", "tel:911"]
 
 
 # An example query for every rule in the shipped file, so a new rule cannot go in untried.
@@ -191,8 +193,9 @@ def test_every_rule_has_an_example_that_triggers_it(rules):
 
 
 def test_benchmark_emergency_recall_and_notice_precision(rules):
-    """The shipped rules against the whole benchmark, held-out split included."""
+    """The shipped rules against the splits they were written and tuned on (fresh3 and fresh4 are the detector's)."""
     records = [json.loads(line) for line in BENCH.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = [r for r in records if r["split"] in ("tune", "held_out", "fresh1", "fresh2")]
     assert len(records) >= 150
     given = [level(rules, r["query"]) for r in records]
     emergencies = [g for r, g in zip(records, given) if r["level"] == "emergency"]
@@ -217,6 +220,7 @@ def write_rules(tmp_path: Path, *rules: dict, terms: dict | None = None) -> Path
 @pytest.mark.parametrize("change, words", [
     ({"level": "critical"}, ["'bad'", "unknown level 'critical'", "emergency, urgent, advice"]),
     ({"message": ""}, ["'bad'", "missing message"]),
+    ({"message": "Call {ambulance}."}, ["'bad'", "unknown placeholder(s) ambulance"]),
     ({"all": [{"any": ["chest (pain"]}]}, ["'bad'", "bad regex", "chest (pain"]),
     ({"all": [{"any": ["can't breathe"]}]}, ["'bad'", "apostrophes", "cant"]),
     ({"all": [{"any": ["@nosuchterm pain"]}]}, ["'bad'", "unknown term @nosuchterm"]),
