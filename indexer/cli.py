@@ -68,7 +68,7 @@ def main() -> None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @setting_options("index", "model", "backend", "chunk_tokens", "overlap_tokens", "batch_size", "keep_builds",
-                 "embed_window", "index_type")
+                 "embed_window", "index_type", "engine", "ray_address", "ray_actors")
 @click.option("--force", is_flag=True, help="Rebuild even when the live build already matches the sources.")
 @click.option("--report", "report_file", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
 def build(sources, force, report_file, **flags):
@@ -81,13 +81,18 @@ def build(sources, force, report_file, **flags):
     from .pipeline import build_index
     from .chunking import ChunkSettings
     from .embedding import Embedder
+    from .engines import check_engine, open_engine
 
     try:
+        check_engine(conf["engine"], conf["backend"])  # before the model loads: a missing Ray is said at once
         embedder = Embedder(conf["model"], batch_size=conf["batch_size"], backend=conf["backend"],
                             model_cache=conf["model_cache"])
         chunking = ChunkSettings(conf["chunk_tokens"], conf["overlap_tokens"], embedder.max_seq_length)
-        report = build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
-                             force=force, window=conf["embed_window"], index_type=conf["index_type"])
+        with open_engine(conf["engine"], embedder, conf["ray_address"], conf["ray_actors"],
+                         log=lambda line: click.echo(line, err=True)) as engine:
+            report = build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
+                                 force=force, window=conf["embed_window"], index_type=conf["index_type"],
+                                 engine=engine)
     except FileNotFoundError as exc:
         _fail(str(exc))
     except MedsearchError as exc:

@@ -26,6 +26,7 @@ from .cache import EmbeddingCache
 from .catalog import Catalog, CatalogWriter
 from .chunking import ChunkSettings, passages_for
 from .embedding import Embedder
+from .engines import Engine, LocalEngine
 from .errors import MedsearchError
 from .lexical import LexicalIndex, tokens
 from .models import Article, Passage
@@ -192,12 +193,16 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
                 chunking: ChunkSettings | None = None, keep_builds: int = BY_NAME["keep_builds"].default,
                 force: bool = False, log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
                 progress: bool | None = None, window: int = BY_NAME["embed_window"].default,
-                index_type: str = BY_NAME["index_type"].default) -> BuildReport:
-    """Build and publish a new index of ``sources``; the live build is untouched unless this succeeds."""
+                index_type: str = BY_NAME["index_type"].default, engine: Engine | None = None) -> BuildReport:
+    """Build and publish a new index of ``sources``; the live build is untouched unless this succeeds.
+
+    ``engine`` computes the missing vectors (default: this process's embedder, window by window).
+    """
     started = time.perf_counter()
     index_dir = Path(index_dir)
     report = BuildReport(index_dir=str(index_dir))
     chunking = chunking or ChunkSettings(max_seq_length=embedder.max_seq_length)
+    engine = engine or LocalEngine(embedder)
     lock = publishing.lock(index_dir)
     try:
         publishing.discard_staging(index_dir)
@@ -237,13 +242,16 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         staging = publishing.staging_dir(index_dir, report.build_id)
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
         try:
-            vector_index = _write_build(staging, plan, cache, report, log, progress)
+            # An engine may embed every missing passage ahead of the write (Ray: one job); the write then
+            # finds those vectors in the cache and counts them as embedded.
+            ahead = engine.prepare((p.embed_text for p in _fresh_passages(plan)), cache, report)
+            vector_index = _write_build(staging, plan, cache, report, log, progress, engine, ahead)
             manifests.write(staging, manifests.Manifest(
                 build_id=report.build_id, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 code_version=__version__, recipe=recipe, vector_index=vector_index,
                 counts=manifests.Counts(report.articles, report.sections, report.passages), articles=fingerprints,
                 sources=[str(s) for s in sources],
-                skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped]))
+                skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped], engine=engine.name))
             publishing.publish(index_dir, staging, report.build_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)  # the live build was never touched
@@ -263,8 +271,11 @@ class _Pending:
     """Passages waiting for vectors, flushed a window at a time in row order."""
 
     def __init__(self, vectors: VectorStore, catalog: CatalogWriter, embedder: Embedder, cache: EmbeddingCache,
-                 report: BuildReport, on_flush: Callable[[int], None], window: int):
+                 report: BuildReport, on_flush: Callable[[int], None], window: int, engine: Engine | None = None,
+                 ahead: int = 0):
         self.window = window
+        self.engine = engine or LocalEngine(embedder)
+        self.ahead = ahead  # cache hits still to be counted as embedded (the engine embedded them ahead)
         self.items: list[tuple[Passage, np.ndarray | None]] = []
         self.vectors, self.catalog, self.embedder, self.cache = vectors, catalog, embedder, cache
         self.report, self.on_flush = report, on_flush
@@ -287,7 +298,7 @@ class _Pending:
             if todo:
                 texts = [self.items[missing[j]][0].embed_text for j in todo]
                 t0 = time.perf_counter()
-                fresh = self.embedder.encode(texts)
+                fresh = self.engine.encode(texts)
                 self.report.embed_seconds += time.perf_counter() - t0
                 self.report.tokens_embedded += sum(min(n + 2, self.embedder.max_seq_length)
                                                    for n in self.embedder.count_tokens(texts))
@@ -295,8 +306,10 @@ class _Pending:
                 found.update({keys[j]: fresh[n] for n, j in enumerate(todo)})
             for i, key in zip(missing, keys):
                 vectors[i] = found[key]
-            self.report.embedded += len(todo)
-            self.report.from_cache += len(missing) - len(todo)
+            hits = len(missing) - len(todo)
+            ahead, self.ahead = min(hits, self.ahead), self.ahead - min(hits, self.ahead)
+            self.report.embedded += len(todo) + ahead
+            self.report.from_cache += hits - ahead
         self.report.carried += len(self.items) - len(missing)
         passages = [p for p, _ in self.items]
         self.vectors.add(np.stack(vectors))
@@ -306,8 +319,16 @@ class _Pending:
         self.items = []
 
 
+def _fresh_passages(plan: BuildPlan) -> Iterator[Passage]:
+    """The passages the write will chunk anew (articles not carried over), as it will chunk them."""
+    for article in _chosen_articles(plan.sources, plan.chosen):
+        if not plan.can_carry(article.id):
+            yield from passages_for(article, plan.chunking, plan.embedder.count_tokens)
+
+
 def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: BuildReport,
-                 log: Callable[[str], None], progress: bool | None) -> dict:
+                 log: Callable[[str], None], progress: bool | None, engine: Engine | None = None,
+                 ahead: int = 0) -> dict:
     """Write the catalog, vectors, BM25 and lexicon of ``plan`` into ``staging``; returns the vector store's description."""
     stage = time.perf_counter()
     embedder = plan.embedder
@@ -326,7 +347,7 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
             log(f"indexed {done['passages']} passages ({report.embedded} embedded, {report.reused} reused), "
                 f"{done['articles']}/{report.articles} articles, {time.perf_counter() - stage:.0f}s")
 
-    pending = _Pending(vectors, catalog, embedder, cache, report, on_flush, plan.window)
+    pending = _Pending(vectors, catalog, embedder, cache, report, on_flush, plan.window, engine, ahead)
     names: dict[str, set[str]] = {}
     log(f"indexing {report.articles} articles: {report.added} new, {report.changed} changed, "
         f"{report.unchanged} unchanged, {report.removed} removed")

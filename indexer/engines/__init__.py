@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 ENGINES = ("local", "ray")
 RAY_INSTALL = "pip install -r requirements-ray.txt"
 
-__all__ = ["ENGINES", "Engine", "EngineFailed", "LocalEngine", "RayNotInstalled", "open_engine"]
+__all__ = ["ENGINES", "Engine", "EngineFailed", "LocalEngine", "RayNotInstalled", "check_engine", "open_engine"]
 
 
 class RayNotInstalled(MedsearchError):
@@ -56,19 +56,29 @@ class Engine(Protocol):
         """Release what the engine holds (a Ray session it started)."""
 
 
-def open_engine(name: str, embedder: "Embedder", ray_address: str = "", ray_actors: int = 0,
-                log: Callable[[str], None] = lambda line: None) -> Engine:
-    """The engine a build setting names, ready to use; Ray is imported (and started) only for ``ray``."""
-    if name == "local":
-        return LocalEngine(embedder)
-    if name != "ray":
+def check_engine(name: str, backend: str) -> None:
+    """Refuse, before any model is loaded, an engine this machine or backend cannot run, saying what to do."""
+    if name not in ENGINES:
         raise MedsearchError(f"unknown engine {name!r}: use one of {', '.join(ENGINES)}")
+    if name != "ray":
+        return
     try:
         import ray  # noqa: F401
         import ray.data  # noqa: F401
     except ImportError:
         raise RayNotInstalled(f"--engine ray needs Ray, which is not installed here: install it with "
                               f"`{RAY_INSTALL}` (or build with --engine local)") from None
+    if backend == "torch":
+        raise EngineFailed("the ray engine runs the ONNX backends (onnx, onnx-int8), whose export it ships to its "
+                           "actors: use --backend onnx or onnx-int8, or build with --engine local")
+
+
+def open_engine(name: str, embedder: "Embedder", ray_address: str = "", ray_actors: int = 0,
+                log: Callable[[str], None] = lambda line: None) -> Engine:
+    """The engine a build setting names, ready to use; Ray is imported (and started, when needed) only for ``ray``."""
+    check_engine(name, embedder.backend)
+    if name == "local":
+        return LocalEngine(embedder)
     from .ray_engine import RayEngine
 
     return RayEngine(embedder, address=ray_address, actors=ray_actors, log=log)

@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -35,7 +36,7 @@ import ray
 import ray.data
 from ray.util.annotations import RayDeprecationWarning
 
-from . import EngineFailed
+from . import EngineFailed, check_engine
 
 if TYPE_CHECKING:
     from ..cache import EmbeddingCache
@@ -124,18 +125,52 @@ def connect(address: str = "", cpus: int | None = None, native_log: Path | None 
     if not address:  # "local": a new Ray of its own, never one that `ray start` left running on this machine
         options.update(num_cpus=cpus or _cpus_here(), object_store_memory=LOCAL_OBJECT_STORE)
     where = f"join the Ray cluster at {address}" if address else "start a local Ray"
+    for name in _RAY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if address:
+        _probe(address, where)
+        _token_auth_as_ray_start_does()
     try:
         with _native_stderr_to(native_log or native_log_path()):
             ray.init(address=address or "local", **options)
     except Exception as exc:  # ConnectionError, a bad address, a version mismatch ...
         raise EngineFailed(f"could not {where}: {_reason(exc)}; nothing was published and the live index "
                            "is untouched") from None
-    for name in _RAY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     return True
+
+
+def _token_auth_as_ray_start_does() -> None:
+    """Authenticate to a cluster as `ray start` on this machine would have started it.
+
+    With RAY_AUTH_MODE unset, `ray start` turns token authentication on when a token is configured
+    (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token), but a driver joining by address does
+    not, and is refused; Ray's own rule is applied here (RAY_AUTH_MODE, when set, decides instead).
+    """
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    try:  # Ray's function (not public API: pinned with Ray in requirements-ray.txt)
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
+def _probe(address: str, where: str, timeout: float = 10.0) -> None:
+    """Fail at once when nothing listens at a host:port address (Ray itself would retry for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # "auto", ray:// client addresses: left to Ray
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise EngineFailed(f"could not {where}: nothing answers there ({exc.strerror or exc}); start its head with "
+                           f"`ray start --head --port {port}` or check --ray-address; nothing was published and the "
+                           "live index is untouched") from None
 
 
 class _EmbedActor:
@@ -189,9 +224,7 @@ class RayEngine:
     def __init__(self, embedder: "Embedder", address: str = "", actors: int = 0,
                  log: Callable[[str], None] = lambda line: None, cpus: int | None = None,
                  batch_rows: int = BATCH_ROWS, segment_rows: int = SEGMENT_ROWS, _crash_file: str | None = None):
-        if embedder.export_dir is None:
-            raise EngineFailed(f"the ray engine runs the ONNX backends (onnx, onnx-int8), whose export it ships to "
-                               f"its actors; the {embedder.backend} backend builds with --engine local")
+        check_engine(self.name, embedder.backend)
         if actors < 0:
             raise EngineFailed(f"--ray-actors must be 0 (automatic: one actor per two CPUs) or more, not {actors}")
         self.embedder = embedder
