@@ -68,7 +68,7 @@ def main() -> None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @setting_options("index", "model", "backend", "chunk_tokens", "overlap_tokens", "batch_size", "keep_builds",
-                 "embed_window", "index_type", "engine", "ray_address", "ray_actors")
+                 "embed_window", "index_type", "max_source_bytes", "engine", "ray_address", "ray_actors")
 @click.option("--force", is_flag=True, help="Rebuild even when the live build already matches the sources.")
 @click.option("--report", "report_file", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
 def build(sources, force, report_file, **flags):
@@ -92,7 +92,7 @@ def build(sources, force, report_file, **flags):
                          log=lambda line: click.echo(line, err=True)) as engine:
             report = build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
                                  force=force, window=conf["embed_window"], index_type=conf["index_type"],
-                                 engine=engine)
+                                 max_source_bytes=conf["max_source_bytes"], engine=engine)
     except FileNotFoundError as exc:
         _fail(str(exc))
     except MedsearchError as exc:
@@ -119,6 +119,7 @@ def _report_json(report) -> dict:
             "tokens_per_second": round(report.tokens_per_second, 1),
             "peak_rss_mb": round(report.peak_rss_mb, 1),
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+            "warnings": [{"path": w.path, "warning": w.reason} for w in report.warnings],
             "respelt_titles": report.respelt,
             "replaced_versions": report.replaced,
             "error": report.error, "exit_code": report.exit_code}
@@ -128,6 +129,8 @@ def _summarise(report) -> None:
     out = click.echo
     for item in report.skipped:
         out(f"skipped {item.path}: {item.reason}", err=True)
+    for item in report.warnings:
+        out(f"warning {item.path}: {item.reason}", err=True)
     if report.up_to_date:
         out(f"index {report.index_dir} is up to date (build {report.build_id}, {report.articles} articles); "
             "nothing to do")

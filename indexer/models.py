@@ -25,6 +25,8 @@ class Article:
     sections: tuple[Section, ...]
     source_path: str = ""
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    # What loading left out of it (an unsafe link), for the build's report; never indexed.
+    warnings: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
 
 @dataclass(frozen=True)

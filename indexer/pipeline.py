@@ -58,6 +58,8 @@ class BuildReport:
     # Older versions of an article (a drug label's set id) that a newer one replaced:
     # {"id", "version", "path", "by_version", "by_path"}; not skipped, the build is complete.
     replaced: list[dict] = field(default_factory=list)
+    # What loading left out of an article that was kept (a link that is not http or https).
+    warnings: list[Skipped] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -99,7 +101,7 @@ def _version(article: Article) -> int | None:
     return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
-def _choose(sources: Sequence[str | Path], report: BuildReport) -> dict[str, _Chosen]:
+def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes: int) -> dict[str, _Chosen]:
     """First pass: which occurrence of each article id goes into the build.
 
     The first occurrence of an id wins and later ones are skipped as duplicates, except between
@@ -109,10 +111,11 @@ def _choose(sources: Sequence[str | Path], report: BuildReport) -> dict[str, _Ch
     """
     chosen: dict[str, _Chosen] = {}
     ordinal = -1
-    for item in iter_articles(sources):
+    for item in iter_articles(sources, max_source_bytes):
         if isinstance(item, Skipped):
             report.skipped.append(item)
             continue
+        report.warnings += [Skipped(item.source_path, warning) for warning in item.warnings]
         ordinal += 1
         seen, version = chosen.get(item.id), _version(item)
         if seen is not None and (version is None or seen.version is None or version == seen.version):
@@ -130,10 +133,10 @@ def _choose(sources: Sequence[str | Path], report: BuildReport) -> dict[str, _Ch
     return chosen
 
 
-def _chosen_articles(sources: Sequence[str | Path], chosen: dict[str, _Chosen]) -> Iterator[Article]:
+def _chosen_articles(plan: BuildPlan) -> Iterator[Article]:
     """Second pass: the occurrences ``_choose`` picked, in source order."""
-    ordinal = -1
-    for item in iter_articles(sources):
+    ordinal, chosen = -1, plan.chosen
+    for item in iter_articles(plan.sources, plan.max_source_bytes):
         if isinstance(item, Skipped):
             continue
         ordinal += 1
@@ -184,6 +187,7 @@ class BuildPlan:
     carry_from: Path | None = None         # a build whose passages and vectors are still valid
     carried: dict[str, str] = field(default_factory=dict)  # its article fingerprints
     chosen: dict[str, _Chosen] = field(default_factory=dict)  # which occurrence of each id is built
+    max_source_bytes: int = BY_NAME["max_source_bytes"].default  # as in the first pass, so both read the same
 
     def can_carry(self, article_id: str) -> bool:
         return self.carry_from is not None and self.carried.get(article_id) == self.fingerprints[article_id]
@@ -193,7 +197,8 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
                 chunking: ChunkSettings | None = None, keep_builds: int = BY_NAME["keep_builds"].default,
                 force: bool = False, log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
                 progress: bool | None = None, window: int = BY_NAME["embed_window"].default,
-                index_type: str = BY_NAME["index_type"].default, engine: Engine | None = None) -> BuildReport:
+                index_type: str = BY_NAME["index_type"].default, engine: Engine | None = None,
+                max_source_bytes: int = BY_NAME["max_source_bytes"].default) -> BuildReport:
     """Build and publish a new index of ``sources``; the live build is untouched unless this succeeds.
 
     ``engine`` computes the missing vectors (default: this process's embedder, window by window).
@@ -206,7 +211,7 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
     lock = publishing.lock(index_dir)
     try:
         publishing.discard_staging(index_dir)
-        chosen = _choose(sources, report)
+        chosen = _choose(sources, report, max_source_bytes)
         fingerprints = {article_id: c.fingerprint for article_id, c in chosen.items()}
         sections = sum(c.sections for c in chosen.values())
         report.stages["scan"] = time.perf_counter() - started
@@ -237,7 +242,7 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         carry = live is not None and live[1].recipe.same_vectors(recipe) and not force
         plan = BuildPlan(sources, fingerprints, recipe, embedder, chunking, window,
                          carry_from=live[0] if carry else None, carried=old_fingerprints if carry else {},
-                         chosen=chosen)
+                         chosen=chosen, max_source_bytes=max_source_bytes)
         report.build_id = publishing.new_build_id()
         staging = publishing.staging_dir(index_dir, report.build_id)
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
@@ -321,7 +326,7 @@ class _Pending:
 
 def _fresh_passages(plan: BuildPlan) -> Iterator[Passage]:
     """The passages the write will chunk anew (articles not carried over), as it will chunk them."""
-    for article in _chosen_articles(plan.sources, plan.chosen):
+    for article in _chosen_articles(plan):
         if not plan.can_carry(article.id):
             yield from passages_for(article, plan.chunking, plan.embedder.count_tokens)
 
@@ -351,7 +356,7 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
     names: dict[str, set[str]] = {}
     log(f"indexing {report.articles} articles: {report.added} new, {report.changed} changed, "
         f"{report.unchanged} unchanged, {report.removed} removed")
-    for article in _chosen_articles(plan.sources, plan.chosen):
+    for article in _chosen_articles(plan):
         fingerprint = plan.fingerprints[article.id]
         catalog.add_article(article, fingerprint)
         for name in lexicons.article_names(article):

@@ -14,6 +14,7 @@ from indexer.errors import BadQuery
 from indexer.lexicon import name_key
 from indexer.models import Article
 from indexer.section_types import LABELS, SECTION_TYPES
+from indexer.urls import safe_http_url
 
 from . import query, search as service
 from .live import pinned_searcher
@@ -262,6 +263,12 @@ def highlight(text: str, terms) -> Markup:
 def domain(url: str) -> str:
     """The host of an external link, for showing where a source lives."""
     return urlsplit(url).netloc.removeprefix("www.") if url.startswith(("http://", "https://")) else ""
+
+
+@bp.app_template_test("http_url")
+def is_http_url(value) -> bool:
+    """``{% if url is http_url %}``: render a link only to an http(s) URL (indexes built before the check)."""
+    return bool(safe_http_url(value))
 
 
 @bp.app_template_filter("iso_date")

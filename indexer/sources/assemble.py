@@ -1,4 +1,4 @@
-"""What every loader shares: text clean-up, section assembly, and the `Skipped` record.
+"""What every loader shares: text clean-up, section assembly, links, and the `Skipped` record.
 
 Loaders turn a file's markup into `Block`s in reading order; `assemble` splits them into
 sections with stable ids and sets aside disclaimers and references.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from indexer.errors import BadArticle
 from indexer.models import Article, Section
+from indexer.urls import describe_unsafe, safe_http_url
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,58 @@ def _unique(base: str, used: set[str]) -> str:
     return candidate
 
 
+# Characters that must not reach one line of a log or report as they are: control characters
+# (a newline in a file name would forge a line), line separators, bidi overrides, and the lone
+# surrogates that stand for the bytes of a file name that is not UTF-8.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group(0))
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for an undecodable byte: show the byte
+        return f"\\x{code - 0xDC00:02x}"
+    return ascii(match.group(0))[1:-1]
+
+
+def printable(text: str) -> str:
+    """``text`` safe on one line of output: unprintable characters escaped as ``ascii()`` writes them."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
 def humanise_stem(path: Path) -> str:
     """A readable title from a file name, for files that carry none."""
-    words = re.sub(r"[-_]+", " ", path.stem).strip()
-    return words[:1].upper() + words[1:] if words else path.stem
+    # Undecodable bytes become U+FFFD and control characters spaces: a title is text, not bytes.
+    stem = path.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    stem = one_line(re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", stem))
+    words = re.sub(r"[-_]+", " ", stem).strip()
+    return words[:1].upper() + words[1:] if words else stem
 
+
+def checked_url(value: object, what: str, warnings: list[str]) -> str:
+    """``value`` if it is an http(s) URL; else ``""``, with a warning naming ``what`` when it was not empty."""
+    url = safe_http_url(value)
+    if not url and value not in (None, ""):
+        warnings.append(f"{what} {describe_unsafe(value)} dropped: only http and https links are kept")
+    return url
+
+
+def checked_references(value: object, warnings: list[str]) -> list:
+    """References a source gives (front matter, JSONL): a list of ``{"title", "url"}`` objects or strings.
+
+    Raises ValueError when it is not that shape; a link that is not http(s) is dropped with a
+    warning and its reference keeps its title.
+    """
+    if not isinstance(value, list):
+        raise ValueError("references must be a list of {title, url} objects")
+    refs: list = []
+    for n, item in enumerate(value, start=1):
+        if isinstance(item, dict) and all(isinstance(item.get(k, ""), str) for k in ("title", "url")):
+            if item.get("url") and not safe_http_url(item["url"]):
+                item = {**item, "url": checked_url(item["url"], f"reference {n} url", warnings)}
+        elif not isinstance(item, str):  # a bare string is a citation without a link
+            raise ValueError(f"reference {n} is not an object with text title and url")
+        refs.append(item)
+    return refs
 
 
 _DISCLAIMER_HEADING = re.compile(r"^(medical |important |legal )?disclaimers?$", re.I)
@@ -138,7 +186,7 @@ def _references(blocks: Sequence[Block]) -> list[dict[str, str]]:
             if len(line) < 4 or re.fullmatch(r"[\d\W]+", line):
                 continue
             url = _URL.search(line)
-            refs.append({"title": line, "url": url.group(0).rstrip(").,;") if url else ""})
+            refs.append({"title": line, "url": safe_http_url(url.group(0).rstrip(").,;")) if url else ""})
     return refs
 
 
@@ -193,12 +241,14 @@ def assemble(
     return sections, meta
 
 
-def make_article(path: Path, id_: str, title: str, url: str, sections: list[Section], meta: dict) -> Article:
+def make_article(path: Path, id_: str, title: str, url: str, sections: list[Section], meta: dict,
+                 warnings: Sequence[str] = ()) -> Article:
     """An Article, refusing one with no text: it could never be found by a search."""
     if not sections:
         raise BadArticle(str(path), NO_TEXT)
     return Article(
-        id=id_, title=title, url=url, sections=tuple(sections), source_path=str(path), meta=meta
+        id=id_, title=title, url=url, sections=tuple(sections), source_path=str(path), meta=meta,
+        warnings=tuple(warnings),
     )
 
 

@@ -1,16 +1,28 @@
-"""Finding source files, decoding them, and handing each to the loader its suffix names."""
+"""Finding source files, reading them safely, decoding them, and handing each to the loader its suffix names.
+
+Source folders are not trusted. Only regular files are read: a FIFO, device or socket is
+reported and never opened (a FIFO would block the build). A file found in a folder is read only
+if it resolves inside that folder, so a symlink to ``/etc/passwd`` is reported, while a symlink
+to another file of the same tree is read. Every file is bounded by ``max_source_bytes`` and read
+with that bound, so a file that grows (or lies about its size) is never read past it. Paths in
+every `Skipped` and ``Article.source_path`` are escaped (`printable`): a file name that is not
+UTF-8 or holds a newline cannot break a report or forge a line of it.
+"""
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from indexer.errors import BadArticle
 from indexer.models import Article
+from indexer.settings import default as setting_default
 
-from .assemble import Loader, Skipped
+from .assemble import Loader, Skipped, printable
 from .html import load_html
 from .jsonl import load_jsonl
 from .markdown import load_markdown
@@ -69,13 +81,107 @@ def suffix_of(name: str) -> str:
     return max((s for s in LOADERS if lower.endswith(s)), key=len, default=os.path.splitext(lower)[1])
 
 
-def load_file(path: Path) -> Iterator[Article | Skipped]:
-    """Articles from one file; every failure comes out as a Skipped, never an exception."""
-    path = Path(path)
+MAX_SOURCE_BYTES: int = setting_default("max_source_bytes")
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MiB" if n >= 1048576 else f"{n} bytes"
+
+
+def _not_regular(mode: int) -> str:
+    """What a file that is not a regular file is ("a FIFO (named pipe)"), for its report."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (f"too large: {_size(size)}, over the limit of {_size(limit)} per file "
+            "(setting max_source_bytes, MEDSEARCH_MAX_SOURCE_BYTES)")
+
+
+def _checked(path: Path, root: Path | None, limit: int) -> tuple[str, os.stat_result]:
+    """The real path of a file that may be read, and its status; BadArticle saying why not.
+
+    Only ``stat`` is called here: nothing is opened before the file is known to be a regular file
+    inside ``root`` (the folder it was found in; None for a file named on its own).
+    """
+    where = str(path)
+    try:
+        real = os.path.realpath(path)
+        if root is not None:
+            top = os.path.realpath(root)
+            if os.path.commonpath([real, top]) != top:
+                link = "a symbolic link" if os.path.islink(path) else "a path through a symbolic link"
+                raise BadArticle(where, f"cannot read file: {link} to {real}, outside the folder {top} being indexed")
+        st = os.stat(real)
+    except FileNotFoundError:
+        raise BadArticle(where, "cannot read file: a symbolic link to nothing (its target does not exist)") from None
+    except OSError as exc:
+        raise BadArticle(where, f"cannot read file: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise BadArticle(where, f"cannot read file: {_not_regular(st.st_mode)}, not a regular file (never opened)")
+    if st.st_size > limit:
+        raise BadArticle(where, _too_large(st.st_size, limit))
+    return real, st
+
+
+def _read(path: Path, real: str, checked: os.stat_result, limit: int) -> bytes:
+    """The bytes of a checked file, opened without following a symlink and read to at most ``limit``."""
+    where = str(path)
+    try:
+        # O_NOFOLLOW: a symlink put in the file's place since the check is refused. O_NONBLOCK: so is
+        # a FIFO, which would otherwise block this open until a writer came.
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise BadArticle(where, f"cannot read file: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino):
+            raise BadArticle(where, "cannot read file: it was replaced while it was being read")
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:
+            raise BadArticle(where, f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise BadArticle(where, _too_large(len(data), limit) + "; it grew while it was being read")
+    return data
+
+
+def _escaped(item: Article | Skipped) -> Article | Skipped:
+    """An item whose paths and messages are safe to print on one line."""
+    if isinstance(item, Skipped):
+        return Skipped(printable(item.path), printable(item.reason))
+    safe = printable(item.source_path)
+    warnings = tuple(printable(w) for w in item.warnings)
+    if safe != item.source_path or warnings != item.warnings:
+        item = dataclasses.replace(item, source_path=safe, warnings=warnings)
+    return item
+
+
+def load_file(path: Path, root: Path | None = None,
+              max_bytes: int = MAX_SOURCE_BYTES) -> Iterator[Article | Skipped]:
+    """Articles from one file; every failure comes out as a Skipped, never an exception.
+
+    ``root`` is the folder the file was found in: the file must resolve inside it. A file named on
+    its own (``root`` None) may be a symlink to anywhere, but must still be a regular file.
+    """
+    for item in _load_file(Path(path), root, max_bytes):
+        yield _escaped(item)
+
+
+def _load_file(path: Path, root: Path | None, max_bytes: int) -> Iterator[Article | Skipped]:
     loader = LOADERS.get(suffix_of(path.name))
     if loader is None:
         known = ", ".join(sorted(LOADERS))
         yield Skipped(str(path), f"unsupported file type {path.suffix or '(none)'!r}; known: {known}")
+        return
+    try:
+        # A streaming loader (openFDA bulk .json.zip, often over 100 MB) holds one record at a time: no size bound.
+        real, checked = _checked(path, root, max_bytes if not getattr(loader, "streams", False) else 1 << 62)
+    except BadArticle as exc:
+        yield Skipped(exc.path, exc.reason)
         return
     if getattr(loader, "streams", False):  # reads the file itself, piece by piece (large bulk files)
         try:
@@ -86,11 +192,7 @@ def load_file(path: Path) -> Iterator[Article | Skipped]:
             yield Skipped(str(path), f"could not be loaded ({type(exc).__name__}: {exc})")
         return
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        yield Skipped(str(path), f"cannot read file: {exc.strerror or exc}")
-        return
-    try:
+        data = _read(path, real, checked, max_bytes)
         text = _decode(path, data)
         if not text.strip():
             raise BadArticle(str(path), "empty file")
@@ -111,39 +213,48 @@ def _is_ignored(name: str) -> bool:
 
 def discover(sources: Sequence[str | Path]) -> list[Path]:
     """Files to load: named files as given; folders walked sorted, known types, no hidden or README."""
+    return [path for path, _ in _discover(sources)]
+
+
+def _discover(sources: Sequence[str | Path]) -> list[tuple[Path, Path | None]]:
+    """Each file to load with the folder it was found in (None for a file named on its own)."""
     # A lone path is an easy mistake; a generator would be spent by the existence check.
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    missing = [str(s) for s in sources if not Path(s).exists()]
+    missing = [printable(str(s)) for s in sources if not os.path.lexists(s)]
     if missing:
         raise FileNotFoundError(
             "source not found: " + ", ".join(missing)
             + " (give files or folders of .md, .html, .txt or .jsonl articles, or of drug labels:"
             " openFDA .json / .json.zip, SPL .xml)"
         )
-    found: list[Path] = []
+    found: list[tuple[Path, Path | None]] = []
     seen: set[Path] = set()
 
-    def add(p: Path) -> None:
-        key = p.resolve()
+    def add(p: Path, root: Path | None) -> None:
+        key = Path(os.path.realpath(p))  # realpath, unlike Path.resolve, never raises on a symlink loop
         if key not in seen:  # a file named and also inside a named folder loads once
             seen.add(key)
-            found.append(p)
+            found.append((p, root))
 
     for source in sources:
         source = Path(source)
         if not source.is_dir():
-            add(source)  # named explicitly: always included; load_file reports unknown types
+            add(source, None)  # named explicitly: always included; load_file reports unknown types
             continue
+        # Symlinked folders are listed in `dirs` but never walked into (os.walk's default).
         for folder, dirs, files in os.walk(source):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
                 if not _is_ignored(name) and suffix_of(name) in LOADERS:
-                    add(Path(folder) / name)
+                    add(Path(folder) / name, source)
     return found
 
 
-def iter_articles(sources: Sequence[str | Path]) -> Iterator[Article | Skipped]:
-    """Stream articles from every discovered file, one Skipped per unreadable file or record."""
+def iter_articles(sources: Sequence[str | Path], max_bytes: int = MAX_SOURCE_BYTES) -> Iterator[Article | Skipped]:
+    """Stream articles from every discovered file, one Skipped per unreadable file or record.
+
+    ``max_bytes`` bounds each file (setting ``max_source_bytes``); a larger one is a Skipped.
+    """
     # Duplicate article ids across files are the builder's call (indexer/pipeline.py reports them).
-    for path in discover(sources):
-        yield from load_file(path)
+    for path, root in _discover(sources):
+        yield from load_file(path, root, max_bytes)

@@ -12,7 +12,9 @@ from lxml import etree
 from indexer.errors import BadArticle
 from indexer.models import Article
 
-from .assemble import Block, assemble, clean, humanise_stem, is_chrome_line, make_article, one_line, slugify
+from .assemble import (
+    Block, assemble, checked_url, clean, humanise_stem, is_chrome_line, make_article, one_line, slugify,
+)
 
 _CHROME_TAGS = (
     "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
@@ -197,7 +199,8 @@ def load_html(path: Path, text: str) -> Iterator[Article]:
         raise BadArticle(str(path), f"not parseable as HTML: {exc}") from None
     root = _content_root(doc)
     title = _html_title(doc, root, path)
-    url = _canonical_url(doc)
+    warnings: list[str] = []
+    url = checked_url(_canonical_url(doc), "canonical url", warnings)
     # Remove chrome inside the article root (never the root itself: a <body class="has-sidebar">
     # must not take the whole page with it).
     for el in list(root.iterdescendants()):
@@ -213,4 +216,4 @@ def load_html(path: Path, text: str) -> Iterator[Article]:
     ]
     sections, meta = assemble(blocks, drop_boilerplate=True)
     id_ = _id_from_url(url) or slugify(path.stem) or "article"
-    yield make_article(path, id_, title, url, sections, meta)
+    yield make_article(path, id_, title, url, sections, meta, warnings)

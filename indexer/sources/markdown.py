@@ -14,7 +14,9 @@ from markdown_it import MarkdownIt
 from indexer.errors import BadArticle
 from indexer.models import Article
 
-from .assemble import Block, assemble, humanise_stem, make_article, one_line, slugify
+from .assemble import (
+    Block, assemble, checked_references, checked_url, humanise_stem, make_article, one_line, slugify,
+)
 
 _MD = MarkdownIt("commonmark").enable("table")
 
@@ -144,8 +146,14 @@ def load_markdown(path: Path, text: str) -> Iterator[Article]:
         title = title or one_line(h1.text)
     sections, extra = assemble(blocks, drop_boilerplate=False)
     meta = _json_safe({k: v for k, v in fm.items() if k not in ("title", "id", "url")})
+    warnings: list[str] = []
+    if "references" in meta:
+        try:
+            meta["references"] = checked_references(meta["references"], warnings)
+        except ValueError as exc:
+            raise BadArticle(str(path), f"front matter: {exc}") from None
     for key, value in extra.items():
         meta.setdefault(key, value)  # front-matter references win over a body list
     id_ = str(fm["id"]).strip() if fm.get("id") else slugify(path.stem) or "article"
-    url = str(fm["url"]).strip() if fm.get("url") else ""
-    yield make_article(path, id_, title or humanise_stem(path), url, sections, meta)
+    url = checked_url(str(fm["url"]), "front matter url", warnings) if fm.get("url") else ""
+    yield make_article(path, id_, title or humanise_stem(path), url, sections, meta, warnings)
