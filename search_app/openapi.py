@@ -165,10 +165,41 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before the next r
                                "schema": {"type": "integer", "minimum": 1}}}
 
 
-def _responses(ok_schema: str, *extra: tuple[int, str]) -> dict[str, Any]:
+def search_example(base_url: str = "https://medsearch.example.org") -> dict[str, Any]:
+    """An example search answer, made by the serialiser the API itself answers with (so it cannot drift)."""
+    from indexer.models import Passage
+
+    from .matching import Match
+    from .query import SearchRequest
+    from .ranking import Hit
+    from .search import SearchOutcome
+    from .serialise import search_json
+    from .understanding import Analysis
+
+    passage = Passage(id="amitriptyline/common-side-effects/0", article_id="amitriptyline",
+                      section_id="common-side-effects", ordinal=0, title="Amitriptyline",
+                      heading="Common side effects", text="Common side effects include a dry mouth, drowsiness and "
+                      "constipation. They often ease after the first weeks.", url="/articles/amitriptyline"
+                      "#common-side-effects", permalink="/articles/amitriptyline#common-side-effects",
+                      section_type="side_effects")
+    hit = Hit(rank=1, score=1.0931, passage=passage, dense_rank=1, lexical_rank=2, matched=("side", "effects"),
+              name_match=True, about_asked=True, medicines=("amitriptyline",))
+    analysis = Analysis(text="elavil side effects", corrected="elavil side effects", corrections=(),
+                        names=("elavil",), articles=frozenset({"amitriptyline"}), expansions=("amitriptyline",),
+                        intents=frozenset({"side_effects"}))
+    outcome = SearchOutcome(request=SearchRequest(q="elavil side effects", k=1), build_id="20261201T120000000000Z-abc123",
+                            analysis=analysis, hits=[hit], notice=None,
+                            match=Match("strong", ("amitriptyline",), (), (("elavil", "amitriptyline"),)),
+                            closeness=0.65, total_sections=12, next_offset=1, prev_offset=None)
+    return search_json(outcome, lambda article_id: None, base_url)
+
+
+def _responses(ok_schema: str, *extra: tuple[int, str], example: dict[str, Any] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": _ref(ok_schema)}
+    if example is not None:
+        content["example"] = example
     responses: dict[str, Any] = {
-        "200": {"description": "OK", "headers": BUILD_HEADER,
-                "content": {"application/json": {"schema": _ref(ok_schema)}}},
+        "200": {"description": "OK", "headers": BUILD_HEADER, "content": {"application/json": content}},
         "400": _error("Bad request: a parameter is missing, malformed, out of bounds or unknown."),
         "413": _error("The request had a body larger than the server takes."),
         "429": _error("Too many requests from this address (only when the server sets a rate limit).",
@@ -229,7 +260,8 @@ def document(conf: dict) -> dict[str, Any]:
                 "description": "Ranked passages, the best one of each section, each with its citation. Pages are "
                                "stable within one build and never short while more results exist.",
                 "parameters": search_parameters,
-                "responses": _responses("SearchResponse", (409, "The `build` asked for is no longer served.")),
+                "responses": _responses("SearchResponse", (409, "The `build` asked for is no longer served."),
+                                        example=search_example(conf["public_url"] or "https://medsearch.example.org")),
             }},
             "/api/v1/passages/{passage_id}": {"get": {
                 "operationId": "getPassage", "summary": "One passage, to fetch a cited passage again",

@@ -69,3 +69,26 @@ def test_the_docs_page_documents_every_operation_without_scripts_from_elsewhere(
         assert f"<code>{parameter['name']}</code>" in page
     assert "<script" not in page.replace('<script src="/static/', "")  # only our own scripts, if any
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_search_example_is_the_serialisers_output_and_fits_the_schema(client):
+    import jsonschema  # schemathesis brings it
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    example = spec["paths"]["/api/v1/search"]["get"]["responses"]["200"]["content"]["application/json"]["example"]
+    assert example["match"] == {"level": "strong", "medicines": ["amitriptyline"], "uncovered_medicines": []}
+    schemas = spec["components"]["schemas"]
+
+    def inline(schema):  # OpenAPI 3.0 "nullable" and local $refs, made plain JSON Schema for the check
+        if isinstance(schema, dict):
+            if "$ref" in schema:
+                return inline(schemas[schema["$ref"].rsplit("/", 1)[1]])
+            out = {k: inline(v) for k, v in schema.items() if k != "nullable"}
+            if schema.get("nullable"):
+                return {"anyOf": [out, {"type": "null"}]}
+            return out
+        if isinstance(schema, list):
+            return [inline(s) for s in schema]
+        return schema
+
+    jsonschema.validate(example, inline(schemas["SearchResponse"]))
