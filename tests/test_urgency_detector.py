@@ -154,6 +154,24 @@ def test_the_shipped_detector_is_trained_from_the_shipped_examples_for_the_defau
     assert flagged <= set(messages.situations), "every situation the detector can flag needs a message"
 
 
+# Every situation issue #15 lists has labelled examples of its own.
+ISSUE_SITUATIONS = ("anaphylaxis", "breathing", "chest-pain", "stroke", "seizure", "child-ingestion",
+                    "overdose-opioid", "overdose-tricyclic", "overdose-paracetamol", "self-harm",
+                    "serotonin-syndrome", "nms", "severe-bleeding", "jaundice", "rhabdomyolysis",
+                    "lithium-toxicity", "hyponatraemia-severe", "severe-skin", "withdrawal", "withdrawal-severe",
+                    "hypoglycaemia", "hypo-severe", "dka")
+
+
+def test_every_situation_the_issue_lists_has_examples():
+    examples = load_examples()
+    counts = {name: examples.situations.count(name) for name in ISSUE_SITUATIONS}
+    assert all(n >= 3 for n in counts.values()), counts
+    texts = " ".join(examples.texts)
+    for word in ("methadone", "iron", "amitriptyline", "paracetamol", "angioedema", "lamotrigine", "diazepam",
+                 "alcohol", "black", "vomiting blood"):
+        assert word in texts, word
+
+
 def test_no_example_is_close_to_a_benchmark_query():
     """The examples are our own words: never a scored query's wording (token overlap, Jaccard)."""
     queries = [json.loads(line) for line in BENCH.read_text(encoding="utf-8").splitlines() if line.strip()]
