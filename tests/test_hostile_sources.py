@@ -229,7 +229,10 @@ def test_bad_jsonl_records_are_reported_by_line_and_the_good_ones_kept(tmp_path)
     path.write_text(RECORDS)
     items = list(load_file(path))
     assert [a.id for a in items if isinstance(a, Article)] == ["rec-a", "rec-b", "rec-c", "rec-d"]
-    assert [s.path.rsplit(":", 1)[1] for s in items if isinstance(s, Skipped)] == ["2", "3", "5", "6", "7"]
+    reasons = {s.path.rsplit(":", 1)[1]: s.reason for s in items if isinstance(s, Skipped)}
+    assert list(reasons) == ["2", "3", "5", "6", "7"]
+    assert reasons["2"] == "section 's1' of record 'bad-heading' on line 2: heading is a number, not a string"
+    assert reasons["6"] == "record 'bad-title' on line 6: title is a number, not a string"
     rec_d = next(a for a in items if isinstance(a, Article) and a.id == "rec-d")
     assert rec_d.url == "" and rec_d.meta["references"] == [{"title": "A reference", "url": ""},
                                                              {"title": "Kept", "url": "https://example.org/ref"}]
