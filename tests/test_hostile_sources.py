@@ -61,6 +61,7 @@ RECORDS = _jsonl(
     _record("rec-d", "Omeprazole reduces stomach acid.", url="  javascript:alert(1)",
             references=[{"title": "A reference", "url": "javascript:alert(2)"},
                         {"title": "Kept", "url": "https://example.org/ref"}]),
+    _record("bad-surrogate", "Half of a surrogate pair: \ud800."),  # valid JSON, not storable as UTF-8
 )
 
 MARKDOWN = """---
@@ -115,6 +116,7 @@ def hostile(tmp_path) -> tuple[Path, Path]:
         fh.write(b"\x00\x01binary")
     (src / "new\nline.txt").write_text(_article("Newline notes", "Antacids neutralise stomach acid."))
     (src / "bad\nskipped shadow: forged.md").write_text("")
+    (src / "surrogate.md").write_text('---\ntitle: "Half \\ud800 of a pair"\n---\nText about aspirin.\n')
     return src, outside
 
 
@@ -143,7 +145,9 @@ def test_hostile_folder_builds_reports_each_entry_and_indexes_only_good_records(
     assert "nested more than 32 levels" in skipped["records.jsonl:5"]
     assert "title is a number" in skipped["records.jsonl:6"]
     assert "no sections list" in skipped["records.jsonl:7"]
-    assert len(skipped) == 12, skipped
+    assert "half of a surrogate pair" in skipped["records.jsonl:10"]
+    assert "half of a surrogate pair" in skipped["surrogate.md"]
+    assert len(skipped) == 14, skipped
 
     # Each dropped link is a warning naming its file (and line), and the article is kept.
     warnings = [(w["path"].removeprefix(f"{src}/"), w["warning"]) for w in report["warnings"]]
@@ -230,9 +234,10 @@ def test_bad_jsonl_records_are_reported_by_line_and_the_good_ones_kept(tmp_path)
     items = list(load_file(path))
     assert [a.id for a in items if isinstance(a, Article)] == ["rec-a", "rec-b", "rec-c", "rec-d"]
     reasons = {s.path.rsplit(":", 1)[1]: s.reason for s in items if isinstance(s, Skipped)}
-    assert list(reasons) == ["2", "3", "5", "6", "7"]
+    assert list(reasons) == ["2", "3", "5", "6", "7", "10"]
     assert reasons["2"] == "section 's1' of record 'bad-heading' on line 2: heading is a number, not a string"
     assert reasons["6"] == "record 'bad-title' on line 6: title is a number, not a string"
+    assert reasons["10"].endswith("holds '\\ud800', half of a surrogate pair, which is not text")
     rec_d = next(a for a in items if isinstance(a, Article) and a.id == "rec-d")
     assert rec_d.url == "" and rec_d.meta["references"] == [{"title": "A reference", "url": ""},
                                                              {"title": "Kept", "url": "https://example.org/ref"}]

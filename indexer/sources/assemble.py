@@ -5,10 +5,11 @@ sections with stable ids and sets aside disclaimers and references.
 """
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from indexer.errors import BadArticle
@@ -239,6 +240,16 @@ def assemble(
     if references:
         meta["references"] = references
     return sections, meta
+
+
+def not_text(article: Article) -> str:
+    """Why an article cannot be stored as UTF-8 text (a lone surrogate, from a JSON or YAML escape), or ""."""
+    try:
+        json.dumps([article.id, article.title, article.url, [astuple(s) for s in article.sections], article.meta],
+                   ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"holds {ascii(exc.object[exc.start])}, half of a surrogate pair, which is not text"
+    return ""
 
 
 def make_article(path: Path, id_: str, title: str, url: str, sections: list[Section], meta: dict,

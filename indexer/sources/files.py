@@ -22,7 +22,7 @@ from indexer.errors import BadArticle
 from indexer.models import Article
 from indexer.settings import default as setting_default
 
-from .assemble import Loader, Skipped, printable
+from .assemble import Loader, Skipped, not_text, printable
 from .html import load_html
 from .jsonl import load_jsonl
 from .markdown import load_markdown
@@ -150,9 +150,12 @@ def _read(path: Path, real: str, checked: os.stat_result, limit: int) -> bytes:
 
 
 def _escaped(item: Article | Skipped) -> Article | Skipped:
-    """An item whose paths and messages are safe to print on one line."""
+    """An item whose paths and messages are safe to print on one line; an article that is not all text is skipped."""
     if isinstance(item, Skipped):
         return Skipped(printable(item.path), printable(item.reason))
+    problem = not_text(item)
+    if problem:
+        return Skipped(printable(item.source_path), f"article {item.id!r} {problem}")
     safe = printable(item.source_path)
     warnings = tuple(printable(w) for w in item.warnings)
     if safe != item.source_path or warnings != item.warnings:

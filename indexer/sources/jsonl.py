@@ -13,7 +13,7 @@ from pathlib import Path
 from indexer.errors import BadArticle
 from indexer.models import Article, Section
 
-from .assemble import NO_TEXT, Skipped, checked_references, checked_url, clean, one_line
+from .assemble import NO_TEXT, Skipped, checked_references, checked_url, clean, not_text, one_line
 
 # Deeper than any article needs: the extra fields of a record go into its meta, which is stored
 # and hashed as JSON; a record nested deeper is refused rather than walked.
@@ -96,7 +96,7 @@ def _record_article(path: Path, line_no: int, record) -> Article:
         except ValueError as exc:
             raise BadArticle(where, f"{name}: {exc}") from None
     url = checked_url(raw_url, "url", warnings)
-    return Article(
+    article = Article(
         id=article_id,
         title=one_line(title),
         url=url,
@@ -105,6 +105,10 @@ def _record_article(path: Path, line_no: int, record) -> Article:
         meta=meta,
         warnings=tuple(f"line {line_no}: {w}" for w in warnings),
     )
+    problem = not_text(article)
+    if problem:
+        raise BadArticle(where, f"{name} {problem}")
+    return article
 
 
 def load_jsonl(path: Path, text: str) -> Iterator[Article | Skipped]:
