@@ -138,6 +138,16 @@ class Catalog:
             """SELECT p.row, p.article_id, p.section_id, s.section_type FROM passages p
                JOIN sections s ON s.article_id = p.article_id AND s.id = p.section_id ORDER BY p.row""").fetchall()
 
+    def section_headings(self) -> list[tuple[str, str, str]]:
+        """(article id, section id, heading) of every section."""
+        return self._db.execute("SELECT article_id, id, heading FROM sections").fetchall()
+
+    def article_kinds(self) -> dict[str, tuple[str, str]]:
+        """Every article's ``kind`` (medicine, topic, label, ...; '' where it has none) and ``drug`` from its meta."""
+        rows = self._db.execute("SELECT id, json_extract(meta, '$.kind'), json_extract(meta, '$.drug') FROM articles")
+        return {article_id: (kind.lower() if isinstance(kind, str) else "", drug.lower() if isinstance(drug, str) else "")
+                for article_id, kind, drug in rows}
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:

@@ -55,7 +55,14 @@ class SearchIndex:
         medicine (``kind: medicine`` or a label); topic and disease pages name no medicine.
         Sections whose heading names a medicine ("Amitriptyline and muscle cramps") are about it too.
         """
-        kinds = catalog.article_kinds()
+        described = catalog.article_kinds()
+        kinds = {a: kind for a, (kind, _) in described.items()}
+        # Labels of one medicine (dozens of makers and versions) fold behind the best-matching one.
+        self.label_medicine = {a: lexicons.without_salt(drug) or lexicons.name_key(drug)
+                               for a, (kind, drug) in described.items() if kind == "label" and drug}
+        self.label_counts: dict[str, int] = {}
+        for medicine in self.label_medicine.values():
+            self.label_counts[medicine] = self.label_counts.get(medicine, 0) + 1
         table = lexicons.generic_table()
         self.topic_articles = frozenset(a for a, kind in kinds.items() if kind == "topic")
         self.medicine_names = frozenset(table) | frozenset(

@@ -57,6 +57,36 @@ def synonym_table(path: Path = BRANDS_FILE) -> dict[str, frozenset[str]]:
 
 
 @lru_cache(maxsize=4)
+def generic_table(path: Path = BRANDS_FILE) -> dict[str, tuple[str, ...]]:
+    """Every name of the brand table mapped to its generic name(s): a generic to itself, a brand to its generics."""
+    generics: dict[str, list[str]] = defaultdict(list)
+    brands: dict[str, list[str]] = defaultdict(list)
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            brand, generic = name_key(row["brand"]), name_key(row["generic"])
+            if brand and generic:
+                generics[generic] = [generic]
+                brands[brand].append(generic)
+    return {**{b: tuple(dict.fromkeys(g)) for b, g in brands.items()}, **{g: tuple(v) for g, v in generics.items()}}
+
+
+def names_in(text: str, vocabulary: set[str] | frozenset[str] | dict, longest: int = 4) -> list[str]:
+    """The names of ``vocabulary`` that ``text`` contains as whole words, longest first, none inside another."""
+    words = name_key(text).split()
+    found: list[str] = []
+    taken = [False] * len(words)
+    for size in range(min(longest, len(words)), 0, -1):
+        for i in range(len(words) - size + 1):
+            if any(taken[i:i + size]):
+                continue
+            gram = " ".join(words[i:i + size])
+            if gram in vocabulary and not gram.isdigit() and gram not in _FORM_WORDS:
+                found.append(gram)
+                taken[i:i + size] = [True] * size
+    return found
+
+
+@lru_cache(maxsize=4)
 def _table_words(path: Path = BRANDS_FILE) -> dict[tuple[str, int], list[str]]:
     """One-word names of the brand table by (first letter, length), for respelling titles."""
     by_shape: dict[tuple[str, int], list[str]] = defaultdict(list)
@@ -121,10 +151,15 @@ def label_names(meta: dict) -> set[str]:
             whole = name_key(str(value))
             parts = [name_key(p) for p in re.split(r",|\band\b|/|\+", whole)] if whole else []
             for name in {whole, *parts}:
-                bare = " ".join(w for w in name.split() if w not in _SALT_WORDS and w not in _FORM_WORDS
-                                and w not in _HYDRATES)
+                bare = without_salt(name)
                 names |= {n for n in (name, bare) if n and not n.isdigit()}
     return names
+
+
+def without_salt(name: str) -> str:
+    """A medicine's name without its salt, form or hydrate words ("warfarin sodium" -> "warfarin")."""
+    return " ".join(w for w in name_key(name).split() if w not in _SALT_WORDS and w not in _FORM_WORDS
+                    and w not in _HYDRATES)
 
 
 def article_names(article: Article) -> set[str]:

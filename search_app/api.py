@@ -9,7 +9,7 @@ from .live import pinned_searcher
 from .serialise import search_json
 
 bp = Blueprint("api", __name__)
-SEARCH_PARAMS = frozenset({"q", "k", "offset", "drug", "section_type", "mode", "spell"})
+SEARCH_PARAMS = frozenset({"q", "k", "offset", "drug", "section_type", "mode", "spell", "fold"})
 
 
 @bp.get("/api/search")

@@ -59,6 +59,9 @@ def _schemas(conf: dict) -> dict[str, Any]:
         "permalink": _string(description="This site's page for the section, as a path."),
         "medicines": {**_strings(), "description": "Generic names of the medicines the passage's article is about "
                                                    "(empty for topic articles)."},
+        "more_labels": {"type": "integer", "minimum": 0, "description": "For an FDA drug label: how many other labels "
+                        "of the same medicine (other makers, repackagers) are folded behind this, its best-matching "
+                        "one; ask with `fold=off` (and `drug=`) to list them. 0 for other articles."},
         "explanation": _object({
             "dense_rank": _nullable({"type": "integer", "minimum": 1}),
             "lexical_rank": _nullable({"type": "integer", "minimum": 1}),
@@ -71,7 +74,8 @@ def _schemas(conf: dict) -> dict[str, Any]:
         }, "Why the passage matched: ranks in the dense and word searches, query words found in it."),
         **CITATION,
     }
-    passage = {key: value for key, value in hit.items() if key not in ("rank", "score", "explanation", "medicines")}
+    passage = {key: value for key, value in hit.items()
+               if key not in ("rank", "score", "explanation", "medicines", "more_labels")}
     passage["ordinal"] = {"type": "integer", "minimum": 0, "description": "Position of the passage in its section."}
     section = {
         "section_id": _string(), "heading": _string(), "section_type": _string(enum=list(SECTION_TYPES)),
@@ -91,6 +95,7 @@ def _schemas(conf: dict) -> dict[str, Any]:
             "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
             "mode": _string(enum=list(MODES)),
             "spell": _string(enum=["on", "off"]),
+            "fold": _string(enum=["on", "off"]),
             "filters": _object({"drug": _strings(), "section_type": _strings()}),
             "notice": _nullable(_object({
                 "level": _string(enum=["emergency", "urgent", "advice"], description=
@@ -238,6 +243,9 @@ def document(conf: dict) -> dict[str, Any]:
                                                        "lexical: words only.",
          "schema": _string(enum=list(MODES), default="hybrid")},
         {"name": "spell", "in": "query", "description": "Respell misspelled medicine names (on by default).",
+         "schema": _string(enum=["on", "off"], default="on")},
+        {"name": "fold", "in": "query", "description": "Show only the best-matching FDA label of each medicine, "
+                                                       "the others counted in its `more_labels` (on by default).",
          "schema": _string(enum=["on", "off"], default="on")},
         {"name": "build", "in": "query",
          "description": "The `build_id` of the first page: a later page from another build is refused with 409, "

@@ -47,6 +47,7 @@ class Card:
     updated: Any
     sources: tuple[tuple[str, str], ...]  # (domain, url) of the publisher's page, or of the article's references
     elsewhere: str = ""  # "About amoxicillin": set when the result is not about the medicine the query names
+    more_labels: tuple[str, str] | None = None  # ("12 more labels of atorvastatin", url listing them)
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def suggester() -> Suggester:
 
 
 def search_url(req: query.SearchRequest, *, q: str | None = None, drugs=None, section_types=None,
-               offset: int = 0, respell: bool | None = None, closest: bool = False) -> str:
+               offset: int = 0, respell: bool | None = None, closest: bool = False, fold: bool | None = None) -> str:
     """The results page for ``req`` with some of its parameters changed; defaults are left out of the URL."""
     conf = current_app.config["MEDSEARCH"]
     params: dict[str, Any] = {"q": req.q if q is None else q}
@@ -82,6 +83,8 @@ def search_url(req: query.SearchRequest, *, q: str | None = None, drugs=None, se
         params["spell"] = "off"
     if closest:
         params["show"] = "closest"
+    if not (req.fold if fold is None else fold):
+        params["fold"] = "off"
     return url_for("pages.search", **params)
 
 
@@ -202,7 +205,16 @@ def search():
     # Labelled when not about what was asked: the medicines that rank first, or those the site has no article on.
     asked = tuple(m.generic for m in (analysis.constraining or analysis.uncovered))
     cards = [card_for(h, articles[h.passage.article_id], asked) for h in result.hits]
-    no_match = result.match.level == "none" and request.args.get("show") != "closest"
+    for n, card in enumerate(cards):  # a medicine's other labels, folded behind its best-matching one
+        if card.hit.more_labels:
+            medicine = index.label_medicine[card.hit.passage.article_id]
+            noun = "label" if card.hit.more_labels == 1 else "labels"
+            cards[n] = replace(card, more_labels=(f"{card.hit.more_labels} more {noun} of {medicine}",
+                                                  search_url(req, drugs=(medicine,), fold=False)))
+    # Nonsense and off-topic queries get "No good match" instead of their closest passages (a link shows them);
+    # an empty or filtered search keeps its own page, which says what to change.
+    no_match = (result.match.level == "none" and bool(result.hits) and not (req.drugs or req.section_types)
+                and request.args.get("show") != "closest")
     chips_first, chips_more = section_chips(req, result)
     context: dict[str, Any] = dict(
         q=req.q, req=req, result=result, hits=result.hits, cards=cards, error=None, notice=result.notice,

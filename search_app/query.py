@@ -19,6 +19,7 @@ class SearchRequest:
     section_types: tuple[str, ...] = ()
     mode: str = "hybrid"
     respell: bool = True
+    fold: bool = True  # a medicine's other drug labels fold behind its best-matching one
 
 
 def normalise(text: str) -> str:
@@ -32,10 +33,10 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadQuery(f"bad_{name}", f"{name} must be a whole number from {low} to {high}, not {raw[:20]!r}") from None
+    # ASCII digits only: int() also reads "٥" (an Arabic-Indic five), "5_0", " 5" and "+5".
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise BadQuery(f"bad_{name}", f"{name} must be a whole number from {low} to {high}, not {raw[:20]!r}")
+    value = int(raw)
     if not low <= value <= high:
         raise BadQuery(f"bad_{name}", f"{name} must be from {low} to {high}, not {value}")
     return value
@@ -65,8 +66,9 @@ def parse(params, settings: Mapping, allowed: frozenset[str] | None = None) -> S
     drugs = tuple(dict.fromkeys(v.strip() for v in many("drug") if v.strip()))
     section_types = tuple(dict.fromkeys(v.strip() for v in many("section_type") if v.strip()))
     mode = params.get("mode") or "hybrid"
-    spell = (params.get("spell") or "on").lower()
-    if spell not in ("on", "off"):
-        raise BadQuery("bad_spell", f"spell must be 'on' or 'off', not {spell[:20]!r}")
+    switches = {name: (params.get(name) or "on").lower() for name in ("spell", "fold")}
+    for name, value in switches.items():
+        if value not in ("on", "off"):
+            raise BadQuery(f"bad_{name}", f"{name} must be 'on' or 'off', not {value[:20]!r}")
     return SearchRequest(q=q, k=k, offset=offset, drugs=drugs, section_types=section_types, mode=mode,
-                         respell=spell == "on")
+                         respell=switches["spell"] == "on", fold=switches["fold"] == "on")

@@ -58,6 +58,7 @@ class Hit:
     intent_match: bool = False
     about_asked: bool = False          # about a medicine the query names (its article, or a section naming it)
     medicines: tuple[str, ...] = ()    # generic names of the medicines the passage's article is about
+    more_labels: int = 0               # other labels of this label's medicine, folded behind it
 
 
 @dataclass
@@ -217,8 +218,19 @@ class Searcher:
         return [(int(c.rows[i]), float(scores[i]), int(i)) for i in order[np.sort(first)]]
 
     # -- the search call ---------------------------------------------------------------
+    def fold_labels(self, ranked: list[tuple[int, float, int]]) -> list[tuple[int, float, int]]:
+        """Keep only the best-matching label of each medicine (its first in ``ranked``): the others fold behind it."""
+        shown: dict[str, str] = {}
+        kept = []
+        for entry in ranked:
+            article = self.index.article_of(entry[0])
+            medicine = self.index.label_medicine.get(article)
+            if medicine is None or shown.setdefault(medicine, article) == article:
+                kept.append(entry)
+        return kept
+
     def search(self, q: str, k: int, offset: int = 0, filters: Filters = Filters(), mode: str = "hybrid",
-               respell: bool = True) -> SearchResult:
+               respell: bool = True, fold: bool = True) -> SearchResult:
         """The k best passages (one per section) from ``offset`` on, with what was understood of the query."""
         if mode not in MODES:
             raise BadQuery("bad_mode", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -227,6 +239,9 @@ class Searcher:
         signals = self.signals(analysis, mode, allowed)
         c = self.candidates(analysis, mode, allowed, signals=signals)
         ranked = self.ranked_sections(c, self.fuse(c, mode))
+        fold = fold and bool(self.index.label_medicine)
+        if fold:
+            ranked = self.fold_labels(ranked)
         if len(ranked) < offset + k and not c.complete:
             # Past the pool every allowed row is ranked, and the pool's order stays the order of the first
             # pages, so that a later page never repeats or skips a section an earlier page showed.
@@ -237,6 +252,8 @@ class Searcher:
             rest_sections = self.index.sections_of(np.array([r[0] for r in rest], dtype=np.int64)).tolist()
             ranked = [(row, score, position[row]) for row, score, _ in ranked] + [
                 r for r, section in zip(rest, rest_sections) if section not in shown]
+            if fold:
+                ranked = self.fold_labels(ranked)
             c = wide
         page = ranked[offset:offset + k]
         passages = self.index.passages([row for row, _, _ in page])
@@ -245,7 +262,9 @@ class Searcher:
                     dense_rank=c.dense_rank.get(row), lexical_rank=c.lexical_rank.get(row),
                     matched=matched_terms(passages[row].heading + " " + passages[row].text, own),
                     name_match=bool(c.name[i]), intent_match=bool(c.intent[i]), about_asked=bool(c.tier[i]),
-                    medicines=self.index.article_medicines(passages[row].article_id))
+                    medicines=self.index.article_medicines(passages[row].article_id),
+                    more_labels=self.index.label_counts.get(self.index.label_medicine.get(passages[row].article_id, ""),
+                                                            1) - 1 if fold else 0)
                 for n, (row, score, i) in enumerate(page)]
         return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked), query_vector=signals.query,
                             best_cosine=signals.best_cosine)

@@ -62,7 +62,7 @@ def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None,
     if build and build != build_id:
         raise BuildChanged(build, build_id)
     result = searcher.search(req.q, req.k, offset=req.offset, filters=Filters(req.drugs, req.section_types),
-                             mode=req.mode, respell=req.respell)
+                             mode=req.mode, respell=req.respell, fold=req.fold)
     medicines = tuple(m.generic for m in result.analysis.medicines)
     notice = urgency.assess(req.q, vector=result.query_vector, medicines=medicines) if urgency is not None else None
     match = judge(result.analysis, result.best_cosine, limits or searcher.thresholds)

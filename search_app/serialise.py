@@ -72,7 +72,7 @@ def passage_fields(p: Passage) -> dict[str, Any]:
 def hit_json(hit: Hit) -> dict[str, Any]:
     """A ranked passage with why it matched."""
     return {"rank": hit.rank, "score": round(hit.score, 4), **passage_fields(hit.passage),
-            "medicines": list(hit.medicines),
+            "medicines": list(hit.medicines), "more_labels": hit.more_labels,
             "explanation": {"dense_rank": hit.dense_rank, "lexical_rank": hit.lexical_rank,
                             "matched_terms": list(hit.matched), "names_medicine": hit.name_match,
                             "about_medicine_asked": hit.about_asked, "section_type_asked": hit.intent_match}}
@@ -123,4 +123,5 @@ def search_json(outcome: SearchOutcome, header_of: HeaderOf | None = None, base_
     for hit, shown in zip(outcome.hits, body["results"]):
         shown.update(cite(hit.passage, header_of(hit.passage.article_id), base_url))
     return {"build_id": outcome.build_id, **body, "spell": "on" if req.respell else "off",
+            "fold": "on" if req.fold else "off",
             "next_offset": outcome.next_offset}

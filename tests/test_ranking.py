@@ -82,6 +82,7 @@ def test_every_mode_answers_and_explains(client):
         data, top = _top(client, "warfarin green vegetables", mode=mode)
         assert data["mode"] == mode and top["article_id"] == "ext-002"
         assert set(top["explanation"]) == {"dense_rank", "lexical_rank", "matched_terms", "names_medicine",
+                                           "about_medicine_asked",
                                            "section_type_asked"}
 
 
