@@ -48,6 +48,7 @@ class Card:
     sources: tuple[tuple[str, str], ...]  # (domain, url) of the publisher's page, or of the article's references
     elsewhere: str = ""  # "About amoxicillin": set when the result is not about the medicine the query names
     more_labels: tuple[str, str] | None = None  # ("12 more labels of atorvastatin", url listing them)
+    boxed: tuple[str, str] | None = None  # a drug label's boxed warning: (what to say, link to it or "")
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -170,8 +171,13 @@ def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = ()) -> 
     by_domain: dict[str, str] = {}
     for host, url in sources:  # one link per publisher: three MedlinePlus pages read as one source
         by_domain.setdefault(host, url)
+    boxed_id = str(meta.get("boxed_warning") or "")
+    boxed = None
+    if boxed_id:
+        boxed = ("Boxed warning", "") if p.section_id == boxed_id else (
+            "This label has a boxed warning", url_for("pages.article", article_id=p.article_id) + "#" + boxed_id)
     return Card(hit=hit, updated=meta.get("updated"), sources=tuple(by_domain.items()),
-                elsewhere=elsewhere_label(hit, asked))
+                elsewhere=elsewhere_label(hit, asked), boxed=boxed)
 
 
 def json_twin(req: query.SearchRequest) -> str:
@@ -244,7 +250,10 @@ def article(article_id: str):
     found = pinned_searcher().index.article(article_id)
     if found is None:
         abort(404, description=f"there is no article {article_id!r} in this index")
-    return render_template("article.html", article=found, q="")
+    boxed = str((found.meta or {}).get("boxed_warning") or "")
+    if boxed and any(s.id == boxed for s in found.sections):  # a label's boxed warning comes first, whatever its place
+        found = replace(found, sections=tuple(sorted(found.sections, key=lambda s: s.id != boxed)))
+    return render_template("article.html", article=found, q="", boxed=boxed)
 
 
 @bp.get("/suggest")

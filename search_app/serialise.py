@@ -10,7 +10,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from indexer.models import Article, Passage, article_permalink, section_link
-from indexer.section_types import section_type
+from indexer.section_types import type_of
 
 from .ranking import Hit
 from .search import SearchOutcome
@@ -53,13 +53,31 @@ def citation(title: str, heading: str, source: str, updated: str | None, url: st
     return " ".join(parts)
 
 
+def label_citation(article: Article, heading: str, url: str, permalink_url: str) -> str:
+    """A drug label's citation: "LIPITOR (atorvastatin calcium) tablet, film coated. Pfizer. 6 ADVERSE REACTIONS.
+    DailyMed set id ..., version ..., effective .... <DailyMed link> Permalink: <this site>"."""
+    meta = article.meta
+    maker = _text(meta.get("manufacturer")) or ""
+    product = article.title.removesuffix(f", {maker}") if maker else article.title
+    record = ", ".join(part for part in (
+        f"DailyMed set id {_text(meta.get('set_id'))}" if _text(meta.get("set_id")) else "",
+        f"version {_text(meta.get('version'))}" if _text(meta.get("version")) else "",
+        f"effective {_text(meta.get('updated'))}" if _text(meta.get("updated")) else "") if part)
+    parts = [p.rstrip(".") + "." for p in (product, maker, heading, record) if p]
+    parts += [url, f"Permalink: {permalink_url}"] if url.startswith(("http://", "https://")) else [permalink_url]
+    return " ".join(parts)
+
+
 def cite(passage: Passage, article: Article | None, base_url: str) -> dict[str, Any]:
     """The citation fields of a passage."""
     source = source_of(article)
     updated = _text(article.meta.get("updated")) if article else None
     link = base_url.rstrip("/") + passage.permalink
-    return {"source": source, "updated": updated, "permalink_url": link,
-            "citation": citation(passage.title, passage.heading, source, updated, passage.url, link)}
+    if article is not None and article.meta.get("kind") == "label":
+        text = label_citation(article, passage.heading, passage.url, link)
+    else:
+        text = citation(passage.title, passage.heading, source, updated, passage.url, link)
+    return {"source": source, "updated": updated, "permalink_url": link, "citation": text}
 
 
 def passage_fields(p: Passage) -> dict[str, Any]:
@@ -94,9 +112,11 @@ def article_json(article: Article, base_url: str) -> dict[str, Any]:
     sections = []
     for s in article.sections:
         url, permalink = section_link(article, s.id), article_permalink(article.id, s.id)
-        sections.append({"section_id": s.id, "heading": s.heading, "section_type": section_type(s.heading),
+        cited = (label_citation(article, s.heading, url, base + permalink) if meta.get("kind") == "label"
+                 else citation(article.title, s.heading, source, updated, url, base + permalink))
+        sections.append({"section_id": s.id, "heading": s.heading, "section_type": type_of(s),
                          "text": s.text, "url": url, "permalink": permalink, "permalink_url": base + permalink,
-                         "citation": citation(article.title, s.heading, source, updated, url, base + permalink)})
+                         "citation": cited})
     permalink = article_permalink(article.id)
     return {"article_id": article.id, "title": article.title, "url": article.url or permalink,
             "permalink": permalink, "permalink_url": base + permalink, "source": source, "updated": updated,

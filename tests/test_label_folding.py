@@ -59,3 +59,29 @@ def test_the_page_says_how_many_more_labels_and_links_to_them(client):
     listed = html.fromstring(client.get(links[0].get("href")).get_data(as_text=True))
     titles = {a.get("href") for a in listed.cssselect(".card-title")}
     assert len(titles) == 3
+
+
+def test_a_labels_boxed_warning_comes_first_on_its_page_and_is_marked_on_cards(client):
+    data = search(client, q="warfarin bleeding risk")
+    article_id = data["results"][0]["article_id"]
+    article = client.get(f"/api/v1/articles/{article_id}").get_json()["article"]
+    boxed = [s for s in article["sections"] if s["section_type"] == "serious_side_effects" and
+             "warning" in s["heading"].lower()]
+    assert boxed, [s["heading"] for s in article["sections"]]
+    page = html.fromstring(client.get(f"/articles/{article_id}").get_data(as_text=True))
+    first = page.cssselect(".article-body section")[0]
+    assert "boxed-warning" in first.get("class") and first.get("id") == boxed[0]["section_id"]
+    assert [s.get("id") for s in page.cssselect(".article-body section")][0] != article["sections"][0]["section_id"] \
+        or article["sections"][0]["section_id"] == boxed[0]["section_id"]
+    cards = html.fromstring(client.get("/search", query_string={"q": "warfarin bleeding risk"}).get_data(as_text=True))
+    marks = [" ".join(b.text_content().split()) for b in cards.cssselect(".badge-boxed")]
+    assert marks and set(marks) <= {"Boxed warning", "This label has a boxed warning"}
+
+
+def test_a_label_is_cited_as_a_label(client):
+    top = search(client, q="warfarin bleeding risk")["results"][0]
+    citation = top["citation"]
+    assert top["source"] == "U.S. Food and Drug Administration (DailyMed)"
+    assert "DailyMed set id 00000000-0000-0000-0000-00000000000" in citation and "version 16" in citation
+    assert "effective 2020-11-13" in citation and f"{top['heading']}." in citation
+    assert "https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid=" in citation
