@@ -290,10 +290,10 @@ def _article_in(index: Path, article_id: str) -> Article:
 
 
 def test_the_newest_version_of_a_set_id_replaces_older_ones_across_files(tmp_path, embedder):
-    _label_versions(tmp_path, 9, 7, 8)  # the newest is read first: the older ones still lose to it
+    _label_versions(tmp_path, 8, 9, 7)  # read in this order: 9 replaces 8, then 7 loses to 9
     report = build_index([tmp_path / "src"], tmp_path / "index", embedder, log=lambda line: None)
     assert report.published and report.exit_code == 0 and report.articles == 1
-    assert sorted((r["version"], r["by_version"]) for r in report.replaced) == [(7, 9), (8, 9)]
+    assert [(r["version"], r["by_version"]) for r in report.replaced] == [(8, 9), (7, 9)]
     stored = _article_in(tmp_path / "index", COUMADIN)
     assert stored.meta["version"] == 9 and "Version 9 of this label." in stored.sections[0].text
 
@@ -314,6 +314,8 @@ def test_brand_generic_and_substance_names_go_into_the_lexicon():
     lipitor = articles(GOOD / "statins.json")[0]
     names = article_names(lipitor)
     assert {"lipitor", "atorvastatin", "atorvastatin calcium"} <= names
+    # The substance name is found only in the label's openfda block, not in its title or the brand table.
+    assert "atorvastatin calcium trihydrate" in names
     valium = articles(GOOD / "bulk.json.zip")[1]
     assert {"valium", "diazepam"} <= article_names(valium)
 

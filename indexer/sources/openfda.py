@@ -147,6 +147,7 @@ def _upper_run(text: str, start: int, brand_words: frozenset[str], most: int) ->
 _CONNECTORS = frozenset("of and or in with for to on at by from under vs versus de per that into during after "
                         "without within over".split())
 _ARTICLES = frozenset(("the", "a", "an"))
+_IMPERATIVES = frozenset("Administer Initiate Take Use Avoid Reduce Discontinue Monitor Start Give Do Consider".split())
 
 
 def _title_run(text: str, start: int, brand_words: frozenset[str]) -> int | None:
@@ -169,6 +170,8 @@ def _title_run(text: str, start: int, brand_words: frozenset[str]) -> int | None
             break
         after_joiner = bool(run) and run[-1][0].lower() in _CONNECTORS
         if word.lower() in brand_words and run and not after_joiner:
+            if run[-1][0] in _IMPERATIVES:  # "Recommended Dosage | Administer CELEXA once daily"
+                run.pop()
             break
         following = bare[n + 1] if n + 1 < len(bare) else ""
         if word[0].isupper() or word[0].isdigit():
@@ -240,7 +243,7 @@ def _split_heading(text: str, field: str, brand_words: frozenset[str], own: bool
 
 # A numbered subsection inside a field's text: "... 2.5 Dosage in Renal Impairment ...". Not in
 # brackets ("( 2.5 )", "[see (5.1)]") and followed by a capitalised word.
-_SUBSECTION = re.compile(r"(?:^|(?<=\s))(?<![(\[,] )(\d{1,2})\.(\d{1,2})\.? (?=[A-Z])")
+_SUBSECTION = re.compile(r"(?:^|(?<=\s))(?<![(\[,] )(\d{1,2})\. ?(\d{1,2})\.? (?=[A-Z])")  # "2. 3" is a typo seen in labels
 
 
 def _subsections(text: str, major: str) -> list[int]:
