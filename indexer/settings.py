@@ -176,6 +176,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_url", str, "", "Base URL put before permalinks in API citations (e.g. "
             "https://medsearch.example.org); empty: the address the request came to.",
             check=_url, check_help="empty or a URL starting with http:// or https://"),
+    Setting("emergency_region", str, "both", "Which numbers urgent-care notices give and offer to call: uk (999, "
+            "NHS 111, Samaritans 116 123), us (911, Poison Control 1-800-222-1222, the 988 crisis line) or both.",
+            choices=("uk", "us", "both")),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
