@@ -316,6 +316,24 @@ def test_a_child_swallowing_iron_gets_the_iron_message(by_region):
     assert notice.level == "emergency" and "iron tablets are among the most dangerous" in notice.message
 
 
+def test_the_region_setting_offers_the_regions_the_messages_define():
+    from indexer import settings
+
+    setting = settings.BY_NAME["emergency_region"]
+    assert setting.choices == urgency.REGIONS and setting.default == urgency.DEFAULT_REGION
+    assert set(Messages.load().regions) == set(urgency.REGIONS)
+    with pytest.raises(settings.BadSetting, match="MEDSEARCH_EMERGENCY_REGION=fr.*one of uk, us, both"):
+        settings.resolve({}, environ={"MEDSEARCH_EMERGENCY_REGION": "fr"})
+
+
+def test_the_app_gives_the_numbers_of_its_region(index_dir):
+    from search_app import create_app
+
+    us = create_app({"index": str(index_dir), "emergency_region": "us", "TESTING": True}).test_client()
+    notice = us.get("/api/search?q=crushing+chest+pain+on+amlodipine").get_json()["notice"]
+    assert [c["number"] for c in notice["calls"]] == ["911"] and "999" not in notice["message"]
+
+
 def test_an_unknown_region_and_a_broken_messages_file_are_refused(embedder, tmp_path):
     with pytest.raises(MessagesError, match="emergency_region 'fr': expected one of uk, us, both"):
         urgency.load({"emergency_region": "fr"}, embedder)
