@@ -115,14 +115,17 @@ def connect(address: str = "", cpus: int | None = None, native_log: Path | None 
     """Join the Ray cluster at ``address``, or start a local Ray of ``cpus`` CPUs; False if one is already connected.
 
     A local Ray is quiet: no dashboard, workers' output left in Ray's session logs, Ray's loggers at
-    ERROR. Workers get this package as a ``py_module``, so a cluster needs only the same Python packages.
+    ERROR. Its workers import this package from where the driver does (``PYTHONPATH``), so the ones Ray
+    starts with it serve the job at once; a cluster's workers get the package as a ``py_module`` instead,
+    so its nodes need only the same Python packages.
     """
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing to report to: no prompt, no network
-    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
-                               "runtime_env": {"py_modules": [str(PACKAGE_DIR)]}}
-    if not address:  # "local": a new Ray of its own, never one that `ray start` left running on this machine
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    if address:
+        options["runtime_env"] = {"py_modules": [str(PACKAGE_DIR)]}
+    else:  # "local": a new Ray of its own, never one that `ray start` left running on this machine
         options.update(num_cpus=cpus or _cpus_here(), object_store_memory=LOCAL_OBJECT_STORE)
     where = f"join the Ray cluster at {address}" if address else "start a local Ray"
     for name in _RAY_LOGGERS:
@@ -130,12 +133,20 @@ def connect(address: str = "", cpus: int | None = None, native_log: Path | None 
     if address:
         _probe(address, where)
         _token_auth_as_ray_start_does()
+    saved_path = os.environ.get("PYTHONPATH")
+    if not address:  # inherited by the local Ray's processes as they start, then put back
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_DIR.parent), saved_path) if p)
     try:
         with _native_stderr_to(native_log or native_log_path()):
             ray.init(address=address or "local", **options)
     except Exception as exc:  # ConnectionError, a bad address, a version mismatch ...
         raise EngineFailed(f"could not {where}: {_reason(exc)}; nothing was published and the live index "
                            "is untouched") from None
+    finally:
+        if saved_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved_path
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
@@ -188,12 +199,14 @@ class _EmbedActor:
             self.model = OnnxModel(Path(directory), export)  # session and tokenizer now live in memory
         self.batch_size = batch_size
         self.crash_file = crash_file
+        self.loaded_at = time.time()  # wall clock: when this actor was ready (the driver measures its start-up)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = [str(t) for t in batch["text"]]
         if self.crash_file:
             _maybe_crash(self.crash_file, texts)
-        return {"key": batch["key"], "vector": self.model.encode(texts, self.batch_size)}
+        return {"key": batch["key"], "vector": self.model.encode(texts, self.batch_size),
+                "loaded_at": np.full(len(texts), self.loaded_at)}
 
 
 def _maybe_crash(path: str, texts: Sequence[str]) -> None:
@@ -316,7 +329,7 @@ class RayEngine:
         """One Ray Data job over ``todo`` (key -> text); every batch that comes back is committed to the cache."""
         self._connect(report)
         actors, threads = self._plan_pool()
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         # Longest first: each actor call then holds texts of about one length, and pads little.
         rows = sorted(todo.items(), key=lambda item: -len(item[1]))
         # Every actor gets batches, however few the texts; one block per batch.
@@ -337,10 +350,11 @@ class RayEngine:
                 max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES)
         self.log(f"ray: embedding {len(rows)} passages on {actors} actor{'s' * (actors > 1)} "
                  f"of {threads} CPU{'s' * (threads > 1)}")
-        done, last_log = 0, started
+        done, last_log, ready = 0, started, math.inf
         try:
             with _native_stderr_to(self._native_log):
                 for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
+                    ready = min(ready, float(np.min(batch["loaded_at"])))
                     keys = [bytes(k) for k in batch["key"]]
                     cache.put_many(keys, np.asarray(batch["vector"], dtype=np.float32))
                     done += len(keys)
@@ -355,6 +369,8 @@ class RayEngine:
             seconds = time.perf_counter() - started
             report.stages["ray_embed"] = report.stages.get("ray_embed", 0.0) + seconds
             report.embed_seconds += seconds
+            if ready < math.inf:  # job start to the first actor ready (process, imports, model): its start-up
+                report.stages["ray_actor_start"] = report.stages.get("ray_actor_start", 0.0) + ready - started_at
         report.tokens_embedded += sum(min(n + 2, self.embedder.max_seq_length)
                                       for n in self.embedder.count_tokens([text for _, text in rows]))
         self.log(f"ray: {done} passages embedded in {seconds:.1f}s ({done / max(seconds, 1e-9):.1f}/s)")
