@@ -24,6 +24,7 @@ install: $(VENV)/.installed
 index: install
 	$(PY) -m indexer build corpus --index $(INDEX)
 
+# gunicorn with one worker (search_app/server.py); `python -m search_app serve --dev` for Flask's reloader.
 serve: index
 	MEDSEARCH_INDEX=$(INDEX) $(PY) -m search_app serve --host $(HOST) --port $(PORT)
 
@@ -31,7 +32,10 @@ serve: index
 serve-prod: index
 	MEDSEARCH_INDEX=$(INDEX) MEDSEARCH_HOST=$(HOST) MEDSEARCH_PORT=$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
+# Debian's Chromium for the browser tests where this user may install it (.ci/chromium); pytest's last lines
+# say what was skipped without it.
 test: install
+	@bash .ci/chromium
 	$(PY) -m pytest -q
 
 clean:

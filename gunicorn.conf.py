@@ -102,3 +102,10 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     """A worker forked after a hot swap starts from the master's build: open the published one first."""
     worker.wsgi.extensions["medsearch_live"].refresh()
+
+
+def worker_exit(server, worker):
+    """A stopped worker ends at once, not 30 s later with an error line (onnxruntime; see search_app/server.py)."""
+    from search_app.server import worker_exit as end
+
+    end(server, worker)

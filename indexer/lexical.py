@@ -5,6 +5,7 @@ naming the medicine matches passages whose own text never repeats the name.
 """
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,9 @@ from typing import Iterable, Sequence
 import bm25s
 import numpy as np
 import Stemmer
+
+# bm25s sets its logger to DEBUG on import, so "Building index from tokens" reaches any handler on the root.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _STEMMER = Stemmer.Stemmer("english")

@@ -14,7 +14,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from indexer import settings as settings_mod
 
-    from . import api, api_v1, errors, limits, pages, urgency
+    from . import api, api_v1, assets, errors, limits, pages, urgency
     from .live import LiveSearcher
 
     app = Flask(__name__)
@@ -29,5 +29,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(api_v1.bp)
     limits.install(app, conf)
+    assets.install(app)  # versioned, cached, gzipped static files
     errors.register(app)
     return app

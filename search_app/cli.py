@@ -20,18 +20,18 @@ def main() -> None:
 
 
 @main.command()
-@setting_options("index", "model", "backend", "host", "port")
-def serve(**flags):
-    """Serve the search site (development server, threaded)."""
+@setting_options("index", "model", "backend", "host", "port", "threads")
+@click.option("--dev", is_flag=True, help="Flask's development server with its reloader (restarts on code changes).")
+def serve(dev, **flags):
+    """Serve the search site: gunicorn, one worker (the production server), or Flask's with --dev."""
     conf = resolve_flags(flags)
-    from . import create_app
+    from . import server
 
     try:
-        app = create_app(conf)
+        (server.run_dev if dev else server.run)(conf)
     except MedsearchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    app.run(host=conf["host"], port=conf["port"], debug=False, threaded=True)
 
 
 @main.command("eval")

@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -112,9 +113,10 @@ def ensure_export(model_path: Path, cache: Path, model_fingerprint: str, backend
 def _export_fp32(model_path: Path, directory: Path) -> dict[str, Any]:
     """Export the model's transformer with torch.onnx, refusing an export that does not match sentence-transformers."""
     import torch
-    from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+    from .runtimes import sentence_transformer
+
+    model = sentence_transformer(model_path)
     tokenizer = model.tokenizer
     if not getattr(tokenizer, "is_fast", False):
         raise UnsupportedModel(f"model {model_path} has no fast (tokenizers) tokenizer, which the ONNX backends "
@@ -159,13 +161,43 @@ def _export_fp32(model_path: Path, directory: Path) -> dict[str, Any]:
     return described
 
 
+# quantize_dynamic advises shape-inference pre-processing, which is for static quantisation; dynamic int8
+# weights were measured as they are (bench/README.md). It warns through the root logger, which also gives
+# the whole process a stderr handler (then bm25s's debug lines print too): both are kept from happening.
+_PRE_PROCESS_ADVICE = "Please consider to run pre-processing before quantization"
+
+
+@contextmanager
+def _without_root_warning(prefix: str):
+    root = logging.getLogger()
+    hold = logging.NullHandler()  # a root logger with a handler is not configured by logging.warning()
+    drop = _DropMessage(prefix)
+    root.addHandler(hold)
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
+        root.removeHandler(hold)
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
 def _quantize(source: Path, directory: Path, export: dict[str, Any]) -> dict[str, Any]:
     """Quantise an fp32 export's weights to int8 (dynamic: activations are quantised at run time)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Per-channel weight scales kept the vectors at cosine 0.995 to fp32, per-tensor ones at 0.947 (300 MedQuAD
     # passages); reduce_range (7-bit weights, for CPUs without VNNI) lowered it to 0.994 and was no faster.
-    _replace(directory / MODEL_FILE, lambda p: quantize_dynamic(source / MODEL_FILE, p, per_channel=True,
-                                                                 weight_type=QuantType.QInt8))
+    with _without_root_warning(_PRE_PROCESS_ADVICE):
+        _replace(directory / MODEL_FILE, lambda p: quantize_dynamic(source / MODEL_FILE, p, per_channel=True,
+                                                                     weight_type=QuantType.QInt8))
     _replace(directory / TOKENIZER_FILE, lambda p: p.write_bytes((source / TOKENIZER_FILE).read_bytes()))
     return {k: export[k] for k in ("source", "inputs", "pad_id", "dimension", "max_seq_length")}

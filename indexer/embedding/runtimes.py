@@ -12,13 +12,21 @@ MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 
 
+def sentence_transformer(path: Path):
+    """The local model loaded by sentence-transformers, without transformers' "Loading weights" progress bar."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    # The bar is drawn even when stderr is not a terminal: one line of noise per process that loads the model.
+    transformers_logging.disable_progress_bar()
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
 class TorchModel:
     """sentence-transformers itself."""
 
     def __init__(self, path: Path):
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.model = sentence_transformer(path)
         self.dimension = int(self.model.get_embedding_dimension())
         self.max_seq_length = int(self.model.max_seq_length)
 

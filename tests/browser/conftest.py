@@ -1,7 +1,8 @@
 """Playwright driving Debian's Chromium against the real app, served on 127.0.0.1 from a thread.
 
-Skipped, with the reason, where /usr/bin/chromium or the playwright package is missing;
-``.ci/run`` installs both, so in CI these tests run.
+Skipped where /usr/bin/chromium or the playwright package is missing, and then said in one line at
+the end of pytest's output; ``make test`` installs Chromium where it may (``.ci/chromium``) and CI
+requires it, so in CI these tests run.
 """
 from __future__ import annotations
 
@@ -29,12 +30,20 @@ def base_url(app):
     thread.join(timeout=10)
 
 
+SKIPPED: list[str] = []  # why the browser tests did not run, for the last lines of pytest's output
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
+        SKIPPED.append(f"{CHROMIUM} is missing; install it with `sudo apt-get install chromium fonts-liberation` "
+                       "(or run `make test` as root), then run `make test` again")
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="the playwright package is missing: pip install -r requirements.txt")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        SKIPPED.append("the playwright package is missing; run `make install` (or pip install -r requirements.txt)")
+        pytest.skip("the playwright package is missing: pip install -r requirements.txt")
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
@@ -68,3 +77,10 @@ def tab(browser, base_url):
     page.on("dialog", dismiss)
     yield recorded
     context.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line before pytest's last: which browser tests were skipped and how to run them."""
+    if SKIPPED:
+        skipped = sum(1 for report in terminalreporter.stats.get("skipped", ()) if "tests/browser/" in report.nodeid)
+        terminalreporter.write_line(f"browser tests skipped ({skipped}): {SKIPPED[0]}", yellow=True)
