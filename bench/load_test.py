@@ -292,10 +292,31 @@ class Rebuilder:
 
 
 # -- main -----------------------------------------------------------------------------------
-def ensure_index(index: Path, sources: list[str]) -> None:
-    """Build the index if it is missing (the indexer does nothing when it is current)."""
+def ensure_index(index: Path, sources: list[str], rebuild: bool = False) -> None:
+    """Build the index if it is missing (the indexer does nothing when it is current).
+
+    An index that exists and was built from other sources is never rebuilt without ``rebuild``:
+    ``--index`` may name someone's real index, and the load test would replace it.
+    """
+    from indexer import manifest as manifests, publishing
+    from indexer.errors import IndexNotFound, MedsearchError
+
+    try:
+        held = manifests.read(publishing.live_build(index)).sources
+    except IndexNotFound:
+        held = None  # nothing published there yet: build it
+    except MedsearchError as exc:
+        held = [f"an index this script cannot read ({exc})"]
+    if held is not None and not rebuild and sorted(_absolute(s) for s in held) != sorted(_absolute(s) for s in sources):
+        sys.exit(f"error: {index} holds an index of {', '.join(held)}; this run would rebuild it from "
+                 f"{', '.join(sources)}. Pass --rebuild to do that, or give --index a new directory.")
     subprocess.run([str(PY), "-m", "indexer", "build", *sources, "--index", str(index)], cwd=ROOT, check=True,
                    env={**os.environ, "TQDM_DISABLE": "1"}, stdout=subprocess.DEVNULL)
+
+
+def _absolute(source: str) -> str:
+    path = Path(source)
+    return str(path if path.is_absolute() else (ROOT / path).resolve())
 
 
 def table(rows: list[dict], title: str) -> None:
@@ -321,15 +342,17 @@ def main() -> None:
     parser.add_argument("--rebuilds", type=int, default=2, help="builds to publish under load in the rebuild run")
     parser.add_argument("--rebuild-limit", type=float, default=900, help="most seconds to wait for them")
     parser.add_argument("--json", type=Path, default=OUT / "load.json", help="where to write every figure")
+    parser.add_argument("--rebuild", "--yes", action="store_true",
+                        help="rebuild --index from --source even when it holds an index of other sources")
     args = parser.parse_args()
-    sources = args.source or [str(SHARED / "medquad" / "articles.jsonl")]
+    sources = [str(Path(s).resolve()) for s in args.source] if args.source else [str(SHARED / "medquad" / "articles.jsonl")]
     levels = [int(x) for x in args.levels.split(",")]
     queries = load_queries()
     report: dict = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
                     "config": {"workers": args.workers, "threads": args.threads, "index": str(args.index),
                                "sources": sources, "duration_s": args.duration, "soak_s": args.soak}}
 
-    ensure_index(args.index, sources)
+    ensure_index(args.index, sources, rebuild=args.rebuild)
     server = Gunicorn(args.index, args.workers, args.threads, reload_ms=1000)
     try:
         report["startup_s"] = round(server.startup_s, 1)

@@ -12,15 +12,21 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import IndexUnwritable
+
 
 class EmbeddingCache:
     """A persistent map from (model, text) to a float32 vector."""
 
     def __init__(self, path: Path, model_fingerprint: str, dimension: int):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+        except (OSError, sqlite3.Error) as exc:
+            raise self._unwritable(exc) from None
         self._model = model_fingerprint.encode()
         self._dimension = dimension
 
@@ -42,9 +48,18 @@ class EmbeddingCache:
 
     def put_many(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
         """Store vectors and commit, so they survive a crash of the build that computed them."""
-        self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                             [(key, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for key, v in zip(keys, vectors)])
-        self._db.commit()
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                 [(key, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                                  for key, v in zip(keys, vectors)])
+            self._db.commit()
+        except sqlite3.OperationalError as exc:  # read-only file or folder, disk full
+            raise self._unwritable(exc) from None
+
+    def _unwritable(self, exc: Exception) -> IndexUnwritable:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return IndexUnwritable(f"cannot write the embedding cache {self.path}: {reason}; give this user write access "
+                               f"to {self.path.parent}")
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]

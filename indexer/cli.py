@@ -97,6 +97,8 @@ def build(sources, force, report_file, **flags):
         _fail(str(exc))
     except MedsearchError as exc:
         _fail(str(exc))
+    except OSError as exc:  # a folder of the index that cannot be written, a full disk: one line, no traceback
+        _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
     except KeyboardInterrupt:
         _fail("interrupted: nothing was published and the live index is untouched", code=130)
     _summarise(report)

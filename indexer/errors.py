@@ -23,6 +23,10 @@ class IndexIncompatible(MedsearchError):
     """An index that exists but does not match this code, model or its own checksums."""
 
 
+class IndexUnwritable(MedsearchError):
+    """An index or cache directory that this process cannot create or write."""
+
+
 class BuildLocked(MedsearchError):
     """Another build holds the index lock."""
 

@@ -264,7 +264,9 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         finally:
             cache.close()
         report.published = True
-        publishing.prune(index_dir, keep_builds)
+        pruned = publishing.prune(index_dir, keep_builds)
+        for name, reason in pruned.failed.items():  # the build is live; an old one left behind is said, not hidden
+            report.warnings.append(Skipped(str(index_dir / publishing.BUILDS / name), f"old build not removed: {reason}"))
         return report
     finally:
         lock.release()

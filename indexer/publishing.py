@@ -13,11 +13,12 @@ import os
 import shutil
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import BuildLocked, IndexNotFound
+from .errors import BuildLocked, IndexNotFound, IndexUnwritable
 from .manifest import MANIFEST
 
 CURRENT = "current"
@@ -40,7 +41,13 @@ def live_build(index_dir: Path) -> Path:
     if not pointer.exists():
         raise IndexNotFound(f"no index at {index_dir}: build one with "
                             f"`python -m indexer build corpus --index {index_dir}`")
-    return pointer.resolve()
+    target, builds = pointer.resolve(), (index_dir / BUILDS).resolve()
+    # An index serves only its own builds: `current` pointing at another index's build, a staging
+    # directory or anything else is refused rather than followed.
+    if target.parent != builds or target.name.startswith("."):
+        raise IndexNotFound(f"{pointer} points at {target}, which is not a build of this index (a folder in "
+                            f"{builds}); rebuild with `python -m indexer build SOURCES --index {index_dir}`")
+    return target
 
 
 def live_build_or_none(index_dir: Path) -> Path | None:
@@ -54,8 +61,17 @@ def live_build_or_none(index_dir: Path) -> Path | None:
 def staging_dir(index_dir: Path, build_id: str) -> Path:
     """A fresh directory for a build in progress."""
     path = Path(index_dir) / BUILDS / f"{STAGING_PREFIX}{build_id}"
-    path.mkdir(parents=True)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise unwritable(path.parent, exc) from None
     return path
+
+
+def unwritable(path: Path, exc: OSError) -> IndexUnwritable:
+    """The one-line error for a directory of the index that cannot be written."""
+    return IndexUnwritable(f"cannot write to {path}: {exc.strerror or exc}; give this user write access to it or "
+                           "choose another directory with --index / MEDSEARCH_INDEX")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -83,19 +99,35 @@ def publish(index_dir: Path, staging: Path, build_id: str) -> Path:
     return final
 
 
-def prune(index_dir: Path, keep: int) -> list[str]:
-    """Delete all but the newest ``keep`` published builds (never the live one) and stale staging dirs."""
+@dataclass
+class Pruned:
+    """What a prune did: builds removed, and builds it could not remove with the reason."""
+
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def prune(index_dir: Path, keep: int) -> Pruned:
+    """Delete all but the newest ``keep`` published builds (never the live one); report any it could not delete."""
     builds_dir = Path(index_dir) / BUILDS
     live = live_build_or_none(index_dir)
-    published = sorted((p for p in builds_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                       key=lambda p: p.name, reverse=True)
-    removed = []
+    result = Pruned()
+    try:
+        published = sorted((p for p in builds_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                           key=lambda p: p.name, reverse=True)
+    except OSError as exc:
+        result.failed[str(builds_dir)] = exc.strerror or str(exc)
+        return result
     for old in published[max(keep, 1):]:
         if live is not None and old.resolve() == live:
             continue
-        shutil.rmtree(old, ignore_errors=True)
-        removed.append(old.name)
-    return removed
+        errors: list[str] = []
+        shutil.rmtree(old, onerror=lambda _fn, path, info: errors.append(f"{path}: {info[1].strerror or info[1]}"))
+        if errors:
+            result.failed[old.name] = errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+        else:
+            result.removed.append(old.name)
+    return result
 
 
 def discard_staging(index_dir: Path) -> None:
@@ -110,11 +142,13 @@ def discard_staging(index_dir: Path) -> None:
 def lock(index_dir: Path) -> FileLock:
     """The build lock of an index directory, acquired; the OS releases it if the process dies."""
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
     file_lock = FileLock(index_dir / "build.lock")
     try:
+        index_dir.mkdir(parents=True, exist_ok=True)
         file_lock.acquire(timeout=0)
-    except Timeout:
+    except Timeout:  # before OSError: filelock's Timeout is a TimeoutError
         raise BuildLocked(f"another build is running on {index_dir} (it holds {index_dir / 'build.lock'}); "
                           "wait for it to finish") from None
+    except OSError as exc:
+        raise unwritable(index_dir, exc) from None
     return file_lock
