@@ -1,0 +1,119 @@
+"""Urgent-care notices: spot queries that describe an emergency or a serious reaction and say what to do now.
+
+Two judges, and the more urgent verdict wins (emergency > urgent > advice > none):
+
+- the rules of ``search_app/data/urgent_rules.yaml`` (``UrgencyRules``): a query is normalised
+  (lower case, accents, apostrophes and punctuation dropped, whitespace collapsed) and every rule
+  is tried; the most severe match wins, and among rules of one level the first in the file;
+- the learned detector (``search_app.urgency_detector``): the query's embedding, from the model
+  the index uses, against labelled examples; it catches wordings nobody wrote a rule for.
+
+What a notice says comes from ``search_app/data/urgent_messages.yaml``: messages written with
+placeholders filled in for the region (``emergency_region``: uk, us or both), the numbers to
+call, and messages that name the medicine when its guidance differs (a tricyclic overdose, a
+paracetamol overdose). ``load`` builds the assessor the app keeps in ``app.extensions["urgency"]``;
+``Urgency.assess(text, vector, medicines)`` gives the ``Notice`` or None.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+import numpy as np
+
+from .messages import (CALL_KINDS, DEFAULT_MESSAGES, DEFAULT_REGION, PHRASES, REGIONS, Messages, MessagesError,
+                       notice_for)
+from .notice import _RANK, LEVELS, Call, Notice, Reason, normalise
+from .rules import DEFAULT_RULES, RulesError, UrgencyRules
+
+if TYPE_CHECKING:
+    from ..urgency_detector import UrgencyDetector
+
+__all__ = ["CALL_KINDS", "DEFAULT_MESSAGES", "DEFAULT_REGION", "DEFAULT_RULES", "LEVELS", "PHRASES", "REGIONS", "Call",
+           "Messages", "MessagesError", "Notice", "Reason", "RulesError", "Urgency", "UrgencyRules", "load",
+           "normalise"]
+
+
+class Urgency:
+    """The assessor the app uses: the rules and the learned detector, the more urgent verdict winning."""
+
+    def __init__(self, rules: UrgencyRules, detector: UrgencyDetector | None = None, embedder: Any = None):
+        self.rules = rules
+        self.messages = rules.messages
+        self.region = rules.region
+        self.detector = detector
+        self.embedder = embedder
+        if detector is not None:
+            missing = sorted({s for s, level in zip(detector.situations, detector.levels) if level in _RANK}
+                             - set(self.messages.situations))
+            if missing:
+                raise MessagesError(f"{self.messages.source}: no message for the detector's situation(s) "
+                                    f"{', '.join(missing)}")
+
+    def assess(self, text: str, vector: np.ndarray | None = None, medicines: tuple[str, ...] = ()) -> Notice | None:
+        """The notice for a query, or None for a routine one.
+
+        ``vector`` is the query's unit embedding from the index's embedder (the search service has it);
+        without it the detector embeds ``text`` if an embedder was given at load, else only the rules judge.
+        ``medicines`` are the names the query understanding found; the message names one whose guidance differs.
+        """
+        normalised = normalise(text)
+        if not normalised:
+            return None
+        rule = self.rules.match(text)
+        verdict = None
+        if self.detector is not None:
+            if vector is None and self.embedder is not None:
+                vector = self.embedder.encode_query(text)
+            if vector is not None:
+                verdict = self.detector.classify(vector)
+        reasons = []
+        if rule is not None:
+            reasons.append(Reason("rule", rule.id, rule.level, rule.situation))
+        if verdict is not None:
+            reasons.append(Reason("detector", "detector", verdict.level, verdict.situation, verdict.similarity,
+                                  verdict.probability, verdict.example))
+        if not reasons:
+            return None
+        # The more urgent verdict; a rule's hand-written message wins a tie.
+        deciding = min(reasons, key=lambda r: (_RANK[r.level], r.source != "rule"))
+        ordered = (deciding, *(r for r in reasons if r is not deciding))
+        if deciding.source == "rule":
+            return notice_for(self.messages, self.region, normalised, medicines, rule.level, rule.situation,
+                           rule.message, rule.id, ordered)
+        # A specific message only when the query is close to the example it resembles most.
+        situation = verdict.situation if verdict.similarity >= self.messages.situation_from else None
+        return notice_for(self.messages, self.region, normalised, medicines, verdict.level, situation, "",
+                       "detector", ordered)
+
+    def describe(self) -> dict[str, Any]:
+        """What judges notices: the rules file, the detector (and the model it was trained for), the region."""
+        return {"rules": len(self.rules), "region": self.region,
+                "detector": None if self.detector is None else {
+                    "examples": len(self.detector), "model": self.detector.embedder.get("name"),
+                    "backend": self.detector.embedder.get("backend")}}
+
+
+def load(conf: Mapping[str, Any] | None = None, embedder: Any = None, *, rules: str | Path = DEFAULT_RULES,
+         messages: str | Path = DEFAULT_MESSAGES, detector: str | Path | None = None,
+         examples: str | Path | None = None) -> Urgency:
+    """The assessor: rules, messages for ``conf["emergency_region"]``, and the trained detector.
+
+    ``embedder`` (default: the one ``conf`` names, shared with the searcher) must be the one that made the
+    detector: another model or backend is refused with what to run. A broken file raises its error.
+    """
+    from ..urgency_detector import DEFAULT_ARTEFACT, DEFAULT_EXAMPLES, UrgencyDetector
+
+    conf = dict(conf or {})
+    region = conf.get("emergency_region", DEFAULT_REGION)
+    if region not in REGIONS:
+        raise MessagesError(f"emergency_region {region!r}: expected one of {', '.join(REGIONS)}")
+    if embedder is None and "model" in conf:
+        from indexer.embedding import load_embedder
+
+        embedder = load_embedder(conf["model"], conf.get("batch_size", 16), conf["backend"], conf.get("model_cache"))
+    loaded_rules = UrgencyRules.load(rules, Messages.load(messages), region)
+    trained = UrgencyDetector.load(detector or DEFAULT_ARTEFACT,
+                                   embedder.describe() if embedder is not None else None,
+                                   examples or DEFAULT_EXAMPLES)
+    return Urgency(loaded_rules, trained, embedder)

@@ -1,0 +1,195 @@
+"""The urgency rules (``search_app/data/urgent_rules.yaml``): patterns over the normalised query, most severe first."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from indexer.errors import MedsearchError
+
+from .messages import DATA, DEFAULT_REGION, Messages, MessagesError, _check_message, notice_for
+from .notice import _RANK, LEVELS, Notice, Reason, normalise
+
+DEFAULT_RULES = DATA / "urgent_rules.yaml"
+_RULE_KEYS = {"id", "level", "message", "situation", "all", "none"}
+_TERM_REF = re.compile(r"@([a-z][a-z0-9_]*)")
+_NEVER_IN_QUERY = set("'\"\u2018\u2019\u201c\u201d")
+
+
+class RulesError(MedsearchError, ValueError):
+    """An urgency rules file that cannot be used; the message names the file and the rule."""
+
+
+@dataclass(frozen=True)
+class _Rule:
+    id: str
+    level: str
+    message: str            # as written: placeholders not yet filled in; "" when the situation's is used
+    situation: str | None
+    groups: tuple[re.Pattern[str], ...]
+    none: re.Pattern[str] | None
+
+    def matches(self, text: str) -> bool:
+        """True when every group matches the normalised text and no ``none`` pattern does."""
+        return all(group.search(text) for group in self.groups) and not (self.none is not None and self.none.search(text))
+
+
+class UrgencyRules:
+    """The loaded rules; ``match`` gives the most severe rule a query matches, ``assess`` its notice."""
+
+    def __init__(self, rules: Iterable[_Rule], source: str = "<rules>", messages: Messages | None = None,
+                 region: str = DEFAULT_REGION):
+        # Stable sort: severity first, file order within a level.
+        self.rules: tuple[_Rule, ...] = tuple(sorted(rules, key=lambda r: _RANK[r.level]))
+        self.source = source
+        self.messages = messages if messages is not None else Messages.load()
+        self.region = region
+        for rule in self.rules:
+            where = f"{source}: rule {rule.id!r}"
+            if rule.situation is not None and rule.situation not in self.messages.situations:
+                raise RulesError(f"{where}: situation {rule.situation!r} is not in {self.messages.source}")
+            if rule.message:
+                try:
+                    _check_message(rule.message, where, self.messages.regions)
+                except MessagesError as exc:
+                    raise RulesError(str(exc)) from None
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_RULES, messages: Messages | None = None,
+             region: str = DEFAULT_REGION) -> UrgencyRules:
+        """Read and check a rules file; a broken one raises RulesError saying which rule and why."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise RulesError(f"{path}: cannot read urgency rules ({exc.strerror or exc})") from None
+        except yaml.YAMLError as exc:
+            raise RulesError(f"{path}: not valid YAML ({exc})") from None
+        return cls.from_data(data, source=str(path), messages=messages, region=region)
+
+    @classmethod
+    def from_data(cls, data: Any, source: str = "<rules>", messages: Messages | None = None,
+                  region: str = DEFAULT_REGION) -> UrgencyRules:
+        """Build the rules from an already parsed document (``terms`` and ``rules``)."""
+        if not isinstance(data, dict) or not isinstance(data.get("rules"), list) or not data["rules"]:
+            raise RulesError(f"{source}: expected a mapping with a non-empty 'rules' list")
+        unknown = sorted(set(data) - {"version", "terms", "rules"})
+        if unknown:
+            raise RulesError(f"{source}: unknown top-level key(s): {', '.join(unknown)}")
+        terms = _check_terms(data.get("terms") or {}, source)
+        seen: set[str] = set()
+        rules = []
+        for number, raw in enumerate(data["rules"], 1):
+            rule = _build_rule(raw, number, terms, source)
+            if rule.id in seen:
+                raise RulesError(f"{source}: rule {rule.id!r}: id used twice")
+            seen.add(rule.id)
+            rules.append(rule)
+        return cls(rules, source, messages, region)
+
+    def match(self, query: str) -> _Rule | None:
+        """The most severe rule the query matches (the first in the file among equals), or None."""
+        text = normalise(query)
+        if not text:
+            return None
+        return next((rule for rule in self.rules if rule.matches(text)), None)
+
+    def assess(self, query: str, vector: Any = None, medicines: tuple[str, ...] = ()) -> Notice | None:
+        """The notice of the most severe rule the query matches (rules only), or None for a routine question."""
+        rule = self.match(query)
+        if rule is None:
+            return None
+        return notice_for(self.messages, self.region, normalise(query), medicines, rule.level, rule.situation,
+                       rule.message, rule.id, (Reason("rule", rule.id, rule.level, rule.situation),))
+
+    def matching(self, query: str) -> list[str]:
+        """Ids of every rule the query matches, most severe first (for the benchmark and debugging)."""
+        text = normalise(query)
+        return [rule.id for rule in self.rules if text and rule.matches(text)]
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+
+def _check_terms(terms: Any, source: str) -> dict[str, list[str]]:
+    """Terms are named pattern lists that any pattern can use as ``@name``."""
+    if not isinstance(terms, dict):
+        raise RulesError(f"{source}: 'terms' must map names to lists of patterns")
+    for name, patterns in terms.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise RulesError(f"{source}: term name {name!r} must be lower-case letters, digits and _")
+        if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p.strip() for p in patterns):
+            raise RulesError(f"{source}: term {name!r} must be a non-empty list of pattern strings")
+    return terms
+
+
+def _expand(pattern: str, terms: dict[str, list[str]], where: str, stack: tuple[str, ...] = ()) -> str:
+    """Replace each ``@name`` with the alternation of that term's (expanded) patterns."""
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in terms:
+            raise RulesError(f"{where}: unknown term @{name}")
+        if name in stack:
+            raise RulesError(f"{where}: term @{name} refers to itself ({' -> '.join(stack + (name,))})")
+        return "(?:" + "|".join(_expand(p, terms, where, stack + (name,)) for p in terms[name]) + ")"
+    return _TERM_REF.sub(replace, pattern)
+
+
+def _compile(patterns: Any, terms: dict[str, list[str]], where: str) -> re.Pattern[str]:
+    """One regex for a list of patterns: any may match, each only as whole words."""
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not isinstance(patterns, list) or not patterns:
+        raise RulesError(f"{where}: expected a non-empty list of patterns")
+    parts = []
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise RulesError(f"{where}: pattern {pattern!r} is not a non-empty string")
+        if _NEVER_IN_QUERY & set(pattern):
+            raise RulesError(f"{where}: pattern {pattern!r} has quotes or apostrophes, which queries "
+                             "lose before matching (write \"cant\", not \"can't\")")
+        if pattern.endswith(" "):
+            raise RulesError(f"{where}: pattern {pattern!r} ends with a space, so it can never match "
+                             "(patterns match whole words; drop the trailing space)")
+        expanded = _expand(pattern, terms, where)
+        try:
+            re.compile(expanded)
+        except re.error as exc:
+            raise RulesError(f"{where}: bad regex {pattern!r} ({exc})") from None
+        parts.append(expanded)
+    # Whole words only: "fit" must not match "benefit", nor "od" "food".
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(parts) + r")(?![a-z0-9])")
+
+
+def _build_rule(raw: Any, number: int, terms: dict[str, list[str]], source: str) -> _Rule:
+    """Check one rule mapping and compile its groups."""
+    name = raw.get("id") if isinstance(raw, dict) else None
+    where = f"{source}: rule {name!r}" if isinstance(name, str) and name else f"{source}: rule #{number}"
+    if not isinstance(raw, dict):
+        raise RulesError(f"{where}: expected a mapping with id, level, message (or situation) and all")
+    if not isinstance(name, str) or not name.strip():
+        raise RulesError(f"{where}: missing id")
+    unknown = sorted(set(raw) - _RULE_KEYS)
+    if unknown:
+        raise RulesError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_RULE_KEYS))})")
+    level = raw.get("level")
+    if level not in _RANK:
+        raise RulesError(f"{where}: unknown level {level!r} (expected one of {', '.join(LEVELS)})")
+    message, situation = raw.get("message"), raw.get("situation")
+    if situation is not None and (not isinstance(situation, str) or not situation.strip()):
+        raise RulesError(f"{where}: situation must be a name from the messages file")
+    if (message is not None or situation is None) and (not isinstance(message, str) or not message.strip()):
+        raise RulesError(f"{where}: missing message (or a situation whose message it uses)")
+    groups = raw.get("all")
+    if not isinstance(groups, list) or not groups:
+        raise RulesError(f"{where}: 'all' must be a non-empty list of groups, each {{any: [patterns]}}")
+    compiled = []
+    for index, group in enumerate(groups, 1):
+        if not isinstance(group, dict) or set(group) != {"any"}:
+            raise RulesError(f"{where}: group {index} of 'all' must be {{any: [patterns]}}, not {group!r}")
+        compiled.append(_compile(group["any"], terms, f"{where}, group {index}"))
+    none = _compile(raw["none"], terms, f"{where}, none") if raw.get("none") is not None else None
+    return _Rule(name, level, " ".join((message or "").split()), situation, tuple(compiled), none)
