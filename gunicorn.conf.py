@@ -30,11 +30,16 @@ wsgi_app = "search_app:create_app()"
 bind = [f"{_conf['host']}:{_conf['port']}"]
 workers = _conf["workers"]
 threads = _conf["threads"]
-worker_class = "gthread"
+# gthread, except that each request (head and body) is read on the worker's event loop and a thread
+# takes it only once it is whole: slow or half-open clients hold a socket each, never a thread
+# (search_app/worker.py; 100 of them held, /healthz still answers: bench/README.md). A request not
+# whole within 10 s is dropped; gunicorn's own 400/414/431 answers come in the app's error shape.
+worker_class = "search_app.worker.RequestWorker"
+worker_connections = 1000   # sockets per worker (slow clients included) before it stops accepting
 preload_app = True          # load the model and index once, before forking
 timeout = 30                # a worker silent this long is restarted
 graceful_timeout = 30
-keepalive = 5
+keepalive = 5               # an idle kept-alive connection waits on the event loop, not on a thread
 limit_request_line = 8190   # room for the longest query the API accepts, percent-encoded
 limit_request_fields = 50
 limit_request_field_size = 8190

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from . import hostnames
 from .errors import MedsearchError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +107,14 @@ def _nonempty(value: str) -> bool:
     return bool(value.strip())
 
 
+def _host_names(value: str) -> bool:
+    try:
+        hostnames.parse_allowed(value)
+    except hostnames.BadHost:
+        return False
+    return True
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("index", str, str(REPO_ROOT / "var" / "index"), "Index directory (holds `current` and `builds/`).",
             shown_default="var/index", check=_nonempty, check_help="a directory"),
@@ -174,11 +183,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", int, 16384, "Largest request body accepted (the API takes its parameters in the "
             "URL); larger ones get 413.", min=0, max=16 * 1024 * 1024),
     Setting("public_url", str, "", "Base URL put before permalinks in API citations (e.g. "
-            "https://medsearch.example.org); empty: the address the request came to.",
+            "https://medsearch.example.org); empty: the request's Host when it is in allowed_hosts, else "
+            "http://HOST:PORT of these settings (never a Host the allow-list does not name).",
             check=_url, check_help="empty or a URL starting with http:// or https://"),
     Setting("emergency_region", str, "both", "Which numbers urgent-care notices give and offer to call: uk (999, "
             "NHS 111, Samaritans 116 123), us (911, Poison Control 1-800-222-1222, the 988 crisis line) or both.",
             choices=("uk", "us", "both")),
+    Setting("allowed_hosts", str, "", "Host names this server answers for, comma-separated (`.example.org` also "
+            "allows its subdomains; the port is not compared); any other Host gets 400. Empty: any well-formed "
+            "Host is answered, and absolute URLs never use it.", check=_host_names,
+            check_help="empty or comma-separated host names"),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 

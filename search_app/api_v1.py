@@ -14,6 +14,7 @@ from indexer.errors import BadQuery
 from . import api, query
 from . import search as service
 from .errors import error_response
+from .hosts import base_url
 from .live import pinned_searcher
 from .openapi import document
 from .serialise import article_json, passage_json, search_json
@@ -32,11 +33,6 @@ def check_id(value: str, what: str) -> None:
                                          "backslashes or '..'")
 
 
-def base_url() -> str:
-    """Where permalinks are made absolute: ``public_url``, else the address the request came to."""
-    return current_app.config["MEDSEARCH"]["public_url"] or request.url_root
-
-
 # -- routes -----------------------------------------------------------------------------
 @bp.get("/api/v1/search")
 def search():
@@ -47,7 +43,7 @@ def search():
     return jsonify(search_json(outcome, searcher.index.article_header, base_url()))
 
 
-@bp.get("/api/v1/passages/<passage_id>")
+@bp.get("/api/v1/passages/<path:passage_id>")  # an id from a JSONL record or front matter may hold "/"
 def passage(passage_id: str):
     """One passage by id, so that a cited passage can be fetched again."""
     check_id(passage_id, "passage")
@@ -59,7 +55,7 @@ def passage(passage_id: str):
                     "passage": passage_json(found, index.article_header(found.article_id), base_url())})
 
 
-@bp.get("/api/v1/articles/<article_id>")
+@bp.get("/api/v1/articles/<path:article_id>")
 def article(article_id: str):
     """One article with all its sections."""
     check_id(article_id, "article")
@@ -79,7 +75,8 @@ def openapi():
 @bp.get("/api/docs")
 def docs():
     """The API documentation page, rendered from the same OpenAPI document (no scripts)."""
-    return render_template("api_docs.html", spec=document(current_app.config["MEDSEARCH"]), md=inline_markdown)
+    return render_template("api_docs.html", spec=document(current_app.config["MEDSEARCH"]), md=inline_markdown,
+                           base=base_url().rstrip("/") + "/")
 
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False})  # raw HTML in a description is shown as text

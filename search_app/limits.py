@@ -23,6 +23,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from indexer.errors import BadQuery
 
+from . import hosts
+
 SLOTS = 4096   # clients tracked at once; the least recently seen one in a probe window makes room
 PROBE = 16     # slots searched for a client before evicting
 MAX_PATH_CHARS = 2048
@@ -83,10 +85,18 @@ def check_path(path: str) -> None:
 
 
 def _drain(stream, limit: int) -> int:
-    """Read and drop a body, stopping once it is over ``limit`` bytes; the bytes read."""
+    """Read and drop a body, stopping once it is over ``limit`` bytes; the bytes read.
+
+    A body the server cannot decode (a chunk size that is not hexadecimal, a missing chunk end,
+    a client gone mid-body) is the client's error: 400, never a 500.
+    """
     total = 0
     while total <= limit:
-        chunk = stream.read(min(1 << 16, limit + 1 - total))
+        try:
+            chunk = stream.read(min(1 << 16, limit + 1 - total))
+        except Exception as exc:  # gunicorn's InvalidChunkSize & co., werkzeug's ClientDisconnected, a timeout
+            raise BadQuery("bad_body", "the request body could not be read: it is not valid chunked transfer "
+                                       f"coding or it ended early ({type(exc).__name__})") from None
         if not chunk:
             break
         total += len(chunk)
@@ -94,9 +104,10 @@ def _drain(stream, limit: int) -> int:
 
 
 def install(app: Flask, conf: dict) -> None:
-    """Check every request's path and body size, and throttle clients when a rate is set."""
+    """Check every request's Host, path and body size, and throttle clients when a rate is set."""
     if conf["trusted_proxies"] > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=conf["trusted_proxies"])
+    hosts.install(app, conf)  # first: its check is the first thing a request meets
     max_body = conf["max_body_bytes"]
     app.config["MAX_CONTENT_LENGTH"] = max_body
     limiter = RateLimiter(conf["rate_limit_per_minute"], conf["rate_limit_burst"]) \

@@ -33,8 +33,10 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    # ASCII digits only: int() also reads "٥" (an Arabic-Indic five), "5_0", " 5" and "+5".
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+    # ASCII digits only (and a minus, refused by the range): int() also reads "٥" (an Arabic-Indic five),
+    # "5_0", " 5" and "+5".
+    digits = raw[1:] if raw.startswith("-") else raw
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
         raise BadQuery(f"bad_{name}", f"{name} must be a whole number from {low} to {high}, not {raw[:20]!r}")
     value = int(raw)
     if not low <= value <= high:

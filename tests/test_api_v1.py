@@ -73,7 +73,7 @@ def test_each_result_carries_a_citation_that_fetches_the_same_passage_again(clie
     assert top["source"] == "example.org" and top["updated"] is None
     assert top["citation"] == ("Storing insulin: How should I store insulin? example.org. "
                                "https://example.org/insulin-storage#ext-001-s1 "
-                               "Permalink: http://localhost/articles/ext-001#ext-001-s1")
+                               "Permalink: http://127.0.0.1:5000/articles/ext-001#ext-001-s1")
     again = client.get(f"/api/v1/passages/{top['passage_id']}").get_json()
     assert again["build_id"] == data["build_id"]
     assert {k: again["passage"][k] for k in ("text", "citation", "url", "permalink")} == \
@@ -84,7 +84,7 @@ def test_our_own_articles_are_cited_with_their_updated_date(client):
     top = search(client, q="ibuprofen indigestion heartburn", k=1)["results"][0]
     assert top["article_id"] == "ibuprofen" and top["updated"] == "2026-11-01" and top["source"] == "medsearch"
     assert top["citation"].startswith("Ibuprofen: Common side effects of ibuprofen. medsearch, updated 2026-11-01. ")
-    assert top["citation"].endswith(" http://localhost/articles/ibuprofen#common-side-effects-of-ibuprofen")
+    assert top["citation"].endswith(" http://127.0.0.1:5000/articles/ibuprofen#common-side-effects-of-ibuprofen")
 
 
 def test_citations_read_article_headers_once_per_build(index_dir):

@@ -24,9 +24,9 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 class Server:
     """A gunicorn master started for one test; its JSON log lines are read as they come."""
 
-    def __init__(self, index_dir: Path, log_dir: Path):
+    def __init__(self, index_dir: Path, log_dir: Path, env: dict[str, str] | None = None):
         env = {**os.environ, "MEDSEARCH_INDEX": str(index_dir), "MEDSEARCH_HOST": "127.0.0.1", "MEDSEARCH_PORT": "0",
-               "MEDSEARCH_WORKERS": "2", "MEDSEARCH_THREADS": "2", "MEDSEARCH_RELOAD_INTERVAL_MS": "100"}
+               "MEDSEARCH_WORKERS": "2", "MEDSEARCH_THREADS": "2", "MEDSEARCH_RELOAD_INTERVAL_MS": "100", **(env or {})}
         self.out, self.err = log_dir / "access.log", log_dir / "error.log"
         self.process = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
                                         stdout=self.out.open("w"), stderr=self.err.open("w"))
