@@ -26,7 +26,7 @@ except settings_mod.BadSetting as exc:  # refuse to start, in one line rather th
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(2)
 
-wsgi_app = "search_app:create_app()"
+wsgi_app = "search_app.worker:production_app()"  # create_app(); a broken index is one error line
 bind = [f"{_conf['host']}:{_conf['port']}"]
 workers = _conf["workers"]
 threads = _conf["threads"]

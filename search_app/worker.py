@@ -24,6 +24,7 @@ import re
 import selectors
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -355,3 +356,17 @@ _MESSAGES = {
     500: "something went wrong on our side; please try again",
     501: "the server does not support this transfer coding",
 }
+
+
+def production_app():
+    """The app gunicorn serves (``wsgi_app`` in gunicorn.conf.py): a missing or broken index stops the server
+    with one ``error:`` line, as ``python -m search_app serve`` does, not a traceback."""
+    from indexer.errors import MedsearchError
+
+    from . import create_app
+
+    try:
+        return create_app()
+    except MedsearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -240,3 +240,20 @@ def test_load_test_refuses_to_rebuild_an_index_of_other_sources(tmp_path, index_
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "--rebuild" in result.stderr and "Traceback" not in result.stderr
     assert (index_dir / CURRENT).resolve().name == built  # untouched
+
+
+def test_the_production_server_refuses_a_broken_index_in_one_line(tmp_path, index_dir):
+    from .conftest import rewrite_manifest
+
+    broken = Path(shutil.copytree(index_dir, tmp_path / "index", symlinks=True))
+    manifest_path = (broken / CURRENT).resolve() / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["counts"]["articles"] = "7"  # a wrongly typed field, under a digest that matches
+    rewrite_manifest(manifest_path, manifest)
+    result = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "MEDSEARCH_INDEX": str(broken), "MEDSEARCH_PORT": "0"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        f"error: {manifest_path}: field 'counts.articles' must be a int, it is a str; "
+        "rebuild it with `python -m indexer build`"]
