@@ -36,11 +36,44 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+REFERENCES = {"type": "array", "description": "What the article was written from (for our own articles, the pages "
+              "its facts come from), in its order.", "items": _object({
+                  "title": _string(), "url": _string(description="An http(s) link, or empty when the reference "
+                                                                 "gives none."),
+                  "publisher": _string(description="Who published the reference (`NHS`, `MedlinePlus`, ...), from "
+                                                   "its site, else its title's `Publisher:` prefix; may be empty.")})}
 CITATION = {
-    "source": _string(description="Who published the article (`medsearch` for our own articles)."),
+    "publisher": _string(description="Who wrote and published the article: `medsearch` for our own articles "
+                                     "(written by us from the `references`), else the third-party publisher "
+                                     "(`publisher unknown` when the source says neither)."),
+    "source": _string(description="The same as `publisher` (the name of this field in earlier answers)."),
     "updated": _nullable(_string(description="When the article was last reviewed, as its source gives it.")),
+    "references": REFERENCES,
     "permalink_url": _string(description="Absolute link to the section on this site."),
-    "citation": _string(description="Title: section. Source, updated date. Source link. Permalink."),
+    "citation": _string(description="Plain text: Title: section. Publisher, updated date. Publisher's link. "
+                                    "Permalink. References: title <link>; ... (drug labels: product. Maker. Section. "
+                                    "DailyMed set id, version, effective date. DailyMed link. Permalink)."),
+    "citation_csl": _ref("CslItem"),
+}
+CSL_ITEM = {
+    "type": "object", "required": ["id", "type", "title", "publisher", "URL"], "additionalProperties": False,
+    "description": "The citation as one CSL-JSON item (Citation Style Language 1.0; import it into Zotero, Mendeley "
+                   "or pandoc's citeproc).",
+    "properties": {
+        "id": _string(description="The passage id, `article#section` or the article id."),
+        "type": _string(enum=["webpage"]), "title": _string(description="The article's title."),
+        "section": _string(description="The section's heading (absent for a whole article)."),
+        "publisher": _string(description="As `publisher`."),
+        "URL": _string(description="The publisher's page for a third-party article, else this site's permalink."),
+        "issued": {"type": "object", "description": "The updated date.", "required": ["date-parts"],
+                   "additionalProperties": False, "properties": {"date-parts": {
+                       "type": "array", "minItems": 1, "maxItems": 1, "items": {
+                           "type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "integer"}}}}},
+        "genre": _string(description="`drug label` for FDA labels."),
+        "author": {"type": "array", "description": "A drug label's maker.",
+                   "items": _object({"literal": _string()})},
+        "note": _string(description="The permalink when `URL` is the publisher's, and the references."),
+    },
 }
 
 
@@ -81,6 +114,7 @@ def _schemas(conf: dict) -> dict[str, Any]:
         "section_id": _string(), "heading": _string(), "section_type": _string(enum=list(SECTION_TYPES)),
         "text": _string(), "url": _string(), "permalink": _string(),
         "permalink_url": CITATION["permalink_url"], "citation": CITATION["citation"],
+        "citation_csl": CITATION["citation_csl"],
     }
     return {
         "Error": _object({"error": _object({
@@ -88,6 +122,7 @@ def _schemas(conf: dict) -> dict[str, Any]:
             "message": _string(description="What went wrong and what to do, for a person."),
         })}, "The one error shape of every error response."),
         "Hit": _object(hit, "One ranked passage (the best one of its section)."),
+        "CslItem": CSL_ITEM,
         "SearchResponse": _object({
             "build_id": _string(description="The index build that answered (also in `X-Medsearch-Build`)."),
             "query": _string(description="The query as understood: control characters dropped, spaces collapsed."),
@@ -146,10 +181,13 @@ def _schemas(conf: dict) -> dict[str, Any]:
         "Article": _object({
             "article_id": _string(), "title": _string(),
             "url": _string(description="The publisher's page, or this site's page for our own articles."),
-            "permalink": _string(), "permalink_url": _string(), "source": CITATION["source"],
+            "permalink": _string(), "permalink_url": _string(), "publisher": CITATION["publisher"],
+            "source": CITATION["source"],
             "updated": CITATION["updated"], "kind": _nullable(_string(description="`medicine` or `topic`.")),
             "drug": _nullable(_string()), "aliases": _strings(), "drug_class": _nullable(_string()),
-            "references": {"type": "array", "items": _object({"title": _string(), "url": _string()})},
+            "references": REFERENCES,
+            "citation": _string(description="The whole article's citation, as a section's without the section."),
+            "citation_csl": CITATION["citation_csl"],
             "disclaimer": _nullable(_string()),
             "sections": {"type": "array", "items": _ref("Section")},
         }, "An article with every section, in order."),
@@ -172,7 +210,7 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before the next r
 
 def search_example(base_url: str = "https://medsearch.example.org") -> dict[str, Any]:
     """An example search answer, made by the serialiser the API itself answers with (so it cannot drift)."""
-    from indexer.models import Passage
+    from indexer.models import Article, Passage
 
     from .matching import Match
     from .query import SearchRequest
@@ -196,7 +234,12 @@ def search_example(base_url: str = "https://medsearch.example.org") -> dict[str,
                             analysis=analysis, hits=[hit], notice=None,
                             match=Match("strong", ("amitriptyline",), (), (("elavil", "amitriptyline"),)),
                             closeness=0.65, total_sections=12, next_offset=1, prev_offset=None)
-    return search_json(outcome, lambda article_id: None, base_url)
+    article = Article(id="amitriptyline", title="Amitriptyline", url="", sections=(),
+                      source_path="corpus/amitriptyline.md", meta={"updated": "2026-11-25", "references": [
+                          {"title": "MedlinePlus: Amitriptyline", "url": "https://medlineplus.gov/druginfo/meds/"
+                                                                         "a682388.html"},
+                          {"title": "NHS: Amitriptyline", "url": "https://www.nhs.uk/medicines/amitriptyline/"}]})
+    return search_json(outcome, lambda article_id: article, base_url)
 
 
 def _responses(ok_schema: str, *extra: tuple[int, str], example: dict[str, Any] | None = None) -> dict[str, Any]:

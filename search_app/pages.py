@@ -5,20 +5,23 @@ import datetime as dt
 import re
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from indexer.errors import BadQuery
 from indexer.lexicon import name_key
-from indexer.models import Article
+from indexer.models import Article, Passage
 from indexer.section_types import LABELS, SECTION_TYPES
 from indexer.urls import safe_http_url
 
 from . import query, search as service
+from .credit import Credit, credit_of
+from .hosts import base_url  # citations' permalinks start where the API's do
 from .live import pinned_searcher
 from .ranking import Hit
+from .serialise import article_citation, cite
 from .search import SearchOutcome
 from .suggest import Suggester
 
@@ -27,6 +30,7 @@ bp = Blueprint("pages", __name__)
 EXAMPLES = ("can amitriptyline cause cramps", "what happens if I miss a dose of sertraline",
             "can I take ibuprofen with lisinopril", "how should I store insulin")
 MAX_MEDICINE_CHIPS = 6
+PARAMETERS = frozenset({"q", "k", "offset", "drug", "section_type", "mode", "spell", "fold", "show"})
 HIDDEN_TYPES = frozenset({"other"})  # a chip for "other" would filter to nothing a reader asked for
 
 
@@ -45,7 +49,10 @@ class Card:
 
     hit: Hit
     updated: Any
-    sources: tuple[tuple[str, str], ...]  # (domain, url) of the publisher's page, or of the article's references
+    credit: Credit  # who wrote it (medsearch, or the publisher) and what it cites
+    citation: str = ""  # the plain-text citation the API gives, for "Copy citation"
+    why: tuple[str, ...] = ()  # "Why this result", in words
+    context_url: str = ""  # "Read in context": the section on its article page, marked as the result's
     elsewhere: str = ""  # "About amoxicillin": set when the result is not about the medicine the query names
     more_labels: tuple[str, str] | None = None  # ("12 more labels of atorvastatin", url listing them)
     boxed: tuple[str, str] | None = None  # a drug label's boxed warning: (what to say, link to it or "")
@@ -94,10 +101,13 @@ def _toggle(values: tuple[str, ...], value: str) -> tuple[str, ...]:
 
 
 def section_chips(req: query.SearchRequest, result: SearchOutcome | None) -> tuple[list[Chip], list[Chip]]:
-    """Section-type chips: those on this page, asked about or active first; the rest behind "more"."""
+    """Section-type chips: those of the first page, asked about or active first; the rest behind "more".
+
+    Made from the first page whatever page this is, so that the chips stay put from page to page.
+    """
     shown = set(req.section_types)
     if result is not None:
-        shown |= {h.passage.section_type for h in result.hits} | set(result.analysis.intents)
+        shown |= {kind for _, kind in result.first_page} | set(result.analysis.intents)
     first, rest = [], []
     for kind in SECTION_TYPES:
         if kind in HIDDEN_TYPES and kind not in req.section_types:
@@ -124,13 +134,14 @@ def medicine_name(article: Article, names: dict[str, list[str]]) -> str | None:
 
 
 def medicine_chips(req: query.SearchRequest, result: SearchOutcome | None, articles: dict[str, Article]) -> list[Chip]:
-    """Medicine chips: active filters, then medicines the query names, then those of the results."""
+    """Medicine chips: active filters, then medicines the query names, then those of the first page's results."""
     index = pinned_searcher().index
     names = index.names
     candidates = list(req.drugs)
     if result is not None:
         candidates += list(result.analysis.names)
-        candidates += [medicine_name(articles[h.passage.article_id], names) for h in result.hits]
+        leading = (articles.get(a) or index.article_header(a) for a, _ in result.first_page)
+        candidates += [medicine_name(a, names) for a in leading if a is not None]
     chips: list[Chip] = []
     covered: set[frozenset[str]] = set()
     for name in candidates:
@@ -159,24 +170,51 @@ def elsewhere_label(hit: Hit, asked: tuple[str, ...]) -> str:
     return "Not about " + " or ".join(asked)
 
 
-def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = ()) -> Card:
-    """A hit with its article's updated date, where the text comes from, and what else it is about."""
+def why_lines(hit: Hit, named: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Why a passage was ranked here, in a reader's words (the API has the scores and ranks).
+
+    ``named``: the generic names of the medicines the query names.
+    """
+    lines = []
+    if hit.about_asked:
+        about = [m for m in named if m in hit.medicines] or list(named) or list(hit.medicines)
+        lines.append(f"It is about {' and '.join(about)}, which your question names." if about
+                     else "It is about a medicine your question names.")
+    elif hit.name_match:
+        lines.append("It comes from an article about a medicine your question names.")
+    if hit.intent_match:
+        kind = LABELS.get(hit.passage.section_type, "")
+        lines.append(f"It comes from a section on {kind.lower()}, the kind of information you asked for."
+                     if kind else "It comes from the kind of section you asked for.")
+    if hit.dense_rank == 1:
+        lines.append("Of all the passages, its meaning is the closest to your question.")
+    elif hit.dense_rank and hit.dense_rank <= 10:
+        lines.append("Its meaning is among the ten closest to your question.")
+    elif hit.dense_rank:
+        lines.append("Its meaning is close to your question.")
+    if hit.matched:
+        lines.append("It contains words of your question, or close to them: " + ", ".join(hit.matched) + ".")
+    return tuple(lines)
+
+
+def context_link(p: Passage) -> str:
+    """The passage's permalink with ``?result=`` naming its section, which the article page then labels."""
+    path, _, anchor = p.permalink.partition("#")
+    return f"{path}?{urlencode({'result': p.section_id})}" + (f"#{anchor}" if anchor else "")
+
+
+def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = (), named: tuple[str, ...] = ()) -> Card:
+    """A hit with its article's credit, citation and updated date, and what else it is about."""
     meta = (article.meta if article else {}) or {}
     p = hit.passage
-    if domain(p.url):
-        sources: tuple[tuple[str, str], ...] = ((domain(p.url), p.url),)
-    else:  # our own articles: the publishers they were written from
-        sources = tuple((domain(r["url"]), r["url"]) for r in meta.get("references", []) or []
-                        if isinstance(r, dict) and domain(str(r.get("url", ""))))
-    by_domain: dict[str, str] = {}
-    for host, url in sources:  # one link per publisher: three MedlinePlus pages read as one source
-        by_domain.setdefault(host, url)
     boxed_id = str(meta.get("boxed_warning") or "")
     boxed = None
     if boxed_id:
         boxed = ("Boxed warning", "") if p.section_id == boxed_id else (
             "This label has a boxed warning", url_for("pages.article", article_id=p.article_id) + "#" + boxed_id)
-    return Card(hit=hit, updated=meta.get("updated"), sources=tuple(by_domain.items()),
+    return Card(hit=hit, updated=meta.get("updated"), credit=credit_of(article),
+                citation=cite(p, article, base_url())["citation"], why=why_lines(hit, named),
+                context_url=context_link(p),
                 elsewhere=elsewhere_label(hit, asked), boxed=boxed)
 
 
@@ -210,7 +248,8 @@ def search():
     analysis = result.analysis
     # Labelled when not about what was asked: the medicines that rank first, or those the site has no article on.
     asked = tuple(m.generic for m in (analysis.constraining or analysis.uncovered))
-    cards = [card_for(h, articles[h.passage.article_id], asked) for h in result.hits]
+    named = tuple(dict.fromkeys(m.generic for m in analysis.medicines))
+    cards = [card_for(h, articles[h.passage.article_id], asked, named) for h in result.hits]
     for n, card in enumerate(cards):  # a medicine's other labels, folded behind its best-matching one
         if card.hit.more_labels:
             medicine = index.label_medicine[card.hit.passage.article_id]
@@ -249,11 +288,17 @@ def search():
 def article(article_id: str):
     found = pinned_searcher().index.article(article_id)
     if found is None:
-        abort(404, description=f"there is no article {article_id!r} in this index")
+        abort(404, description=f"We have no article {article_id!r}. It may have been renamed or removed: "
+                               "search for the medicine instead.")
     boxed = str((found.meta or {}).get("boxed_warning") or "")
     if boxed and any(s.id == boxed for s in found.sections):  # a label's boxed warning comes first, whatever its place
         found = replace(found, sections=tuple(sorted(found.sections, key=lambda s: s.id != boxed)))
-    return render_template("article.html", article=found, q="", boxed=boxed)
+    # "Read in context" links say which section the result came from (?result=): the page labels that one only,
+    # not a section the reader jumps to from the contents.
+    from_result = request.args.get("result", "")
+    from_result = from_result if any(s.id == from_result for s in found.sections) else ""
+    return render_template("article.html", article=found, q="", boxed=boxed, credit=credit_of(found),
+                           citation=article_citation(found, base_url())["citation"], from_result=from_result)
 
 
 @bp.get("/suggest")
@@ -278,6 +323,19 @@ def highlight(text: str, terms) -> Markup:
     parts = re.split(r"([A-Za-z0-9]+(?:['’][A-Za-z]+)?)", text)
     return Markup("").join(Markup("<mark>{}</mark>").format(p) if i % 2 and p.lower().replace("'", "").replace("’", "") in wanted
                            else escape(p) for i, p in enumerate(parts))
+
+
+@bp.app_template_filter("sentence")
+def sentence(text: str) -> str:
+    """A message as a sentence for the page: a capital first letter and a full stop (the API's stay as they are)."""
+    text = str(text).strip()
+    if not text:
+        return text
+    first = text.split(" ", 1)[0]
+    if first in PARAMETERS:  # "k must be from 1 to 50": the name stays as the URL spells it
+        text = "The parameter " + text
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "?", "!", ":")) else text + "."
 
 
 @bp.app_template_filter("domain")

@@ -92,6 +92,9 @@ class SearchResult:
     total_sections: int  # how many sections were ranked (for "more results")
     query_vector: np.ndarray | None = None
     best_cosine: float = 0.0  # the query's cosine to the nearest passage of the build, filters aside
+    # (article id, section type) of the first page's passages (offset 0, the same k), whatever page this is:
+    # the filter chips are made from it, so that they stay the same from page to page.
+    first_page: tuple[tuple[str, str], ...] = ()
 
 
 class Searcher:
@@ -266,8 +269,15 @@ class Searcher:
                     more_labels=self.index.label_counts.get(self.index.label_medicine.get(passages[row].article_id, ""),
                                                             1) - 1 if fold else 0)
                 for n, (row, score, i) in enumerate(page)]
+        if offset == 0:
+            first = [h.passage for h in hits]
+        else:
+            leading = [row for row, _, _ in ranked[:k]]
+            fetched = self.index.passages(leading)
+            first = [fetched[row] for row in leading]
         return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked), query_vector=signals.query,
-                            best_cosine=signals.best_cosine)
+                            best_cosine=signals.best_cosine,
+                            first_page=tuple((p.article_id, p.section_type) for p in first))
 
 
 def top_positive(scores: np.ndarray, depth: int) -> np.ndarray:

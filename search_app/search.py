@@ -47,6 +47,7 @@ class SearchOutcome:
     total_sections: int        # sections ranked in all
     next_offset: int | None    # offset of the next page, None on the last
     prev_offset: int | None    # offset of the previous page, None on the first
+    first_page: tuple[tuple[str, str], ...] = ()  # (article id, section type) of page 1's hits, on every page
 
 
 def next_page(req: SearchRequest, shown: int, total: int) -> int | None:
@@ -70,4 +71,4 @@ def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None,
         request=req, build_id=build_id, analysis=result.analysis, hits=result.hits, notice=notice, match=match,
         closeness=result.best_cosine,
         total_sections=result.total_sections, next_offset=next_page(req, len(result.hits), result.total_sections),
-        prev_offset=max(req.offset - req.k, 0) if req.offset else None)
+        prev_offset=max(req.offset - req.k, 0) if req.offset else None, first_page=result.first_page)

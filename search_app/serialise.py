@@ -6,16 +6,17 @@ with the ``base_url`` the caller passes.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from indexer.models import Article, Passage, article_permalink, section_link
 from indexer.section_types import type_of
+from indexer.urls import safe_http_url
 
+from .credit import Credit, citation_text, credit_of
 from .ranking import Hit
 from .search import SearchOutcome
 
-OWN_SOURCE = "medsearch"  # articles written by us have no publisher url
 HeaderOf = Callable[[str], "Article | None"]
 
 
@@ -30,27 +31,41 @@ def _strings(value: Any) -> list[str]:
     return [s for s in (_text(v) for v in value) if s] if isinstance(value, list) else []
 
 
-def source_of(article: Article | None) -> str:
-    """Who published an article: its ``source`` field, else the host of its url, else us."""
-    if article is None:
-        return OWN_SOURCE
-    named = _text(article.meta.get("source"))
-    if named:
-        return named
-    host = urlsplit(article.url).netloc.removeprefix("www.") if article.url else ""
-    return host or OWN_SOURCE
+def references_json(credit: Credit) -> list[dict[str, str]]:
+    """An article's references: title, link ('' when it has none) and the publisher of each."""
+    return [{"title": r.title, "url": r.url, "publisher": r.publisher} for r in credit.references]
 
 
-def citation(title: str, heading: str, source: str, updated: str | None, url: str, permalink_url: str) -> str:
-    """A citation string: title and section, source and updated date, source link, permalink."""
-    def sentence(text: str) -> str:
-        return text if text.endswith((".", "?", "!")) else text + "."
+def _issued(updated: str | None) -> dict[str, Any] | None:
+    """CSL's date: ``{"date-parts": [[2026, 11, 25]]}`` from YYYY-MM-DD (or YYYY-MM, YYYY); else None."""
+    match = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", (updated or "")[:10])
+    if not match:
+        return None
+    return {"date-parts": [[int(part) for part in match.groups() if part]]}
 
-    parts = [sentence(f"{title}: {heading}" if heading else title),
-             sentence(source + (f", updated {updated}" if updated else ""))]
-    # Links end the citation bare: a full stop after one would join the address.
-    parts += [url, f"Permalink: {permalink_url}"] if url.startswith(("http://", "https://")) else [permalink_url]
-    return " ".join(parts)
+
+def csl(item_id: str, article: Article | None, title: str, heading: str, credit: Credit, url: str,
+        permalink_url: str) -> dict[str, Any]:
+    """A CSL-JSON item (the citation format of Zotero, Mendeley, pandoc) for one section of an article."""
+    item: dict[str, Any] = {"id": item_id, "type": "webpage", "title": title, "publisher": credit.publisher,
+                            "URL": url if safe_http_url(url) else permalink_url}
+    if heading:
+        item["section"] = heading
+    issued = _issued(credit.updated)
+    if issued:
+        item["issued"] = issued
+    meta = article.meta if article is not None else {}
+    if meta.get("kind") == "label":
+        item["genre"] = "drug label"
+        if _text(meta.get("manufacturer")):
+            item["author"] = [{"literal": _text(meta.get("manufacturer"))}]
+    notes = [] if item["URL"] == permalink_url else [f"Permalink: {permalink_url}"]
+    if credit.references:
+        notes.append("References: " + "; ".join(f"{r.title} <{r.url}>" if r.url else r.title
+                                                 for r in credit.references))
+    if notes:
+        item["note"] = " ".join(notes)
+    return item
 
 
 def label_citation(article: Article, heading: str, url: str, permalink_url: str) -> str:
@@ -68,16 +83,22 @@ def label_citation(article: Article, heading: str, url: str, permalink_url: str)
     return " ".join(parts)
 
 
+def _cited(article: Article | None, credit: Credit, item_id: str, title: str, heading: str, url: str,
+           permalink_url: str) -> dict[str, Any]:
+    """The citation fields of one section: credit, references, plain text and CSL-JSON."""
+    if article is not None and article.meta.get("kind") == "label":
+        text = label_citation(article, heading, url, permalink_url)
+    else:
+        text = citation_text(title, heading, credit, url, permalink_url)
+    return {"publisher": credit.publisher, "source": credit.publisher, "updated": credit.updated,
+            "references": references_json(credit), "permalink_url": permalink_url, "citation": text,
+            "citation_csl": csl(item_id, article, title, heading, credit, url, permalink_url)}
+
+
 def cite(passage: Passage, article: Article | None, base_url: str) -> dict[str, Any]:
     """The citation fields of a passage."""
-    source = source_of(article)
-    updated = _text(article.meta.get("updated")) if article else None
-    link = base_url.rstrip("/") + passage.permalink
-    if article is not None and article.meta.get("kind") == "label":
-        text = label_citation(article, passage.heading, passage.url, link)
-    else:
-        text = citation(passage.title, passage.heading, source, updated, passage.url, link)
-    return {"source": source, "updated": updated, "permalink_url": link, "citation": text}
+    return _cited(article, credit_of(article), passage.id, passage.title, passage.heading, passage.url,
+                  base_url.rstrip("/") + passage.permalink)
 
 
 def passage_fields(p: Passage) -> dict[str, Any]:
@@ -103,26 +124,30 @@ def passage_json(passage: Passage, article: Article | None, base_url: str) -> di
 
 def article_json(article: Article, base_url: str) -> dict[str, Any]:
     """An article with its sections; the file it was loaded from is never shown."""
-    meta, source = article.meta, source_of(article)
+    meta, credit = article.meta, credit_of(article)
     base = base_url.rstrip("/")
-    updated = _text(meta.get("updated"))
-    references = [{"title": _text(r.get("title")) or "", "url": _text(r.get("url")) or ""}
-                  for r in meta.get("references") or [] if isinstance(r, dict)] \
-        if isinstance(meta.get("references"), list) else []
     sections = []
     for s in article.sections:
         url, permalink = section_link(article, s.id), article_permalink(article.id, s.id)
-        cited = (label_citation(article, s.heading, url, base + permalink) if meta.get("kind") == "label"
-                 else citation(article.title, s.heading, source, updated, url, base + permalink))
+        cited = _cited(article, credit, f"{article.id}#{s.id}", article.title, s.heading, url, base + permalink)
         sections.append({"section_id": s.id, "heading": s.heading, "section_type": type_of(s),
                          "text": s.text, "url": url, "permalink": permalink, "permalink_url": base + permalink,
-                         "citation": cited})
+                         "citation": cited["citation"], "citation_csl": cited["citation_csl"]})
     permalink = article_permalink(article.id)
+    whole = article_citation(article, base_url)
     return {"article_id": article.id, "title": article.title, "url": article.url or permalink,
-            "permalink": permalink, "permalink_url": base + permalink, "source": source, "updated": updated,
+            "permalink": permalink, "permalink_url": base + permalink, "publisher": credit.publisher,
+            "source": credit.publisher, "updated": credit.updated,
             "kind": _text(meta.get("kind")), "drug": _text(meta.get("drug")), "aliases": _strings(meta.get("aliases")),
-            "drug_class": _text(meta.get("drug_class")), "references": references,
+            "drug_class": _text(meta.get("drug_class")), "references": references_json(credit),
+            "citation": whole["citation"], "citation_csl": whole["citation_csl"],
             "disclaimer": _text(meta.get("disclaimer")), "sections": sections}
+
+
+def article_citation(article: Article, base_url: str) -> dict[str, Any]:
+    """The citation fields of a whole article (its page cites it, as the API's article answer does)."""
+    permalink_url = base_url.rstrip("/") + article_permalink(article.id)
+    return _cited(article, credit_of(article), article.id, article.title, "", article.url, permalink_url)
 
 
 def search_json(outcome: SearchOutcome, header_of: HeaderOf | None = None, base_url: str = "") -> dict[str, Any]:
