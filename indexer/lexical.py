@@ -82,6 +82,12 @@ class LexicalIndex:
     def __init__(self, retriever: "bm25s.BM25"):
         self._bm25 = retriever
         self.vocabulary = frozenset(retriever.vocab_dict)
+        # bm25s's eager index: per token, the rows it occurs in and their BM25 scores (a sparse matrix).
+        # With Lucene's BM25 a row without the token scores 0 for it (no non-occurrence term to add).
+        matrix = retriever.scores
+        self._num_docs = int(matrix["num_docs"])
+        self._data, self._indices, self._indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        self._token_ids = retriever.vocab_dict
 
     @classmethod
     def build(cls, documents: Iterable[str]) -> "LexicalIndex":
@@ -108,12 +114,16 @@ class LexicalIndex:
         ``weights`` scales each token's contribution (expansions count less than the
         reader's own words); tokens repeated in the query count once.
         """
-        total = np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
+        total = np.zeros(self._num_docs, dtype=np.float32)
         seen: dict[str, float] = {}
         for i, token in enumerate(query_tokens):
             if token in self.vocabulary:
                 w = 1.0 if weights is None else float(weights[i])
                 seen[token] = max(seen.get(token, 0.0), w)
+        # One token's column of the precomputed score matrix is bm25s's ``get_scores([token])`` (each row at
+        # most once); adding its non-zero entries in place gives the same float32 sums without a full array each.
         for token, w in seen.items():
-            total += w * self._bm25.get_scores([token])
+            token_id = self._token_ids[token]
+            start, end = self._indptr[token_id], self._indptr[token_id + 1]
+            total[self._indices[start:end]] += w * self._data[start:end]
         return total

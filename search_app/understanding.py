@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import csv
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 from pathlib import Path
 
 import jellyfish
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from indexer.lexical import STOPWORDS, stem, tokens, words
@@ -22,6 +23,8 @@ from indexer.lexicon import generic_table, name_key, synonym_table
 DATA = Path(__file__).resolve().parent / "data"
 LAY_TERMS_FILE = DATA / "lay_terms.tsv"
 MAX_NAME_WORDS = 4
+NEAR_NAME = 80  # fuzz.ratio from which a typed word may be read as a medicine name
+_LETTER = {ch: i for i, ch in enumerate("abcdefghijklmnopqrstuvwxyz0123456789")}  # any other character: one slot
 
 # What a reader's words say they want to know, as section types (several may apply).
 _INTENTS: tuple[tuple[str, str], ...] = (
@@ -111,6 +114,15 @@ def lay_terms(path: Path = LAY_TERMS_FILE) -> dict[str, tuple[str, ...]]:
     return {lay: tuple(clinical) for lay, clinical in table.items()}
 
 
+def letter_counts(texts: list[str]) -> np.ndarray:
+    """How often each letter and digit occurs in each text, one row per letter (other characters share a row)."""
+    counts = np.zeros((len(_LETTER) + 1, len(texts)), dtype=np.int32)
+    for column, text in enumerate(texts):
+        for ch in text:
+            counts[_LETTER.get(ch, len(_LETTER)), column] += 1
+    return counts
+
+
 def intents(text: str) -> frozenset[str]:
     """Section types a query asks about."""
     return frozenset(label for label, pattern in _INTENT_PATTERNS if pattern.search(text))
@@ -133,6 +145,9 @@ class Understander:
         # Single words a misspelling may be corrected to: names of our articles and known medicines.
         self._spellable = sorted({n for n in set(names) | set(self.synonyms) if " " not in n and len(n) >= 4
                                   and not n.isdigit()})
+        # Letter counts of each name: a name sharing too few letters with a word cannot be near it.
+        self._letters = letter_counts(self._spellable)
+        self._lengths = np.array([len(n) for n in self._spellable], dtype=np.int64)
         self._metaphones = defaultdict(list)
         for name in self._spellable:
             self._metaphones[jellyfish.metaphone(name)].append(name)
@@ -158,7 +173,7 @@ class Understander:
             return None
         # A near miss on a short word is as likely another word as a medicine ("hydro" is not "hydrea").
         floor = 85 if len(word) < 8 else 80
-        best = process.extractOne(word, self._spellable, scorer=fuzz.ratio, score_cutoff=80)
+        best = self.nearest_name(word)
         same_sound = self._metaphones.get(jellyfish.metaphone(word), [])
         sounding = max(same_sound, key=lambda n: fuzz.ratio(word, n), default=None)
         if sounding and fuzz.ratio(word, sounding) >= (70 if len(word) >= 6 else floor) and (best is None or best[1] < 90):
@@ -168,6 +183,22 @@ class Understander:
             # "chlorine" as chloroquine would tell a reader we have nothing on what they asked.
             floor = max(floor, 88)
         return best[0] if best and best[1] >= floor else None
+
+    def nearest_name(self, word: str) -> tuple[str, float] | None:
+        """The spellable name nearest to ``word`` by fuzz.ratio, if it reaches NEAR_NAME (first of equals).
+
+        The same as rapidfuzz's ``extractOne`` over every name, which it calls only on the names that
+        can reach the cutoff: fuzz.ratio is 100 * (1 - indel distance / total length), and the indel
+        distance is at least the total length less twice the letters the two have in common.
+        """
+        common = np.zeros(len(self._spellable), dtype=np.int64)
+        for slot, count in Counter(_LETTER.get(ch, len(_LETTER)) for ch in word).items():
+            common += np.minimum(self._letters[slot], count)
+        # Reaching the cutoff needs 100 * (total - 2 * common) <= (100 - NEAR_NAME) * total.
+        feasible = np.flatnonzero(200 * common >= NEAR_NAME * (self._lengths + len(word)))
+        best = process.extractOne(word, [self._spellable[i] for i in feasible], scorer=fuzz.ratio,
+                                  score_cutoff=NEAR_NAME)
+        return (best[0], best[1]) if best else None
 
     def _respell(self, typed: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         """Words with misspelt medicine names corrected, including names split in two ("level iracetam")."""

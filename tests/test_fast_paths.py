@@ -1,0 +1,82 @@
+"""The serving path's shortcuts give exactly what their definitions give (bench/same_answers.py checks the whole answers).
+
+Each shortcut is checked against the plain computation it replaces: BM25 scores against bm25s's own
+``get_scores``, the nearest spelling against rapidfuzz's ``extractOne`` over every name, the rows of some
+articles against a pass over every row.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from rapidfuzz import fuzz, process
+
+from indexer import manifest as manifests
+from indexer.index import SearchIndex
+from indexer.lexical import LexicalIndex
+from indexer.publishing import live_build
+from search_app.ranking import Searcher
+
+
+@pytest.fixture(scope="module")
+def index(index_dir, embedder) -> SearchIndex:
+    return SearchIndex.open(index_dir, model=embedder.describe())
+
+
+@pytest.fixture(scope="module")
+def searcher(index, embedder) -> Searcher:
+    return Searcher(index, embedder)
+
+
+def bm25s_scores(lexical: LexicalIndex, terms: list[str], weights: list[float] | None) -> np.ndarray:
+    """The definition: bm25s's score of every row for each distinct known token, times its largest weight."""
+    seen: dict[str, float] = {}
+    for i, term in enumerate(terms):
+        if term in lexical.vocabulary:
+            seen[term] = max(seen.get(term, 0.0), 1.0 if weights is None else weights[i])
+    total = np.zeros(lexical._bm25.scores["num_docs"], dtype=np.float32)
+    for term, weight in seen.items():
+        total += weight * lexical._bm25.get_scores([term])
+    return total
+
+
+def test_bm25_scores_are_bm25s_scores_bit_for_bit(index_dir):
+    lexical = LexicalIndex.load(live_build(index_dir) / manifests.BM25_DIR)
+    vocabulary = sorted(lexical.vocabulary - {""})  # bm25s keeps "" for empty documents; no query token is ""
+    rng = random.Random(5)
+    for n in range(300):
+        terms = rng.sample(vocabulary, rng.randint(1, min(10, len(vocabulary)))) + ["notaword"]
+        terms += terms[:2]  # a repeated token counts once, at its largest weight
+        weights = [rng.choice([1.0, 0.5, 0.25, 1 / 3]) for _ in terms] if n % 2 else None
+        got, want = lexical.scores(terms, weights), bm25s_scores(lexical, terms, weights)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), terms
+
+
+def test_nearest_name_is_extract_one_over_every_name(searcher):
+    understander = searcher.understander
+    names = understander._spellable
+    assert len(names) > 20
+    rng = random.Random(8)
+    words = ["metforminn", "sertralin", "lisinipril", "ibuprofin", "zzzz", "asdfjkl", "chlorine", "amitriptylinecramps",
+             "co-codamol", "paracetamol", "5mg", "x"]
+    for name in names:  # a letter dropped, added, changed; an ending added; the front cut
+        i = rng.randrange(len(name))
+        words += [name, name[:i] + name[i + 1:], name[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz0-") + name[i:],
+                  name[:i] + rng.choice("aeiouy") + name[i + 1:], name + "e", name[2:], name + name[:3]]
+    for word in words:
+        want = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=80)
+        assert understander.nearest_name(word) == ((want[0], want[1]) if want else None), word
+
+
+def test_rows_of_articles_are_every_row_of_them(index):
+    articles = sorted({index.article_of(row) for row in range(len(index))})
+    every = np.arange(len(index))
+    rng = random.Random(2)
+    picks = [[a] for a in articles] + [rng.sample(articles, rng.randint(2, len(articles))) for _ in range(30)]
+    for chosen in picks + [[], ["no-such-article"], [articles[0], "no-such-article", articles[0]]]:
+        want = every[np.isin([index.article_of(r) for r in every], chosen)]
+        got = index.rows_of(chosen)
+        assert got.tolist() == want.tolist(), chosen
+        if len(set(chosen)) == 1 and len(got):
+            assert not got.flags.writeable  # one article's rows are shared by every caller: none may change them
