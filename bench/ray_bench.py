@@ -22,7 +22,8 @@ own processes (sampled every 0.25 s with psutil over the command's process tree)
 each Ray build and the local build of the same round, and between two local builds whose windows
 differ (--window and a quarter of it): with onnx-int8, activations are quantised per batch, so a vector
 depends on the batch it was embedded in, whichever engine embeds it. --compare-backend runs one more
-round of local and ray-(largest N) with that backend, for its cosines only.
+round of local and ray-(largest N) with that backend, for its cosines only. Last, the single writer
+alone: the local build again with --force, every vector from the cache (as after a Ray job).
 """
 from __future__ import annotations
 
@@ -103,11 +104,12 @@ class TreeSampler:
                 "ray_system_rss_mb": round(sum(self.ray_system.values()), 1)}
 
 
-def run_build(name: str, labels: list[str], index: Path, backend: str, window: int, tree: Path | None) -> dict:
+def run_build(name: str, labels: list[str], index: Path, backend: str, window: int, tree: Path | None,
+              *extra: str) -> dict:
     """One contestant's build as a subprocess; its figures."""
     engine, _, actors = name.partition("-")
     args = [str(PY), "-m", "indexer", "build", *labels, "--index", str(index), "--backend", backend,
-            "--embed-window", str(window), "--report", str(index.parent / f"{index.name}.json")]
+            "--embed-window", str(window), "--report", str(index.parent / f"{index.name}.json"), *extra]
     env = dict(os.environ)
     if engine == "ray":
         args += ["--engine", "ray", "--ray-actors", actors]
@@ -128,7 +130,7 @@ def run_build(name: str, labels: list[str], index: Path, backend: str, window: i
             "embedded": report["passages_embedded"], "passages_per_s": round(report["passages"] / wall, 1),
             "embed_s": report["embed_seconds"], "ray_start_s": stages.get("ray_start", 0.0),
             "ray_actor_start_s": stages.get("ray_actor_start", 0.0), "driver_peak_rss_mb": report["peak_rss_mb"],
-            **memory, "stderr_lines": len(stderr.splitlines())}
+            "stages": stages, **memory, "stderr_lines": len(stderr.splitlines())}
 
 
 def rows(build: Path) -> tuple[list[str], np.ndarray]:
@@ -196,6 +198,11 @@ def main() -> None:
         run_build("local", labels, work / "local-again", args.backend, args.window, None)
         vectors[f"local window {args.window} vs {small} ({args.backend})"] = [
             cosines(work / "local-again", work / "local-small-window")]
+        # The single writer alone: the same build again (--force: nothing carried over), every vector from
+        # the cache, as after a Ray job: chunking, cache reads, FAISS, catalog, BM25, manifest, publish.
+        writer = run_build("local", labels, work / "local-again", args.backend, args.window, None, "--force")
+        writer_s = writer["stages"].get("chunk_embed_write", 0.0) + writer["stages"].get("lexical_and_save", 0.0)
+        print(json.dumps({"writer": writer}), file=sys.stderr)
         if args.compare_backend:
             top = f"ray-{max(args.actors)}"
             local = run_build("local", labels, work / "cmp-local", args.compare_backend, args.window, None)
@@ -227,10 +234,14 @@ def main() -> None:
             r["wall_s"] / l["wall_s"] for r, l in zip(runs[name], runs["local"])), 3)
     out = {"labels": len(picked), "passages": total, "backend": args.backend, "window": args.window,
            "cpus": os.cpu_count(), "summary": summary,
+           "writer": {"wall_s": writer["wall_s"], "write_s": round(writer_s, 2),
+                      "passages_per_s": round(writer["passages"] / writer_s, 1) if writer_s else 0.0,
+                      "from_cache": writer["passages"] - writer["embedded"]},
            "vectors": {k: {"mean": min(v["mean"] for v in vs), "least": min(v["least"] for v in vs),
                            "rows": vs[0]["rows"], "rounds": len(vs)} for k, vs in vectors.items()},
            "runs": runs}
-    print(json.dumps({k: out[k] for k in ("labels", "passages", "backend", "cpus", "summary", "vectors")}, indent=1))
+    print(json.dumps({k: out[k] for k in ("labels", "passages", "backend", "cpus", "summary", "writer", "vectors")},
+                     indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

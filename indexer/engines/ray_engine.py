@@ -70,11 +70,12 @@ def _reason(exc: BaseException) -> str:
 
 
 @contextmanager
-def _native_stderr_to(path: Path) -> Iterator[None]:
-    """Send what Ray's C++ core writes to file descriptor 2 into ``path``; Python's own stderr stays the terminal.
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence what Ray's C++ core writes to file descriptor 2; Python's own stderr stays the terminal.
 
-    Ray's core worker prints some log lines of its own straight to descriptor 2 (for instance that a
-    restartable actor has constructor arguments in the object store, as every Ray Data actor has).
+    Ray's core worker prints some lines of its own straight to descriptor 2 (for instance that a
+    restartable actor has constructor arguments in the object store, as every Ray Data actor has);
+    they are in its log file in Ray's session directory (``/tmp/ray/session_*/logs``) as well.
     """
     saved_fd = os.dup(2)
     python_stderr = sys.stderr
@@ -82,7 +83,7 @@ def _native_stderr_to(path: Path) -> Iterator[None]:
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
-    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    target = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(target, 2)
         if getattr(python_stderr, "fileno", None) is not None and _fileno(python_stderr) == 2:
@@ -106,12 +107,7 @@ def _fileno(stream) -> int:
         return -1
 
 
-def native_log_path() -> Path:
-    """Where this process sends what Ray's C++ core prints to descriptor 2."""
-    return Path(tempfile.gettempdir()) / f"medsearch-ray-{os.getpid()}.log"
-
-
-def connect(address: str = "", cpus: int | None = None, native_log: Path | None = None) -> bool:
+def connect(address: str = "", cpus: int | None = None) -> bool:
     """Join the Ray cluster at ``address``, or start a local Ray of ``cpus`` CPUs; False if one is already connected.
 
     A local Ray is quiet: no dashboard, workers' output left in Ray's session logs, Ray's loggers at
@@ -137,7 +133,7 @@ def connect(address: str = "", cpus: int | None = None, native_log: Path | None 
     if not address:  # inherited by the local Ray's processes as they start, then put back
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_DIR.parent), saved_path) if p)
     try:
-        with _native_stderr_to(native_log or native_log_path()):
+        with _quiet_native_stderr():
             ray.init(address=address or "local", **options)
     except Exception as exc:  # ConnectionError, a bad address, a version mismatch ...
         raise EngineFailed(f"could not {where}: {_reason(exc)}; nothing was published and the live index "
@@ -252,7 +248,6 @@ class RayEngine:
         self._connected = False
         self._model_ref = None
         self._export: dict[str, Any] = {}
-        self._native_log: Path | None = None
         self.start_seconds = 0.0
         self.pool: tuple[int, int] = (0, 0)  # (actors, CPUs each) of the last job
 
@@ -261,8 +256,7 @@ class RayEngine:
         if self._connected:
             return
         started = time.perf_counter()
-        self._native_log = native_log_path()
-        self._started = connect(self.address, self.cpus, self._native_log)
+        self._started = connect(self.address, self.cpus)
         directory = self.embedder.export_dir
         self._export = json.loads((directory / "export.json").read_text(encoding="utf-8"))
         # The export's own files, read once by the driver and put into the object store once for every actor.
@@ -288,7 +282,7 @@ class RayEngine:
         """Shut down the local Ray this engine started; a joined cluster is only disconnected from."""
         self._model_ref = None
         if self._started and ray.is_initialized():
-            with _native_stderr_to(self._native_log or Path(os.devnull)):
+            with _quiet_native_stderr():
                 ray.shutdown()
         self._started = self._connected = False
 
@@ -352,7 +346,7 @@ class RayEngine:
                  f"of {threads} CPU{'s' * (threads > 1)}")
         done, last_log, ready = 0, started, math.inf
         try:
-            with _native_stderr_to(self._native_log):
+            with _quiet_native_stderr():
                 for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
                     ready = min(ready, float(np.min(batch["loaded_at"])))
                     keys = [bytes(k) for k in batch["key"]]
