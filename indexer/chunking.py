@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
+from .blocks import TextBlock, blocks_of
 from .models import Article, Passage, article_permalink, context_prefix, passage_id, section_link
 from .section_types import type_of
 from .settings import default
@@ -65,37 +66,126 @@ def _split_long(sentence: str, budget: int, count: TokenCounter) -> list[tuple[s
     return pieces
 
 
+# A sentence that leans on the one before ("This is more likely if ...", "It can also ..."): a passage
+# never starts with one; the sentence it leans on is carried along as context.
+_DEPENDENT = re.compile(
+    r"^[\"'(\[]?(this|these|that|those|it|its|they|their|them|such|however|but|and|or|also|so|otherwise|"
+    r"instead|therefore|then|if so|in this case|as a result|for this reason|even so|in that case)\b", re.I)
+
+
+@dataclass
+class _Unit:
+    text: str
+    tokens: int
+    block: int  # units of one block are joined on one line (a paragraph) or line by line (a list, a table)
+    kind: str  # "p", "li" or "row"
+    intro: int | None = None  # the unit that introduces this one (a list's lead-in sentence, a table's header)
+    dependent: bool = False  # leans on the sentence before it
+
+
+def _units(text: str, budget: int, count: TokenCounter) -> list[_Unit]:
+    """Sentences of paragraphs, list items and table rows, each at most ``budget`` tokens."""
+    pieces: list[tuple[str, int, str]] = []  # (text, block, kind)
+    for number, block in enumerate(_grouped(blocks_of(text))):
+        kind = {"p": "p", "li": "li", "table": "row"}[block[0].kind]
+        if kind == "p":
+            pieces += [(sentence, number, kind) for sentence in split_sentences(block[0].text)]
+        elif kind == "li":
+            pieces += [(item.text, number, kind) for item in block]
+        else:
+            pieces += [(line, number, kind) for line in block[0].text.split("\n")]
+    units: list[_Unit] = []
+    lead_in: dict[int, int] = {}  # block -> the unit that introduces it
+    for (piece, number, kind), size in zip(pieces, count([p for p, _, _ in pieces])):
+        if number not in lead_in:
+            if kind == "li" and units and units[-1].kind == "p" and units[-1].text.endswith(":"):
+                lead_in[number] = len(units) - 1  # "Common ones include:"
+            elif kind == "row":
+                lead_in[number] = len(units)  # a table's first row, its header, introduces the rows after it
+        intro = lead_in.get(number)
+        first = len(units)
+        for text, tokens in (_split_long(piece, budget, count) if size > budget else [(piece, size)]):
+            units.append(_Unit(text, tokens, number, kind, intro=None if intro == len(units) else intro,
+                               dependent=kind == "p" and len(units) == first and bool(_DEPENDENT.match(text))))
+    return units
+
+
+def _grouped(blocks: list[TextBlock]) -> list[list[TextBlock]]:
+    """Blocks with the items of each list together."""
+    groups: list[list[TextBlock]] = []
+    for block in blocks:
+        if block.kind == "li" and not block.list_start and groups and groups[-1][0].kind == "li":
+            groups[-1].append(block)
+        else:
+            groups.append([block])
+    return groups
+
+
+def _join(units: list[_Unit]) -> str:
+    """A chunk's text in the section's layout: a paragraph's sentences on one line, items and rows a line each."""
+    out = ""
+    for i, unit in enumerate(units):
+        if i:
+            same = unit.block == units[i - 1].block
+            out += (" " if unit.kind == "p" else "\n") if same else "\n\n"
+        out += unit.text
+    return out
+
+
 def split_text(text: str, budget: int, overlap: int, count: TokenCounter) -> list[str]:
-    """Pack sentences greedily into chunks of at most ``budget`` tokens, overlapping by whole sentences."""
-    sentences = split_sentences(text)
-    units: list[tuple[str, int]] = []
-    for sentence, size in zip(sentences, count(sentences)):
-        units.extend(_split_long(sentence, budget, count) if size > budget else [(sentence, size)])
-    chunks: list[list[tuple[str, int]]] = []
-    current: list[tuple[str, int]] = []
+    """Pack sentences, list items and rows greedily into chunks of at most ``budget`` tokens, overlapping.
+
+    A chunk repeats the last ``overlap`` tokens of whole units before it. Beyond that, a list is never
+    cut from the sentence that introduces it: the lead-in moves to the next chunk when the list starts
+    there, and a chunk that starts inside a list (or a table) repeats the lead-in (or the header row);
+    and a chunk never starts with a sentence that leans on the one before ("This is more likely if
+    ..."): that one is repeated too. Each is kept only while the chunk still fits its budget.
+    """
+    units = _units(text, budget, count)
+    chunks: list[list[int]] = []
+    current: list[int] = []
     used = 0
     fresh = 0  # units in `current` that were not carried over from the previous chunk
-    for unit in units:
-        if current and used + unit[1] > budget:
+    for i, unit in enumerate(units):
+        if current and used + unit.tokens > budget:
+            # The list's lead-in closes this chunk but its first item starts the next: it goes with the item.
+            moved: list[int] = []
+            if unit.intro is not None and current[-1] == unit.intro and fresh > 1:
+                moved = [current.pop()]
+                fresh -= 1
             chunks.append(current)
-            carried: list[tuple[str, int]] = []
+            carried: list[int] = []
             carried_tokens = 0
             for previous in reversed(current):
-                if carried_tokens + previous[1] > overlap or carried_tokens + previous[1] + unit[1] > budget:
+                size = units[previous].tokens
+                if carried_tokens + size > overlap or carried_tokens + size + unit.tokens > budget:
                     break
+                if units[previous].kind != "p" and units[previous].block != unit.block:
+                    break  # a list's last items carried before a paragraph would read as a list of their own
                 carried.insert(0, previous)
-                carried_tokens += previous[1]
+                carried_tokens += size
+            needed = list(moved)
+            if unit.intro is not None and unit.intro not in carried + needed:
+                needed.insert(0, unit.intro)
+            if unit.dependent and i - 1 not in carried + needed:
+                needed.append(i - 1)
+            for extra in sorted(needed):
+                if extra not in carried and carried_tokens + units[extra].tokens + unit.tokens <= budget:
+                    carried.append(extra)
+                    carried_tokens += units[extra].tokens
+            carried.sort()
+            # A carried sentence that leans on its own predecessor brings that one too ("This ... It ...").
+            while carried and carried[0] > 0 and units[carried[0]].dependent and \
+                    carried_tokens + units[carried[0] - 1].tokens + unit.tokens <= budget:
+                carried.insert(0, carried[0] - 1)
+                carried_tokens += units[carried[0]].tokens
             current, used, fresh = carried, carried_tokens, 0
-        current.append(unit)
-        used += unit[1]
+        current.append(i)
+        used += unit.tokens
         fresh += 1
     if current and fresh:
         chunks.append(current)
-    return [_join(chunk) for chunk in chunks]
-
-
-def _join(units: list[tuple[str, int]]) -> str:
-    return " ".join(text for text, _ in units)
+    return [_join([units[i] for i in chunk]) for chunk in chunks]
 
 
 def passages_for(article: Article, settings: ChunkSettings, count: TokenCounter) -> Iterator[Passage]:

@@ -55,6 +55,15 @@ CITATION = {
                                     "DailyMed set id, version, effective date. DailyMed link. Permalink)."),
     "citation_csl": _ref("CslItem"),
 }
+BLOCKS = {"type": "array", "description": "The text's structure, in reading order, for showing lists as lists and "
+          "tables as tables: the same words as `text`.", "items": {
+              "type": "object", "required": ["type", "text"], "additionalProperties": False, "properties": {
+                  "type": _string(enum=["p", "li", "table"], description="`p` a paragraph, `li` one list item "
+                                  "(consecutive items form one list), `table` a table."),
+                  "text": _string(description="The block's text (a table: its rows, one a line, cells joined by "
+                                              "` | `)."),
+                  "rows": {"type": "array", "description": "A table's cells, row by row, the header row first "
+                           "(tables only).", "items": {"type": "array", "items": _string()}}}}}
 CSL_ITEM = {
     "type": "object", "required": ["id", "type", "title", "publisher", "URL"], "additionalProperties": False,
     "description": "The citation as one CSL-JSON item (Citation Style Language 1.0; import it into Zotero, Mendeley "
@@ -87,7 +96,10 @@ def _schemas(conf: dict) -> dict[str, Any]:
         "section_type": _string(enum=list(SECTION_TYPES)),
         "title": _string(description="Article title."),
         "heading": _string(description="Section heading (may be empty)."),
-        "text": _string(description="The passage text, unescaped: escape it before putting it in HTML."),
+        "text": _string(description="The passage text, unescaped: escape it before putting it in HTML. Its layout "
+                                    "is the one `blocks` reads: blocks apart by a blank line, a list an item a line, "
+                                    "a table a row a line with cells joined by ` | `."),
+        "blocks": BLOCKS,
         "url": _string(description="The source's deep link, or this site's page where the article has none."),
         "permalink": _string(description="This site's page for the section, as a path."),
         "medicines": {**_strings(), "description": "Generic names of the medicines the passage's article is about "
@@ -112,7 +124,7 @@ def _schemas(conf: dict) -> dict[str, Any]:
     passage["ordinal"] = {"type": "integer", "minimum": 0, "description": "Position of the passage in its section."}
     section = {
         "section_id": _string(), "heading": _string(), "section_type": _string(enum=list(SECTION_TYPES)),
-        "text": _string(), "url": _string(), "permalink": _string(),
+        "text": _string(), "blocks": BLOCKS, "url": _string(), "permalink": _string(),
         "permalink_url": CITATION["permalink_url"], "citation": CITATION["citation"],
         "citation_csl": CITATION["citation_csl"],
     }

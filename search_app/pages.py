@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
 
+from indexer.blocks import blocks_of
 from indexer.errors import BadQuery
 from indexer.lexicon import name_key
 from indexer.models import Article, Passage
@@ -22,6 +23,7 @@ from .hosts import base_url  # citations' permalinks start where the API's do
 from .live import pinned_searcher
 from .ranking import Hit
 from .serialise import article_citation, cite
+from .snippets import Snippet, snippet
 from .search import SearchOutcome
 from .suggest import Suggester
 
@@ -53,6 +55,7 @@ class Card:
     citation: str = ""  # the plain-text citation the API gives, for "Copy citation"
     why: tuple[str, ...] = ()  # "Why this result", in words
     context_url: str = ""  # "Read in context": the section on its article page, marked as the result's
+    snippet: Snippet | None = None  # the sentences, items or rows of the passage that match the query
     elsewhere: str = ""  # "About amoxicillin": set when the result is not about the medicine the query names
     more_labels: tuple[str, str] | None = None  # ("12 more labels of atorvastatin", url listing them)
     boxed: tuple[str, str] | None = None  # a drug label's boxed warning: (what to say, link to it or "")
@@ -203,7 +206,8 @@ def context_link(p: Passage) -> str:
     return f"{path}?{urlencode({'result': p.section_id})}" + (f"#{anchor}" if anchor else "")
 
 
-def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = (), named: tuple[str, ...] = ()) -> Card:
+def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = (), named: tuple[str, ...] = (),
+             query: str = "") -> Card:
     """A hit with its article's credit, citation and updated date, and what else it is about."""
     meta = (article.meta if article else {}) or {}
     p = hit.passage
@@ -214,7 +218,7 @@ def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = (), nam
             "This label has a boxed warning", url_for("pages.article", article_id=p.article_id) + "#" + boxed_id)
     return Card(hit=hit, updated=meta.get("updated"), credit=credit_of(article),
                 citation=cite(p, article, base_url())["citation"], why=why_lines(hit, named),
-                context_url=context_link(p),
+                context_url=context_link(p), snippet=snippet(p.text, hit.matched, query),
                 elsewhere=elsewhere_label(hit, asked), boxed=boxed)
 
 
@@ -249,7 +253,7 @@ def search():
     # Labelled when not about what was asked: the medicines that rank first, or those the site has no article on.
     asked = tuple(m.generic for m in (analysis.constraining or analysis.uncovered))
     named = tuple(dict.fromkeys(m.generic for m in analysis.medicines))
-    cards = [card_for(h, articles[h.passage.article_id], asked, named) for h in result.hits]
+    cards = [card_for(h, articles[h.passage.article_id], asked, named, analysis.corrected) for h in result.hits]
     for n, card in enumerate(cards):  # a medicine's other labels, folded behind its best-matching one
         if card.hit.more_labels:
             medicine = index.label_medicine[card.hit.passage.article_id]
@@ -373,22 +377,34 @@ def long_date(value) -> str:
 
 @bp.app_template_filter("blocks")
 def blocks(text: str) -> list[tuple[str, Any]]:
-    """Section text as ("p", line) paragraphs and ("ul", [lines]) lists.
-
-    Loaders keep a list as one line per item inside a block; a block's first line that ends
-    with ":" introduces the list that follows it.
-    """
+    """Section or passage text as ("p", text), ("ul", [item, ...]) and ("table", rows) (``indexer.blocks``)."""
     out: list[tuple[str, Any]] = []
-    for block in re.split(r"\n\s*\n", text.strip()):
-        lines = [line.strip() for line in block.splitlines() if line.strip()]
-        if not lines:
-            continue
-        if len(lines) == 1:
-            out.append(("p", lines[0]))
-            continue
-        if lines[0].endswith(":"):
-            out.append(("p", lines.pop(0)))
-        out.append(("ul", lines))
+    for block in blocks_of(text):
+        if block.kind == "li" and not block.list_start and out and out[-1][0] == "ul":
+            out[-1][1].append(block.text)
+        elif block.kind == "li":
+            out.append(("ul", [block.text]))
+        elif block.kind == "table":
+            out.append(("table", block.rows))
+        else:
+            out.append(("p", block.text))
+    return out
+
+
+@bp.app_template_filter("snippet_blocks")
+def snippet_blocks(shown: Snippet) -> list[tuple[str, Any, bool]]:
+    """A snippet as ("p", text, gap), ("ul", [(item, gap), ...], gap) and ("table", rows, gap); gap: text left
+    out before it."""
+    out: list[tuple[str, Any, bool]] = []
+    for piece in shown.pieces:
+        if piece.kind == "li" and not piece.list_start and out and out[-1][0] == "ul":
+            out[-1][1].append((piece.text, piece.gap_before))
+        elif piece.kind == "li":
+            out.append(("ul", [(piece.text, False)], piece.gap_before))
+        elif piece.kind == "table":
+            out.append(("table", piece.rows, piece.gap_before))
+        else:
+            out.append(("p", piece.text, piece.gap_before))
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from indexer.blocks import blocks_of
 from indexer.models import Article, Passage, article_permalink, section_link
 from indexer.section_types import type_of
 from indexer.urls import safe_http_url
@@ -105,7 +106,12 @@ def passage_fields(p: Passage) -> dict[str, Any]:
     """The fields every passage-shaped answer shares."""
     return {"passage_id": p.id, "article_id": p.article_id, "section_id": p.section_id,
             "section_type": p.section_type, "title": p.title, "heading": p.heading, "text": p.text,
-            "url": p.url, "permalink": p.permalink}
+            "blocks": blocks_json(p.text), "url": p.url, "permalink": p.permalink}
+
+
+def blocks_json(text: str) -> list[dict[str, Any]]:
+    """The structure of a passage's or section's text: ``[{"type": "p" | "li" | "table", "text", ...}]``."""
+    return [block.to_json() for block in blocks_of(text)]
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
@@ -131,7 +137,8 @@ def article_json(article: Article, base_url: str) -> dict[str, Any]:
         url, permalink = section_link(article, s.id), article_permalink(article.id, s.id)
         cited = _cited(article, credit, f"{article.id}#{s.id}", article.title, s.heading, url, base + permalink)
         sections.append({"section_id": s.id, "heading": s.heading, "section_type": type_of(s),
-                         "text": s.text, "url": url, "permalink": permalink, "permalink_url": base + permalink,
+                         "text": s.text, "blocks": blocks_json(s.text), "url": url, "permalink": permalink,
+                         "permalink_url": base + permalink,
                          "citation": cited["citation"], "citation_csl": cited["citation_csl"]})
     permalink = article_permalink(article.id)
     whole = article_citation(article, base_url)

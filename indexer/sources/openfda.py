@@ -310,7 +310,7 @@ def _field_items(label: dict, tables: list[tuple[Table, str]]) -> list[tuple[str
             for table, flat in tables:
                 at = text.find(flat)
                 if at >= 0:
-                    text = f"{text[:at]}\n{table.text()}\n{text[at + len(flat):]}"
+                    text = f"{text[:at]}\n\n{table.text()}\n\n{text[at + len(flat):]}"  # a block of its own
             if text and text not in seen:
                 seen.add(text)
                 items.append((name, text))

@@ -169,7 +169,7 @@ def test_api_docs_tables_scroll_inside_their_box_by_keyboard_on_a_phone(browser,
         before = page.evaluate("document.activeElement.scrollLeft")
         page.keyboard.press("ArrowRight")
         page.keyboard.press("ArrowRight")
-        page.wait_for_function(f"document.activeElement.scrollLeft > {before}")
+        page.wait_for_function("before => document.activeElement.scrollLeft > before", arg=before)
     finally:
         context.close()
 
@@ -221,3 +221,20 @@ def test_the_not_found_page_speaks_of_the_site_not_of_an_index(page):
     assert page.locator("h1").inner_text() == "Page not found"
     message = page.locator(".error").inner_text()
     assert message.startswith("We have no article 'no-such-article'.") and "index" not in message
+
+
+def test_a_list_is_shown_as_a_list_on_a_card_and_in_the_article(page):
+    page.goto("/search?q=what+is+amitriptyline+used+for")
+    card = page.locator("ol.results > li").first
+    assert card.locator(".passage p").first.inner_text() == "Doctors prescribe it for:"
+    items = card.locator(".passage ul > li")
+    assert items.count() == 3
+    boxes = [item.bounding_box() for item in items.all()]
+    assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"]  # one item a line, not run together
+    assert items.first.evaluate("e => getComputedStyle(e).display") == "list-item"
+    card.locator("a.context").click()
+    page.wait_for_url("**/articles/amitriptyline?result=what-amitriptyline-is-used-for*")
+    section = page.locator("#what-amitriptyline-is-used-for")
+    shown = section.locator("ul > li")
+    assert shown.count() == 3 and shown.first.is_visible()
+    assert shown.first.evaluate("e => getComputedStyle(e).display") == "list-item"
