@@ -109,6 +109,18 @@ class Embedder:
         """Embed one query as a (1, dimension) float32 unit vector."""
         return self.encode([text])
 
+    @cached_property
+    def whole_words(self) -> frozenset[str]:
+        """Alphabetic whole words of the model's WordPiece vocabulary (common English), empty without a vocab.txt.
+
+        Query understanding reads them as real words that are no misspelt medicine names.
+        """
+        try:
+            lines = (self.path / "vocab.txt").read_text(encoding="utf-8").split()
+        except OSError:
+            return frozenset()
+        return frozenset(w for w in lines if w.isalpha() and w.islower() and len(w) >= 3)
+
 
 _LOADED: dict[tuple[str, int, str, str], Embedder] = {}
 
