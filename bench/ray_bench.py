@@ -7,7 +7,8 @@ The corpus is whole openFDA labels (``../shared/data/drug-labels/openfda/*.json`
 order) until their passages, chunked as the indexer chunks them, reach --passages. Each contestant
 is the real command, ``python -m indexer build LABELS --index FRESH --engine ...``, in a fresh index
 (so with an empty embedding cache: every passage is embedded), run as a subprocess; contestants
-take turns, round after round, so that load from other work on the machine falls on all alike.
+take turns, round after round, each round started by the next contestant, so that load from other
+work on the machine falls on all alike.
 Contestants: ``local``, ``ray-N`` (a local Ray of this machine's cores, N actors) for each --actors,
 and with --baseline-tree, ``local@baseline``: the same local build run from another checkout
 (e.g. ``git archive <commit before the engines> | tar -x -C DIR``) to check that the default path
@@ -181,7 +182,8 @@ def main() -> None:
     vectors: dict[str, list[dict]] = {}
     try:
         for round_no in range(args.rounds):
-            for name in names:
+            order = names[round_no % len(names):] + names[:round_no % len(names)]  # each goes first in turn
+            for name in order:
                 index = work / f"{name}-{round_no}"
                 tree = args.baseline_tree if name.endswith("@baseline") else None
                 result = run_build(name.split("@")[0], labels, index, args.backend, args.window, tree)
