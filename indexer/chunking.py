@@ -30,7 +30,9 @@ class ChunkSettings:
         """What the manifest records about chunking."""
         return {"chunk_tokens": self.chunk_tokens, "overlap_tokens": self.overlap_tokens,
                 "max_seq_length": self.max_seq_length, "unit": "model tokens",
-                "context": "title: heading, blank line, text"}
+                "context": "title: heading, blank line, text",
+                # Changing how passages are cut changes the build: a build of older passages is redone.
+                "layout": "blocks kept (indexer/blocks.py); a list with its lead-in; no leaning first sentence; v1"}
 
 
 def split_sentences(text: str) -> list[str]:

@@ -218,7 +218,7 @@ def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = (), nam
             "This label has a boxed warning", url_for("pages.article", article_id=p.article_id) + "#" + boxed_id)
     return Card(hit=hit, updated=meta.get("updated"), credit=credit_of(article),
                 citation=cite(p, article, base_url())["citation"], why=why_lines(hit, named),
-                context_url=context_link(p), snippet=snippet(p.text, hit.matched, query),
+                context_url=context_link(p), snippet=snippet(p.text, hit.matched, query, shown_above=f"{p.title} {p.heading}"),
                 elsewhere=elsewhere_label(hit, asked), boxed=boxed)
 
 
@@ -397,10 +397,11 @@ def snippet_blocks(shown: Snippet) -> list[tuple[str, Any, bool]]:
     out before it."""
     out: list[tuple[str, Any, bool]] = []
     for piece in shown.pieces:
+        # A list's left-out items show as an "…" item inside it, before the next one shown.
         if piece.kind == "li" and not piece.list_start and out and out[-1][0] == "ul":
             out[-1][1].append((piece.text, piece.gap_before))
         elif piece.kind == "li":
-            out.append(("ul", [(piece.text, False)], piece.gap_before))
+            out.append(("ul", [(piece.text, piece.gap_before)], False))
         elif piece.kind == "table":
             out.append(("table", piece.rows, piece.gap_before))
         else:

@@ -72,17 +72,21 @@ def _score(unit: _Unit, matched: set[str], own: set[str]) -> int:
     return sum(2 if s in own else 1 for s in found)
 
 
-def snippet(text: str, matched: tuple[str, ...] | list[str], query: str = "", budget: int = BUDGET) -> Snippet:
+def snippet(text: str, matched: tuple[str, ...] | list[str], query: str = "", budget: int = BUDGET,
+            shown_above: str = "") -> Snippet:
     """The parts of ``text`` (a passage, in the section layout of ``indexer.blocks``) worth showing for a query.
 
     ``matched``: the words of the passage that matched the query (``Hit.matched``: the reader's words and
-    those the query was expanded with); ``query``: what the reader asked, whose own words count double.
+    those the query was expanded with); ``query``: what the reader asked, whose own words count double;
+    ``shown_above``: the card's title and heading. A query word the heading already shows picks nothing
+    (for "amitriptyline side effects" under "Common side effects of amitriptyline", the list of them
+    answers, not the sentences that say "side effects" again).
     """
     blocks = blocks_of(text)
     units = _units(blocks)
     if not units:
         return Snippet((), False, True)
-    wanted = {stem(w) for w in words(" ".join(matched))}
+    wanted = {stem(w) for w in words(" ".join(matched))} - {stem(w) for w in words(shown_above)}
     own = set(tokens(query))
     scores = [_score(u, wanted, own) for u in units]
     if len(text) <= budget * 1.25:
