@@ -218,7 +218,8 @@ def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = (), nam
             "This label has a boxed warning", url_for("pages.article", article_id=p.article_id) + "#" + boxed_id)
     return Card(hit=hit, updated=meta.get("updated"), credit=credit_of(article),
                 citation=cite(p, article, base_url())["citation"], why=why_lines(hit, named),
-                context_url=context_link(p), snippet=snippet(p.text, hit.matched, query, shown_above=f"{p.title} {p.heading}"),
+                context_url=context_link(p),
+                snippet=snippet(p.text, hit.matched, query, shown_above=f"{p.title} {p.heading}"),
                 elsewhere=elsewhere_label(hit, asked), boxed=boxed)
 
 
