@@ -302,8 +302,7 @@ def article(article_id: str):
     # not a section the reader jumps to from the contents.
     from_result = request.args.get("result", "")
     from_result = from_result if any(s.id == from_result for s in found.sections) else ""
-    return render_template("article.html", article=found, q="", boxed=boxed, credit=credit_of(found),
-                           citation=article_citation(found, base_url())["citation"], from_result=from_result)
+    return render_template("article.html", article=found, q="", boxed=boxed, from_result=from_result)
 
 
 @bp.get("/suggest")
@@ -328,6 +327,18 @@ def highlight(text: str, terms) -> Markup:
     parts = re.split(r"([A-Za-z0-9]+(?:['’][A-Za-z]+)?)", text)
     return Markup("").join(Markup("<mark>{}</mark>").format(p) if i % 2 and p.lower().replace("'", "").replace("’", "") in wanted
                            else escape(p) for i, p in enumerate(parts))
+
+
+@bp.app_template_global("article_credit")
+def article_credit(article: Article) -> Credit:
+    """``{% set credit = article_credit(article) %}``: who wrote an article and what it cites."""
+    return credit_of(article)
+
+
+@bp.app_template_global("article_citation_text")
+def article_citation_text(article: Article) -> str:
+    """The whole article's plain-text citation, as the article API gives it."""
+    return article_citation(article, base_url())["citation"]
 
 
 @bp.app_template_filter("sentence")

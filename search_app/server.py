@@ -79,7 +79,9 @@ def run(conf: dict) -> None:
     app = create_app(conf)
     options = {
         "bind": [f"{conf['host']}:{conf['port']}"], "workers": 1, "threads": conf["threads"],
-        "worker_class": "gthread", "preload_app": True, "proc_name": "medsearch", "loglevel": "warning",
+        # The production worker: a request is read whole before a thread takes it (search_app/worker.py).
+        "worker_class": "search_app.worker.RequestWorker", "worker_connections": 1000,
+        "preload_app": True, "proc_name": "medsearch", "loglevel": "warning",
         "accesslog": None, "control_socket_disable": True, **LIMITS,
         "when_ready": _announce(lambda: app.extensions["medsearch_live"].current().index.build_id, conf["threads"]),
         "post_worker_init": _refresh, "worker_exit": worker_exit,
