@@ -3,9 +3,11 @@
     .venv/bin/python bench/same_answers.py --save bench/out/answers-before.json
     ... change the code ...
     .venv/bin/python bench/same_answers.py --against bench/out/answers-before.json
-    .venv/bin/python bench/same_answers.py --index bench/out/medquad-index --save bench/out/answers-medquad.json
+    .venv/bin/python bench/same_answers.py --index bench/out/medquad-index --queries ../shared/data/medicationqa/queries-dev.jsonl \
+        --save bench/out/answers-medquad.json      # the load test's index, with its questions too
 
-Every query of ``bench/match_queries.jsonl`` and ``bench/corpus_questions.jsonl`` (327) is asked
+Every query of ``bench/match_queries.jsonl`` and ``bench/corpus_questions.jsonl`` (327), and of any
+``--queries`` file, is asked
 through the real Flask app (the path a client takes); a fixed sample of them is asked again with
 the other parameters a request can carry (dense and lexical modes, a second page, spelling off,
 a drug filter, a section-type filter, a small k), so that every branch of the search path is
@@ -36,10 +38,13 @@ VARIANTS: tuple[dict[str, Any], ...] = (
 SAMPLE = 25  # queries asked again with each variant
 
 
-def requests() -> list[dict[str, Any]]:
+QUERIES = (ROOT / "bench" / "match_queries.jsonl", ROOT / "bench" / "corpus_questions.jsonl")
+
+
+def requests(files: list[Path]) -> list[dict[str, Any]]:
     """The query strings to ask: every query plainly, then a seeded sample with each variant."""
-    texts = [json.loads(line)["query"] for name in ("match_queries.jsonl", "corpus_questions.jsonl")
-             for line in (ROOT / "bench" / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [json.loads(line)["query"] for path in files
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     asked = [{"q": q, "k": 10} for q in texts]
     sample = random.Random(12).sample(texts, SAMPLE)
     asked += [{"q": q, "k": 10, **variant} for variant in VARIANTS for q in sample]
@@ -54,13 +59,13 @@ def ensure_index(index: Path) -> None:
                    check=True, stdout=subprocess.DEVNULL, env={**os.environ, "TQDM_DISABLE": "1"})
 
 
-def answers(index: Path) -> tuple[list[dict[str, Any]], float]:
+def answers(index: Path, files: list[Path]) -> tuple[list[dict[str, Any]], float]:
     """(params, status, body) of every request, and the median seconds per request."""
     from search_app import create_app
 
     client = create_app({"index": str(index)}).test_client()
     out, times = [], []
-    for params in requests():
+    for params in requests(files):
         t0 = time.perf_counter()
         response = client.get("/api/v1/search", query_string=params)
         times.append(time.perf_counter() - t0)
@@ -108,6 +113,8 @@ def compare(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index to ask (built from corpus/ if missing)")
+    parser.add_argument("--queries", type=Path, action="append", default=[],
+                        help="another JSONL file of {\"query\": ...} lines to ask (repeatable)")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--save", type=Path, help="write the answers here")
     what.add_argument("--against", type=Path, help="compare with answers saved earlier")
@@ -118,7 +125,10 @@ def main() -> None:
         ensure_index(args.index)
     elif not (args.index / "current").exists():
         raise SystemExit(f"error: no index at {args.index} (bench/load_test.py says how to build the MedQuAD one)")
-    now, median = answers(args.index)
+    for path in args.queries:
+        if not path.is_file():
+            raise SystemExit(f"error: no query file {path}")
+    now, median = answers(args.index, [*QUERIES, *args.queries])
     build = {json.loads(r["body"]).get("build_id") for r in now if r["status"] == 200}
     print(f"{len(now)} requests, median {median * 1000:.1f} ms each, build {', '.join(sorted(build))}")
     if args.save:

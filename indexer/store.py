@@ -40,6 +40,7 @@ class VectorStore:
         self._index = index
         self.factory = factory
         self._ef_search = ef_search
+        self._view: np.ndarray | None = None
 
     @property
     def ef_search(self) -> int:
@@ -79,6 +80,7 @@ class VectorStore:
 
     def add(self, vectors: np.ndarray) -> None:
         """Append vectors; their rows continue from the current size."""
+        self._view = None
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +103,24 @@ class VectorStore:
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """The stored vectors of the given rows."""
-        return self._index.reconstruct_batch(np.ascontiguousarray(rows, dtype=np.int64))
+        stored = self._stored()
+        if stored is None:
+            return self._index.reconstruct_batch(np.ascontiguousarray(rows, dtype=np.int64))
+        return stored[rows]
+
+    def _stored(self) -> np.ndarray | None:
+        """A read-only view of every stored vector (flat storage only), made once the index is complete.
+
+        ``reconstruct_batch`` copies through FAISS's wrapper on every call; a view gives the same
+        float32 values by plain indexing. ``add`` may move FAISS's buffer, so it drops the view.
+        """
+        if self._view is None:
+            flat = faiss.downcast_index(self._index.storage) if self.factory.startswith("HNSW") else self._index
+            if not isinstance(flat, faiss.IndexFlat) or not len(self):
+                return None
+            self._view = faiss.rev_swig_ptr(flat.get_xb(), len(self) * self.dimension).reshape(len(self), self.dimension)
+            self._view.flags.writeable = False
+        return self._view
 
     def save(self, path: Path) -> None:
         """Write the index to one file."""

@@ -133,7 +133,6 @@ class Searcher:
     # -- evidence ------------------------------------------------------------------------
     def signals(self, analysis: Analysis, mode: str, allowed: np.ndarray | None) -> Signals:
         """The query vector, its nearest rows (dense modes) and the BM25 score of every row (lexical modes)."""
-        lexical_all = np.zeros(len(self.index), dtype=np.float32)
         if mode in ("hybrid", "lexical") and analysis.lexical_terms:
             terms, weights = zip(*analysis.lexical_terms)
             lexical_all = self.index.lexical_scores(terms, weights)
@@ -141,6 +140,8 @@ class Searcher:
                 masked = np.zeros_like(lexical_all)
                 masked[allowed] = lexical_all[allowed]
                 lexical_all = masked
+        else:
+            lexical_all = np.zeros(len(self.index), dtype=np.float32)
         query = self.embedder.encode_query(analysis.corrected)[0]
         depth = 0 if mode == "lexical" else self.pool if mode == "hybrid" else self.pool * 4
         rows, scores = self.index.nearest(query, max(depth, 1), allowed)
@@ -160,8 +161,9 @@ class Searcher:
         query, dense_rows, lexical_all, _ = signals if signals is not None else self.signals(analysis, mode, allowed)
         depth = self.pool if mode == "hybrid" else self.pool * 4
         constraining = analysis.constraining if mode == "hybrid" else ()
-        dense_rank = {int(r): i + 1 for i, r in enumerate(dense_rows)}
-        lexical_rank = {int(r): i + 1 for i, r in enumerate(top_positive(lexical_all, depth))}
+        dense_rank = dict(zip(dense_rows.tolist(), range(1, len(dense_rows) + 1)))
+        lexical_rows = top_positive(lexical_all, depth)
+        lexical_rank = dict(zip(lexical_rows.tolist(), range(1, len(lexical_rows) + 1)))
         allowed_count = len(self.index) if allowed is None else len(allowed)
         # The pool is complete when no retriever was cut short: then ranking every row adds nothing.
         complete = every_row or (
@@ -218,7 +220,8 @@ class Searcher:
         order = np.lexsort((-scores, -c.tier)) if c.tier.any() else np.argsort(-scores, kind="stable")
         # The first (best) place of each section in that order, kept in order.
         _, first = np.unique(self.index.sections_of(c.rows[order]), return_index=True)
-        return [(int(c.rows[i]), float(scores[i]), int(i)) for i in order[np.sort(first)]]
+        chosen = order[np.sort(first)]
+        return list(zip(c.rows[chosen].tolist(), scores[chosen].tolist(), chosen.tolist()))
 
     # -- the search call ---------------------------------------------------------------
     def fold_labels(self, ranked: list[tuple[int, float, int]]) -> list[tuple[int, float, int]]:

@@ -80,3 +80,17 @@ def test_rows_of_articles_are_every_row_of_them(index):
         assert got.tolist() == want.tolist(), chosen
         if len(set(chosen)) == 1 and len(got):
             assert not got.flags.writeable  # one article's rows are shared by every caller: none may change them
+
+
+@pytest.mark.parametrize("factory", ["Flat", "HNSW32,Flat"])
+def test_stored_vectors_are_faiss_reconstructions(factory):
+    from indexer.store import VectorStore
+
+    rng = np.random.default_rng(4)
+    store = VectorStore.create(16, factory)
+    store.add(rng.standard_normal((50, 16)).astype(np.float32))
+    rows = np.array([3, 0, 49, 3, 17])
+    assert store.vectors(rows).tobytes() == store._index.reconstruct_batch(rows).tobytes()
+    store.add(rng.standard_normal((30, 16)).astype(np.float32))  # a view made before must not hide these
+    rows = np.array([79, 50, 1])
+    assert store.vectors(rows).tobytes() == store._index.reconstruct_batch(rows).tobytes()
