@@ -1,7 +1,8 @@
 """Load test of the production server (gunicorn, as `make serve-prod` runs it) on 127.0.0.1 only.
 
 Starts gunicorn on a free local port over an index, then, bounded in time:
-1. the query embedding + vector search alone, in this process, on the same queries (the floor);
+1. the query embedding + vector search + BM25 scoring alone (the retrievers the default runs), in this
+   process, on the same queries (the floor);
 2. throughput and p50/p95/p99 latency of /api/v1/search at each concurrency level;
 3. a soak at one concurrency level, sampling the memory of the master and every worker;
 4. the levels again while the index is rebuilt (with --force) beside the server, which swaps
@@ -93,6 +94,10 @@ class Gunicorn:
     def workers(self) -> list[psutil.Process]:
         return psutil.Process(self.process.pid).children()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every worker so far."""
+        return sum(sum(p.cpu_times()[:2]) for p in self.workers())
+
     def memory(self) -> dict:
         """RSS, PSS and USS in MiB of the master and each worker, and the PSS total."""
         def mib(value: int) -> float:
@@ -134,13 +139,14 @@ class Load:
         errors: list[str] = []
         builds: set[str] = set()
         lock = threading.Lock()
+        sent = [0]  # answers received, warm-up included (for the server's CPU time per request)
         counter = itertools.count(random.randrange(len(self.paths)))
         started = time.perf_counter()
         measure_from, stop_at = started + warmup, started + warmup + seconds
 
         def client() -> None:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            mine, mine_errors, mine_builds = [], [], set()
+            mine, mine_errors, mine_builds, answered = [], [], set(), 0
             while True:
                 begin = time.perf_counter()
                 if begin >= stop_at:
@@ -159,6 +165,7 @@ class Load:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
                     continue
                 end = time.perf_counter()
+                answered += 1
                 if begin >= measure_from:
                     mine.append(end - begin)
                     mine_builds.add(build)
@@ -167,6 +174,7 @@ class Load:
                 latencies.extend(mine)
                 errors.extend(mine_errors)
                 builds.update(mine_builds)
+                sent[0] += answered
 
         threads = [threading.Thread(target=client) for _ in range(concurrency)]
         for thread in threads:
@@ -175,6 +183,7 @@ class Load:
             thread.join()
         result = summarise(concurrency, seconds, latencies, errors, builds)
         result["_raw"] = (latencies, errors, builds)
+        result["answered"] = sent[0]
         return result
 
 
@@ -205,7 +214,9 @@ def summarise(concurrency: int, seconds: float, latencies: list[float], errors: 
 
 # -- the floor: embedding + vector search alone -------------------------------------------
 class Floor:
-    """The query embedding + FAISS search alone, in this process, on the same queries.
+    """The query embedding + FAISS search + BM25 scoring alone, in this process, on the same queries.
+
+    BM25 scores the query's own tokens (the search adds the expansions of names and lay words to them).
 
     One embedder per thread count: ONNX Runtime fixes its threads (from OMP_NUM_THREADS, as the
     workers do) when its session is made, and torch and FAISS are set per measurement.
@@ -229,32 +240,41 @@ class Floor:
         first = self.embedders[threads[0]]
         self.index = SearchIndex.open(index, model=first.describe(), checksums=False)
         self.queries = itertools.cycle(queries)
-        self.samples: dict[int, list[tuple[float, float]]] = {}
+        self.samples: dict[int, list[tuple[float, float, float]]] = {}
+        self.cpu: dict[int, list[float]] = {}  # CPU time of the three, ms (less disturbed by other jobs)
 
     def measure(self, threads: int, n: int) -> None:
         """Time ``n`` queries with ``threads`` embedding and FAISS threads (after a short warm-up)."""
         import faiss  # only to set its OpenMP threads, as OMP_NUM_THREADS does in the server
         import torch
 
+        from indexer.lexical import tokens
+
         torch.set_num_threads(threads)
         faiss.omp_set_num_threads(threads)
         embedder = self.embedders[threads]
         for q in itertools.islice(self.queries, 10):
             self.index.nearest(embedder.encode_query(q)[0], 100)
+            self.index.lexical_scores(tokens(q))
         for q in itertools.islice(self.queries, n):
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             vector = embedder.encode_query(q)[0]
             t1 = time.perf_counter()
             self.index.nearest(vector, 100)
             t2 = time.perf_counter()
-            self.samples.setdefault(threads, []).append(((t1 - t0) * 1000, (t2 - t1) * 1000))
+            self.index.lexical_scores(tokens(q))
+            t3, c3 = time.perf_counter(), time.thread_time()
+            self.cpu.setdefault(threads, []).append((c3 - c0) * 1000)
+            self.samples.setdefault(threads, []).append(((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000))
 
     def summary(self) -> list[dict]:
-        return [{"threads": threads, "queries": len(pairs),
-                 "embed_p50_ms": round(statistics.median(e for e, _ in pairs), 2),
-                 "vector_search_p50_ms": round(statistics.median(v for _, v in pairs), 2),
-                 "core_p50_ms": round(statistics.median(e + v for e, v in pairs), 2), "passages": len(self.index)}
-                for threads, pairs in sorted(self.samples.items())]
+        return [{"threads": threads, "queries": len(times),
+                 "embed_p50_ms": round(statistics.median(e for e, _, _ in times), 2),
+                 "vector_search_p50_ms": round(statistics.median(v for _, v, _ in times), 2),
+                 "bm25_p50_ms": round(statistics.median(b for _, _, b in times), 3),
+                 "core_p50_ms": round(statistics.median(sum(t) for t in times), 2),
+                 "core_cpu_p50_ms": round(statistics.median(self.cpu[threads]), 2), "passages": len(self.index)}
+                for threads, times in sorted(self.samples.items())]
 
 
 # -- a rebuild beside the server --------------------------------------------------------------
@@ -342,6 +362,8 @@ def main() -> None:
     parser.add_argument("--rebuilds", type=int, default=2, help="builds to publish under load in the rebuild run")
     parser.add_argument("--rebuild-limit", type=float, default=900, help="most seconds to wait for them")
     parser.add_argument("--json", type=Path, default=OUT / "load.json", help="where to write every figure")
+    parser.add_argument("--as-built", action="store_true",
+                        help="serve --index as it is, without running the indexer on it first (it may be stale)")
     parser.add_argument("--rebuild", "--yes", action="store_true",
                         help="rebuild --index from --source even when it holds an index of other sources")
     args = parser.parse_args()
@@ -352,7 +374,8 @@ def main() -> None:
                     "config": {"workers": args.workers, "threads": args.threads, "index": str(args.index),
                                "sources": sources, "duration_s": args.duration, "soak_s": args.soak}}
 
-    ensure_index(args.index, sources, rebuild=args.rebuild)
+    if not args.as_built:
+        ensure_index(args.index, sources, rebuild=args.rebuild)
     server = Gunicorn(args.index, args.workers, args.threads, reload_ms=1000)
     try:
         report["startup_s"] = round(server.startup_s, 1)
@@ -360,11 +383,13 @@ def main() -> None:
         load = Load(server.port, queries)
         # The floor and concurrency 1 are measured in turns, so that both see the same machine.
         floor = Floor(args.index, queries)
-        c1_runs = []
+        c1_runs, c1_cpu = [], []
         for _ in range(ROUNDS if 1 in levels else 0):
             floor.measure(1, 100)
             floor.measure(2, 100)
+            before = server.cpu_seconds()
             c1_runs.append(load.run(1, args.duration / ROUNDS))
+            c1_cpu.append((server.cpu_seconds() - before, c1_runs[-1]["answered"]))
         report["core"] = floor.summary()
         report["levels"] = [merge(c1_runs, args.duration)] if c1_runs else []
         report["levels"] += [load.run(c, args.duration) for c in levels if c != 1]
@@ -374,12 +399,20 @@ def main() -> None:
         if 1 in by_level:
             core1 = report["core"][0]["core_p50_ms"]
             report["p50_c1_over_core"] = round(by_level[1]["p50_ms"] / core1, 2)
-            print(f"\np50 at concurrency 1: {by_level[1]['p50_ms']} ms; embedding + vector search alone "
+            print(f"\np50 at concurrency 1: {by_level[1]['p50_ms']} ms; embedding + vector search + BM25 alone "
                   f"(1 thread, as in the workers): {core1} ms -> ratio {report['p50_c1_over_core']}")
             fastest = min(c["core_p50_ms"] for c in report["core"])
             report["p50_c1_over_fastest_core"] = round(by_level[1]["p50_ms"] / fastest, 2)
             print(f"  floor with 1 / 2 threads: {report['core'][0]['core_p50_ms']} / "
                   f"{report['core'][1]['core_p50_ms']} ms; ratio to the faster: {report['p50_c1_over_fastest_core']}")
+            # CPU time is less disturbed than wall time by other jobs on the machine: the workers' CPU per
+            # answer (HTTP, app and every thread of the worker) against the floor's CPU per query.
+            cpu_ms = 1000 * sum(c for c, _ in c1_cpu) / max(1, sum(n for _, n in c1_cpu))
+            core_cpu = report["core"][0]["core_cpu_p50_ms"]
+            report["cpu_per_request_ms"] = round(cpu_ms, 2)
+            report["cpu_c1_over_core"] = round(cpu_ms / core_cpu, 2)
+            print(f"  CPU per request at concurrency 1 (all workers): {cpu_ms:.2f} ms; floor CPU {core_cpu} ms -> "
+                  f"ratio {report['cpu_c1_over_core']}")
         if 16 in by_level:
             report["c16_over_best"] = round(by_level[16]["throughput"] / best, 2)
             print(f"throughput at 16 / best level: {report['c16_over_best']}")
