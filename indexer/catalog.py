@@ -97,7 +97,18 @@ class Catalog:
                 FROM passages p JOIN articles a ON a.id = p.article_id
                 JOIN sections s ON s.article_id = p.article_id AND s.id = p.section_id
                 WHERE p.row IN ({marks})""", rows).fetchall()
-        return {r[0]: _passage(*r[1:]) for r in found}
+        return {r[0]: make_passage(*r[1:]) for r in found}
+
+    def passage_texts(self, rows: Iterable[int]) -> dict[int, tuple[str, int, str]]:
+        """(passage id, ordinal, text) by FAISS row, from the passages table alone."""
+        rows = [int(r) for r in rows if r >= 0]
+        if not rows:
+            return {}
+        cursor = self._db.cursor()
+        cursor.row_factory = None
+        found = cursor.execute(f"SELECT row, id, ordinal, text FROM passages WHERE row IN ({','.join('?' * len(rows))})",
+                               rows).fetchall()
+        return {r[0]: r[1:] for r in found}
 
     def passages_of_article(self, article_id: str) -> tuple[list[int], list[Passage]]:
         """Rows and passages of one article, in row order (for carrying them into a new build)."""
@@ -157,8 +168,9 @@ class Catalog:
             self._local.db = None
 
 
-def _passage(passage_id: str, article_id: str, section_id: str, ordinal: int, text: str, title: str, url: str,
-             heading: str, section_type: str) -> Passage:
+def make_passage(passage_id: str, article_id: str, section_id: str, ordinal: int, text: str, title: str, url: str,
+                 heading: str, section_type: str) -> Passage:
+    """A passage with its links, from what the catalog holds of it."""
     stub = Article(id=article_id, title=title, url=url, sections=())
     return Passage(id=passage_id, article_id=article_id, section_id=section_id, ordinal=ordinal, title=title,
                    heading=heading, text=text, url=section_link(stub, section_id),

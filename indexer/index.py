@@ -14,7 +14,7 @@ import numpy as np
 
 from . import lexicon as lexicons
 from . import manifest as manifests
-from .catalog import Catalog
+from .catalog import Catalog, make_passage
 from .lexical import LexicalIndex
 from .models import Article, Passage
 from .publishing import live_build
@@ -51,9 +51,21 @@ class SearchIndex:
         starts = np.searchsorted(self._row_article[by_article], np.arange(len(article_ids) + 1))
         self._article_rows = [by_article[starts[i]:starts[i + 1]] for i in range(len(article_ids))]
         self._section_keys = list(sections)
-        self._medicines(catalog, sections)
+        # What a passage shows besides its own text, by section: reading a page of passages is then one
+        # lookup per row in SQLite instead of a join of three tables (the titles and links are in _headers).
+        self._section_types = [""] * len(sections)
+        for r in rows:
+            self._section_types[sections[(r[1], r[2])]] = r[3]
+        headings = catalog.section_headings()
+        self._section_headings = [""] * len(sections)
+        for article_id, section_id, heading in headings:
+            number = sections.get((article_id, section_id))
+            if number is not None:
+                self._section_headings[number] = heading
+        self._medicines(catalog, sections, headings)
 
-    def _medicines(self, catalog: Catalog, sections: dict[tuple[str, str], int]) -> None:
+    def _medicines(self, catalog: Catalog, sections: dict[tuple[str, str], int],
+                   headings: list[tuple[str, str, str]]) -> None:
         """What each article and section is about, for medicine-aware ranking and labels.
 
         A name is a medicine when the brand table knows it or an article about it says it is a
@@ -90,7 +102,7 @@ class SearchIndex:
                     kept.append(g)
             self._article_medicines[article_id] = tuple(kept)
         heading_sections: dict[str, list[int]] = {}
-        for article_id, section_id, heading in catalog.section_headings():
+        for article_id, section_id, heading in headings:
             number = sections.get((article_id, section_id))
             if number is None or not heading:
                 continue
@@ -200,7 +212,15 @@ class SearchIndex:
     # -- records ---------------------------------------------------------------------------
     def passages(self, rows: Sequence[int]) -> dict[int, Passage]:
         """The passages of some rows, by row."""
-        return self._catalog.passages(list(rows))
+        found = {}
+        for row, (passage_id, ordinal, text) in self._catalog.passage_texts(rows).items():
+            number = self._row_section[row]
+            article_id, section_id = self._section_keys[number]
+            header = self._headers(article_id)
+            if header is not None:
+                found[row] = make_passage(passage_id, article_id, section_id, ordinal, text, header.title, header.url,
+                                          self._section_headings[number], self._section_types[number])
+        return found
 
     def passage(self, passage_id: str) -> Passage | None:
         return self._catalog.passage(passage_id)

@@ -94,3 +94,10 @@ def test_stored_vectors_are_faiss_reconstructions(factory):
     store.add(rng.standard_normal((30, 16)).astype(np.float32))  # a view made before must not hide these
     rows = np.array([79, 50, 1])
     assert store.vectors(rows).tobytes() == store._index.reconstruct_batch(rows).tobytes()
+
+
+def test_passages_are_the_catalogs_joined_rows(index):
+    """Headings, section types, titles and links held per build give the passages the three-table join gives."""
+    rows = list(range(len(index))) + [-1, len(index) + 5]  # rows that do not exist are left out, as by the join
+    assert index.passages(rows) == index._catalog.passages(rows)
+    assert index.passages([]) == {}
