@@ -190,12 +190,15 @@ class SearchIndex:
 
     def about(self, rows: np.ndarray, article_ids: Iterable[str]) -> np.ndarray:
         """For each row, whether its passage belongs to one of the given articles."""
-        wanted = [self._article_position[a] for a in article_ids if a in self._article_position]
-        return np.isin(self._row_article[rows], wanted)
+        wanted = np.zeros(len(self._article_position), dtype=bool)  # a lookup table: no sort per call, as isin
+        wanted[[self._article_position[a] for a in article_ids if a in self._article_position]] = True
+        return wanted[self._row_article[rows]]
 
     def of_type(self, rows: np.ndarray, section_types: Iterable[str]) -> np.ndarray:
         """For each row, whether its section is of one of the given types."""
-        return np.isin(self._row_type[rows], [_TYPE_INDEX[t] for t in section_types if t in _TYPE_INDEX])
+        wanted = np.zeros(len(SECTION_TYPES), dtype=bool)
+        wanted[[_TYPE_INDEX[t] for t in section_types if t in _TYPE_INDEX]] = True
+        return wanted[self._row_type[rows]]
 
     def sections_of(self, rows: np.ndarray) -> np.ndarray:
         """The section number of each row (rows of one section share it)."""

@@ -101,3 +101,19 @@ def test_passages_are_the_catalogs_joined_rows(index):
     rows = list(range(len(index))) + [-1, len(index) + 5]  # rows that do not exist are left out, as by the join
     assert index.passages(rows) == index._catalog.passages(rows)
     assert index.passages([]) == {}
+
+
+def test_about_and_of_type_are_membership_of_every_row(index):
+    from indexer.section_types import SECTION_TYPES
+
+    every = np.arange(len(index))
+    articles = sorted({index.article_of(r) for r in every})
+    rng = random.Random(6)
+    for chosen in [[], ["no-such-article"], articles[:1], rng.sample(articles, min(3, len(articles))), articles]:
+        want = [index.article_of(r) in chosen for r in every]
+        assert index.about(every, chosen).tolist() == want
+        assert index.about(every[::-3], iter(chosen)).tolist() == want[::-3]
+    types = index._row_type
+    for chosen in [[], ["no-such-type"], list(SECTION_TYPES[:2]), list(SECTION_TYPES)]:
+        want = [SECTION_TYPES[t] in chosen for t in types]
+        assert index.of_type(every, chosen).tolist() == want
