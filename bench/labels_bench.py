@@ -1,6 +1,7 @@
 """Drug-label benchmarks (issue #16): build, verify, rebuild, throughput beside MedQuAD, streaming memory, retrieval.
 
     .venv/bin/python bench/labels_bench.py build            # ~15 min on 2 cores
+    .venv/bin/python bench/labels_bench.py throughput       # label and MedQuAD samples built in turns, tokens/s
     .venv/bin/python bench/labels_bench.py stream           # bulk .json.zip of repeated labels, up to ~1 GB of JSON
     .venv/bin/python bench/labels_bench.py queries          # bench/label_queries.jsonl against the build's index
 
@@ -95,6 +96,38 @@ def cmd_build(args) -> None:
     print(f"labels tokens/s over the MedQuAD mean: {results['throughput_ratio']} "
           f"(MedQuAD {medquad[0]} and {medquad[1]})")
     (OUT / "build.json").write_text(json.dumps(results, indent=1))
+
+
+def cmd_throughput(args) -> None:
+    """Cold builds of a label sample and a MedQuAD sample of about the same size, taking turns."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    labels = OUT / "throughput-labels"
+    shutil.rmtree(labels, ignore_errors=True)
+    labels.mkdir()
+    for file in sorted((LABELS / "openfda").glob("*.json"))[:args.labels]:
+        shutil.copy(file, labels / file.name)
+    sample = OUT / "throughput-medquad.jsonl"
+    with open(DATA / "medquad" / "articles.jsonl", encoding="utf-8") as src, open(sample, "w", encoding="utf-8") as dst:
+        for n, line in enumerate(src):
+            if n >= args.medquad:
+                break
+            dst.write(line)
+    rounds = []
+    for n in range(args.rounds):
+        row = {}
+        for name, source in (("labels", labels), ("medquad", sample)):
+            report = _build([source], OUT / f"throughput-{name}-index", OUT / f"throughput-{name}-{n}.json")
+            row[name] = {k: report.get(k) for k in ("passages", "tokens_per_second", "passages_per_second",
+                                                     "embed_seconds", "wall_seconds", "peak_rss_mb", "exit_code")}
+        row["ratio"] = round(row["labels"]["tokens_per_second"] / row["medquad"]["tokens_per_second"], 3)
+        rounds.append(row)
+        print(f"round {n + 1}: labels {row['labels']['passages']} passages {row['labels']['tokens_per_second']} "
+              f"tokens/s, MedQuAD {row['medquad']['passages']} passages {row['medquad']['tokens_per_second']} "
+              f"tokens/s, ratio {row['ratio']} (load {os.getloadavg()[0]:.1f})", flush=True)
+    ratios = sorted(r["ratio"] for r in rounds)
+    median = ratios[len(ratios) // 2] if len(ratios) % 2 else sum(ratios[len(ratios) // 2 - 1:len(ratios) // 2 + 1]) / 2
+    print(f"median ratio of labels tokens/s to MedQuAD tokens/s: {median:.3f} over {len(rounds)} rounds")
+    (OUT / "throughput.json").write_text(json.dumps({"rounds": rounds, "median_ratio": median}, indent=1))
 
 
 # --------------------------------------------------------------------------- streaming
@@ -228,6 +261,10 @@ def main() -> None:
     stream.add_argument("--copies", default="1,4,12,24", help="repeats of the 303 labels, one zip each")
     stream.add_argument("--subset", type=int, default=20, help="labels repeated for the build-memory part")
     stream.add_argument("--build-copies", default="1,2,4")
+    throughput = sub.add_parser("throughput")
+    throughput.add_argument("--labels", type=int, default=40, help="openFDA files in the label sample")
+    throughput.add_argument("--medquad", type=int, default=700, help="MedQuAD articles in its sample")
+    throughput.add_argument("--rounds", type=int, default=3)
     scan = sub.add_parser("_scan")
     scan.add_argument("path")
     queries = sub.add_parser("queries")
@@ -235,7 +272,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.cmd != "_scan" and not LABELS.exists():
         sys.exit(f"{LABELS} is absent: the benchmark needs ../shared/data beside the checkout")
-    {"build": cmd_build, "stream": cmd_stream, "_scan": cmd_scan, "queries": cmd_queries}[args.cmd](args)
+    {"build": cmd_build, "throughput": cmd_throughput, "stream": cmd_stream, "_scan": cmd_scan, "queries": cmd_queries}[args.cmd](args)
 
 
 if __name__ == "__main__":

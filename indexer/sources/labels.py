@@ -109,50 +109,43 @@ def _spaces(text: str) -> str:
     return " ".join(text.split())
 
 
-def _inline_text(el, footnotes: list[str]) -> str:
-    """Text of a cell or caption: footnotes collected apart, line breaks and paragraphs as spaces."""
-    parts: list[str] = []
-
-    def walk(node) -> None:
-        name = _local(node)
-        if name == "footnote":
-            note = _spaces("".join(node.itertext()))
-            if note and note not in footnotes:
-                footnotes.append(note)
-            return
-        if name in ("br", "paragraph", "p", "item"):
-            parts.append(" ")
-        if node.text:
-            parts.append(node.text)
-        for child in node:
-            walk(child)
-            if child.tail:
-                parts.append(child.tail)
-        if name in ("paragraph", "p", "item"):
-            parts.append(" ")
-
-    if el.text:
-        parts.append(el.text)
-    for child in el:
-        walk(child)
-        if child.tail:
-            parts.append(child.tail)
-    return _spaces("".join(parts))
+def _cut_out(el) -> None:
+    """Remove an element from its tree, keeping the text that follows it."""
+    parent, tail = el.getparent(), el.tail or ""
+    previous = el.getprevious()
+    if tail and previous is not None:
+        previous.tail = (previous.tail or "") + tail
+    elif tail:
+        parent.text = (parent.text or "") + tail
+    parent.remove(el)
 
 
 def read_table(el) -> Table:
-    """A Table from an HTML or SPL ``<table>`` element (any namespace)."""
+    """A Table from an HTML or SPL ``<table>`` element (any namespace); the element is changed on the way.
+
+    Footnotes are taken out of the cells into ``footnotes``; line breaks and paragraphs inside a
+    cell become spaces. Cell text is then read by lxml in one call per cell (labels have thousands).
+    """
     table = Table()
-    for child in el.iter():
-        name = _local(child)
-        if name == "caption" and not table.caption:
-            table.caption = _inline_text(child, table.footnotes)
-        elif name == "tr":
-            cells = [_inline_text(cell, table.footnotes) for cell in child if _local(cell) in ("td", "th")]
-            if any(cells):
-                if _local(child.getparent()) == "thead":
-                    table.header_rows += 1
-                table.rows.append(cells)
+    for note in list(el.iter("{*}footnote")):
+        text = _spaces("".join(note.itertext()))
+        if text and text not in table.footnotes:
+            table.footnotes.append(text)
+        if note.getparent() is not None:
+            _cut_out(note)
+    for br in el.iter("{*}br"):
+        br.tail = " " + (br.tail or "")
+    for block in el.iter("{*}paragraph", "{*}p", "{*}item"):
+        block.text = " " + (block.text or "")
+        block.tail = " " + (block.tail or "")
+    table.caption = next((text for caption in el.iter("{*}caption")
+                          if (text := _spaces("".join(caption.itertext())))), "")
+    for row in el.iter("{*}tr"):
+        cells = [_spaces("".join(cell.itertext())) for cell in row if _local(cell) in ("td", "th")]
+        if any(cells):
+            if _local(row.getparent()) == "thead":
+                table.header_rows += 1
+            table.rows.append(cells)
     return table
 
 
