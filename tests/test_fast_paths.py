@@ -117,3 +117,16 @@ def test_about_and_of_type_are_membership_of_every_row(index):
     for chosen in [[], ["no-such-type"], list(SECTION_TYPES[:2]), list(SECTION_TYPES)]:
         want = [SECTION_TYPES[t] in chosen for t in types]
         assert index.of_type(every, chosen).tolist() == want
+
+
+def test_link_components_are_quoted_as_urllib_quotes_them():
+    from urllib.parse import quote
+
+    from indexer.models import _component
+
+    rng = random.Random(9)
+    alphabet = "aZ09_.~-/ #?%&+é\n\t'\"<>:" + "\u2019\u00a0\U0001f600"
+    texts = ["", "mqa-0001-s1", "0001234-GHR", "a b", "x\n", "~_.-"] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    for text in texts:
+        assert _component(text) == quote(text, safe=""), text
