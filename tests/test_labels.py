@@ -114,6 +114,18 @@ def test_openfda_non_prose_fields_are_left_out():
         {"package_label_principal_display_panel", "spl_product_data_elements", "set_id", "id"})
 
 
+def test_patient_leaflets_are_kept_in_meta_and_out_of_search():
+    label = one(GOOD / "coumadin.json")
+    assert "spl_medguide" not in {c["field"] for c in label.meta["label_sections"].values()}
+    (leaflet,) = label.meta["patient_leaflets"]
+    assert leaflet["field"] == "spl_medguide" and leaflet["code"] == "42231-1" and leaflet["text"]
+    assert leaflet["text"][:60] not in "\n".join(s.text for s in label.sections)
+    spl = one(GOOD / "spl" / "lipitor-orig.xml")
+    assert [(x["field"], x["heading"]) for x in spl.meta["patient_leaflets"]] == [
+        ("spl_patient_package_insert", "PATIENT INFORMATION")]
+    assert not any(s.heading == "PATIENT INFORMATION" for s in spl.sections)
+
+
 def test_openfda_tables_become_readable_rows_and_structure_for_the_page():
     label = one(GOOD / "coumadin.json")
     cyp = section(label, "7.2 CYP450 Interactions")

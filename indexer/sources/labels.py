@@ -4,8 +4,12 @@ FDA labels come as openFDA JSON (`openfda.py`) and as DailyMed SPL XML (`spl.py`
 name their sections by LOINC code (openFDA by a field name made from the code's name);
 ``indexer/data/label_sections.tsv`` maps each code and field to its display name and to
 our section type, or to ``-`` for parts that are not prose a reader searches (package
-label panels, product data elements, the recent-changes log). The type comes from this
-table, never from the heading's wording.
+label panels, product data elements, the recent-changes log), or to ``leaflet`` for the
+patient's leaflets (Medication Guide, Patient Information, Instructions for Use). The type
+comes from this table, never from the heading's wording. The leaflets retell the whole
+label in lay words in one long part; indexed, they answered questions before the section of
+the label that answers them (5 of 52 tuning questions, `bench/README.md`), so they are kept in
+``meta["patient_leaflets"]`` for the article page and left out of search.
 
 Every label article carries in ``meta``: ``kind`` ("label"), ``source`` and ``publisher``
 (the FDA, through DailyMed), ``label_format`` (openfda or spl), ``set_id``, ``version``
@@ -13,8 +17,9 @@ Every label article carries in ``meta``: ``kind`` ("label"), ``source`` and ``pu
 ``generic_names``, ``substance_names``, ``drug`` (the first generic name), ``manufacturer``,
 ``dosage_form``, ``routes``, ``product_type``, ``boxed_warning`` (the id of the boxed-warning
 section, when there is one), ``tables`` ({section id: [table]}, each table ``{"caption",
-"rows", "header_rows", "footnotes"}``), and ``label_sections`` ({section id: {"code", "field",
-"type"}}: the LOINC code and openFDA field each section came from).
+"rows", "header_rows", "footnotes"}``), ``label_sections`` ({section id: {"code", "field",
+"type"}}: the LOINC code and openFDA field each section came from), and ``patient_leaflets``
+([{"field", "code", "heading", "text"}]).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ TABLE_FILE = Path(__file__).resolve().parent.parent / "data" / "label_sections.t
 PUBLISHER = "U.S. Food and Drug Administration (DailyMed)"
 DAILYMED = "https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid="
 LEFT_OUT = "-"
+LEAFLET = "leaflet"  # the patient's own leaflets (Medication Guide, Patient Information): kept in meta, not indexed
 UNCLASSIFIED = "42229-5"
 
 
@@ -45,7 +51,12 @@ class SectionKind:
 
     @property
     def indexed(self) -> bool:
-        return self.type != LEFT_OUT
+        """A section of the article that search sees (not left out, not a patient leaflet)."""
+        return self.type not in (LEFT_OUT, LEAFLET)
+
+    @property
+    def leaflet(self) -> bool:
+        return self.type == LEAFLET
 
 
 @lru_cache(maxsize=1)

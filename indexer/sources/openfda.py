@@ -13,7 +13,8 @@ sits in memory whole. Each label becomes one article (see `labels.py` for its ``
   ("2.5 Dosage in Renal Impairment") become sections of their own.
 - tables: openFDA flattens every ``*_table`` into the prose; there it is replaced by readable
   rows ("cell | cell"), and its structure goes to ``meta["tables"]`` for the page.
-- left out: package label panels, product data elements, the recent-changes log, ids.
+- left out: package label panels, product data elements, the recent-changes log, ids; the patient
+  leaflets (Medication Guide, Patient Information) go to ``meta["patient_leaflets"]``, not to search.
 """
 from __future__ import annotations
 
@@ -75,15 +76,19 @@ class _Builder:
         self.add(heading, body, named, slugify(heading) or field)
 
 
-def _field_items(label: dict, tables: list[tuple[Table, str]]) -> list[tuple[str, str]]:
-    """(field, text) of every prose item, in label order, tables as rows, exact repeats dropped."""
+def _field_items(label: dict, tables: list[tuple[Table, str]], leaflets: bool = False) -> list[tuple[str, str]]:
+    """(field, text) of every prose item, in label order, tables as rows, exact repeats dropped.
+
+    ``leaflets``: the patient leaflets' items instead of the indexed ones.
+    """
     items: list[tuple[str, str]] = []
     seen: set[str] = set()
     for name, value in label.items():
         if name in _NOT_SECTIONS or name.endswith("_table"):
             continue
         kind = kind_of_field(name)
-        if kind is not None and not kind.indexed:
+        if leaflets != bool(kind is not None and kind.leaflet) or (kind is not None and not kind.indexed
+                                                                   and not kind.leaflet):
             continue
         values = value if isinstance(value, list) else [value]
         for item in values:
@@ -155,9 +160,15 @@ def _label_order(items: list[tuple[str, str]], roots: list[int]) -> list[int]:
     return sorted(roots, key=key)
 
 
-def _sections(label: dict, brand_words: frozenset[str]) -> tuple[list[Section], dict, dict]:
+def _sections(label: dict, brand_words: frozenset[str]) -> tuple[list[Section], dict, dict, list[dict]]:
     tables = _tables(label)
     items = _field_items(label, tables)
+    leaflets = []
+    for name, text in _field_items(label, tables, leaflets=True):
+        kind = kind_of_field(name)
+        found = split_heading(text, name, brand_words, own=True)
+        heading, body = (found[0], found[1]) if found else (kind.name, text)
+        leaflets.append({"field": name, "code": kind.code, "heading": heading, "text": clean(body)})
     # The smallest item that holds another's text is its parent; the child is cut out of it.
     # A nested part openFDA files under a vague field ("Risk Summary" as ``risks`` inside "8.1
     # Pregnancy") stays in its parent: cut out, it would lose its parent's heading and type.
@@ -213,7 +224,7 @@ def _sections(label: dict, brand_words: frozenset[str]) -> tuple[list[Section], 
         holder = next((s.id for s in sections if rows in s.text), None)
         if holder is not None:
             table_meta.setdefault(holder, []).append(table.to_meta())
-    return sections, table_meta, builder.codes
+    return sections, table_meta, builder.codes, leaflets
 
 
 def _first(values) -> str:
@@ -234,7 +245,7 @@ def label_article(label: dict, where: str) -> Article:
     brands = [str(b) for b in names.get("brand_name") or []]
     generics = [str(g) for g in names.get("generic_name") or []]
     brand_words = frozenset(w.lower() for b in brands for w in TOKEN.findall(b))
-    sections, tables, codes = _sections(label, brand_words)
+    sections, tables, codes, leaflets = _sections(label, brand_words)
     if not sections:
         raise BadArticle(where, f"label {set_id}: no label text (only package panels and data elements)")
     form_text = " ".join(s.text[:300] for s in sections if codes[s.id]["field"] == "dosage_forms_and_strengths")
@@ -248,7 +259,7 @@ def label_article(label: dict, where: str) -> Article:
         substance_names=[str(s) for s in names.get("substance_name") or []], manufacturer=manufacturer,
         dosage_form=form, routes=[str(r) for r in names.get("route") or []],
         product_type=_first(names.get("product_type")),
-        extra={"boxed_warning": boxed, "tables": tables, "label_sections": codes,
+        extra={"boxed_warning": boxed, "tables": tables, "label_sections": codes, "patient_leaflets": leaflets,
                "application_numbers": [str(a) for a in names.get("application_number") or []],
                "pharm_classes": [str(c) for c in names.get("pharm_class_epc") or []]},
     )

@@ -7,8 +7,9 @@ article; an untitled subsection's text joins its titled parent; an untitled top-
 (a boxed warning often has no title) is headed by its code's name. A non-numbered subsection's
 heading keeps its parents' in front ("WARNINGS: Do not use"), so "Children" under "DOSAGE AND
 ADMINISTRATION" still says what it is. Highlights (``excerpt``), package label panels, product
-data and the recent-changes list are left out. Tables become rows ("cell | cell") in the text
-and ``meta["tables"]`` for the page. The OTC "Drug Facts" sections (active ingredient, purpose,
+data and the recent-changes list are left out; the patient leaflets go to
+``meta["patient_leaflets"]``. Tables become rows ("cell | cell") in the text and
+``meta["tables"]`` for the page. The OTC "Drug Facts" sections (active ingredient, purpose,
 uses, warnings and their do-not-use / ask-a-doctor / stop-use parts, directions) are sections
 like any other, typed by their codes.
 
@@ -98,6 +99,18 @@ class _Walker:
         self.codes: dict[str, dict] = {}
         self.used: set[str] = set()
         self.boxed: str | None = None
+        self.leaflets: list[dict] = []
+
+    def _all_text(self, section) -> str:
+        """A leaflet's whole text: its own, then each part's title and text, in order."""
+        parts = []
+        text = section.find("v:text", _V)
+        if text is not None:
+            parts.append(_text_of(text, []))
+        for child in section.findall("v:component/v:section", _V):
+            title, body = _title_of(child), self._all_text(child)
+            parts.append(f"{title}\n\n{body}" if title and body else title or body)
+        return "\n\n".join(p for p in parts if p)
 
     def _own_text(self, section, tables: list) -> str:
         """The section's text, with the text of its untitled subsections (they have no heading of their own)."""
@@ -116,6 +129,10 @@ class _Walker:
         code_el = section.find("v:code", _V)
         code = code_el.get("code", "") if code_el is not None else ""
         kind = kind_of_code(code)
+        if kind is not None and kind.leaflet:
+            self.leaflets.append({"field": kind.field, "code": code, "heading": _title_of(section) or kind.name,
+                                  "text": self._all_text(section)})
+            return
         if kind is not None and not kind.indexed:
             return
         title = _title_of(section)
@@ -206,6 +223,7 @@ def load_spl(path: Path, text: str) -> Iterator[Article]:
         manufacturer=manufacturer, dosage_form=product["form"], routes=product["routes"],
         product_type=(doc_code.get("displayName") or "") if doc_code is not None else "",
         extra={"boxed_warning": walker.boxed, "tables": walker.tables, "label_sections": walker.codes,
+               "patient_leaflets": walker.leaflets,
                "document_title": _title_of(root)},
     )
     yield Article(id=set_id, title=title, url=dailymed_url(set_id), sections=tuple(walker.sections),
