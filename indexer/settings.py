@@ -143,7 +143,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ray_address", str, "", "Ray cluster an `--engine ray` build joins (its head's host:port); empty: a "
             "local Ray on this machine's cores, started and stopped by the build.", check_help="host:port, or empty"),
     Setting("ray_actors", int, 0, "Embedding actors of an `--engine ray` build, each loading the model once and "
-            "using the cluster's CPUs divided among them; 0: one per two CPUs of the cluster.", min=0, max=100_000),
+            "using the cluster's CPUs divided among them; 0: one per CPU of the cluster.", min=0, max=100_000),
     Setting("max_source_bytes", int, 64 * 1024 * 1024, "Largest source file a build reads, in bytes (64 MiB; the "
             "largest shared data file is 23 MB); a larger one is reported and skipped, never read past the limit.",
             min=1),

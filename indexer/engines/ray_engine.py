@@ -235,7 +235,7 @@ class RayEngine:
                  batch_rows: int = BATCH_ROWS, segment_rows: int = SEGMENT_ROWS, _crash_file: str | None = None):
         check_engine(self.name, embedder.backend)
         if actors < 0:
-            raise EngineFailed(f"--ray-actors must be 0 (automatic: one actor per two CPUs) or more, not {actors}")
+            raise EngineFailed(f"--ray-actors must be 0 (automatic: one actor per CPU) or more, not {actors}")
         self.embedder = embedder
         self.address = address
         self.actors = actors
@@ -268,11 +268,14 @@ class RayEngine:
                  f"({int(ray.cluster_resources().get('CPU', 0))} CPUs) in {self.start_seconds:.1f}s")
 
     def _plan_pool(self) -> tuple[int, int]:
-        """(actors, CPUs per actor): the number asked for, or one actor per two CPUs of the cluster."""
+        """(actors, CPUs per actor): the number asked for, or one single-threaded actor per CPU of the cluster.
+
+        One actor per CPU beat one actor per two CPUs on the drug-label bench (bench/README.md).
+        """
         total = int(ray.cluster_resources().get("CPU", 0))
         if total < 1:
             raise EngineFailed("the Ray cluster has no CPUs to run the embedding actors on")
-        actors = self.actors or max(1, total // 2)
+        actors = self.actors or total
         if actors > total:
             raise EngineFailed(f"--ray-actors {actors} asks for more actors than the Ray cluster has CPUs ({total}); "
                                f"use at most {total}")
