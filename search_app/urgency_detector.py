@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import yaml
 
 from indexer.errors import MedsearchError
+
+from .urgency.notice import read_yaml
 
 DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_EXAMPLES = DATA / "urgent_examples.yaml"
@@ -105,12 +106,7 @@ def _settings(raw: Any, source: str) -> Settings:
 def load_examples(path: str | Path = DEFAULT_EXAMPLES) -> Examples:
     """Read and check the examples file, ``{slot}`` examples expanded; a broken one raises DetectorError naming the situation."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DetectorError(f"{path}: cannot read urgency examples ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise DetectorError(f"{path}: not valid YAML ({exc})") from None
+    data = read_yaml(path, "urgency examples", DetectorError)
     if not isinstance(data, dict) or not isinstance(data.get("situations"), dict) or not data["situations"]:
         raise DetectorError(f"{path}: expected a mapping with 'detector' and a non-empty 'situations' mapping")
     unknown = sorted(set(data) - {"version", "detector", "slots", "situations"})

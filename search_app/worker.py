@@ -202,13 +202,20 @@ class RequestWorker(ThreadWorker):
         self.reading.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
-    def _on_readable(self, conn, _sock):
+    @staticmethod
+    def _receive(conn) -> bytes | None:
+        """What a ready socket holds: b"" when the client left or reset, None when nothing is there after all."""
         try:
-            data = conn.sock.recv(READ_SIZE)
+            return conn.sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
-            return
+            return None
         except OSError:
-            data = b""
+            return b""
+
+    def _on_readable(self, conn, _sock):
+        data = self._receive(conn)
+        if data is None:
+            return
         if not data:  # the client left (or reset) before finishing a request
             self._stop_reading(conn)
             self._close(conn)
@@ -293,12 +300,9 @@ class RequestWorker(ThreadWorker):
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_linger_readable, conn))
 
     def _on_linger_readable(self, conn, _sock):
-        try:
-            data = conn.sock.recv(READ_SIZE)
-        except (BlockingIOError, InterruptedError):
+        data = self._receive(conn)
+        if data is None:
             return
-        except OSError:
-            data = b""
         conn.medsearch.buffer += data[:1]  # counts the reads, not the bytes
         if not data or len(conn.medsearch.buffer) > 16:
             self._stop(conn, self.lingering)

@@ -7,11 +7,10 @@ import string
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import yaml
 
 from indexer.errors import MedsearchError
 
-from .notice import LEVELS, Call, Notice, Reason, normalise
+from .notice import LEVELS, Call, Notice, Reason, normalise, read_yaml
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_MESSAGES = DATA / "urgent_messages.yaml"
@@ -49,13 +48,7 @@ class Messages:
     def load(cls, path: str | Path = DEFAULT_MESSAGES) -> Messages:
         """Read and check a messages file; a broken one raises MessagesError saying which entry and why."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise MessagesError(f"{path}: cannot read urgency messages ({exc.strerror or exc})") from None
-        except yaml.YAMLError as exc:
-            raise MessagesError(f"{path}: not valid YAML ({exc})") from None
-        return cls.from_data(data, str(path))
+        return cls.from_data(read_yaml(path, "urgency messages", MessagesError), str(path))
 
     @classmethod
     def from_data(cls, data: Any, source: str = "<messages>") -> Messages:

@@ -1,11 +1,14 @@
-"""What an urgent-care notice is (its level, message, the judges that raised it, the numbers to call), and how a
-query is normalised before the rules and the messages read it."""
+"""What an urgent-care notice is (its level, message, the judges that raised it, the numbers to call), how a
+query is normalised before the rules and the messages read it, and how their data files are read."""
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 # Most severe first; a level's position is its rank.
 LEVELS = ("emergency", "urgent", "advice")
@@ -13,6 +16,16 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 # Apostrophes vanish ("can't" -> "cant") so patterns never need to spell both forms.
 _APOSTROPHES = str.maketrans("", "", "'\u2018\u2019\u02bc`\u00b4")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def read_yaml(path: Path, what: str, error: type[Exception]) -> Any:
+    """A data file's YAML; an unreadable or invalid file raises ``error`` with one line saying which and why."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML ({exc})") from None
 
 
 def normalise(query: str) -> str:

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
 
 from indexer.errors import MedsearchError
 
 from .messages import DATA, DEFAULT_REGION, Messages, MessagesError, _check_message, notice_for
-from .notice import _RANK, LEVELS, Notice, Reason, normalise
+from .notice import _RANK, LEVELS, Notice, Reason, normalise, read_yaml
 
 DEFAULT_RULES = DATA / "urgent_rules.yaml"
 _RULE_KEYS = {"id", "level", "message", "situation", "all", "none"}
@@ -62,13 +61,8 @@ class UrgencyRules:
              region: str = DEFAULT_REGION) -> UrgencyRules:
         """Read and check a rules file; a broken one raises RulesError saying which rule and why."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RulesError(f"{path}: cannot read urgency rules ({exc.strerror or exc})") from None
-        except yaml.YAMLError as exc:
-            raise RulesError(f"{path}: not valid YAML ({exc})") from None
-        return cls.from_data(data, source=str(path), messages=messages, region=region)
+        return cls.from_data(read_yaml(path, "urgency rules", RulesError), source=str(path), messages=messages,
+                             region=region)
 
     @classmethod
     def from_data(cls, data: Any, source: str = "<rules>", messages: Messages | None = None,
