@@ -242,9 +242,11 @@ class Understander:
         for name in found_names:  # other names of the same medicine: brand <-> generic
             groups.append(sorted(self.synonyms.get(name, frozenset()) - {name}))
         key_text = " " + " ".join(key_words) + " "
+        lay_words: set[str] = set()  # words of the lay phrases the query holds: known words, for the match verdict
         for padded, clinical in self._lay:
             if padded in key_text:
                 groups.append(list(clinical))
+                lay_words.update(padded.split())
         own = tokens(" ".join(fixed))
         extra: dict[str, float] = {}
         for group in groups:
@@ -257,9 +259,8 @@ class Understander:
         terms = tuple((t, 1.0) for t in own) + tuple(extra.items())
         medicines = self.medicines(found_names)
         content = [w for w in fixed if w not in STOPWORDS and len(w) > 1]
-        key_padded = " " + " ".join(fixed) + " "
         known = sum(1 for w in content if stem(w) in self.vocabulary or w in self.names or w in self.synonyms
-                    or any(f" {w} " in lay for lay, _ in self._lay if lay in key_padded))
+                    or w in lay_words)
         comparison = bool(_COMPARISON.search(corrected)) or (
             len(medicines) >= 2 and re.search(r"\bor\b", corrected, re.I) is not None)
         return Analysis(text=text, corrected=corrected, corrections=tuple(corrections), names=tuple(found_names),
