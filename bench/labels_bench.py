@@ -3,7 +3,8 @@
     .venv/bin/python bench/labels_bench.py build            # a cold build of all labels: 15 min to an hour on 2 cores
     .venv/bin/python bench/labels_bench.py throughput       # label and MedQuAD samples built in turns, tokens/s
     .venv/bin/python bench/labels_bench.py stream           # bulk .json.zip of repeated labels, up to ~1 GB of JSON
-    .venv/bin/python bench/labels_bench.py queries          # bench/label_queries.jsonl against the build's index
+    .venv/bin/python bench/labels_bench.py queries [--fresh] # bench/label_queries.jsonl against the build's index
+    .venv/bin/python bench/labels_bench.py tune             # weight_supporting chosen on the tuning part
 
 ``build`` runs the real CLI in child processes (each build's peak RSS is its own): a cold build
 of all 303 openFDA files and 3 SPL documents into a fresh index, ``verify``, and the same build
@@ -18,7 +19,10 @@ builds ``--build-copies`` repeats of the first ``--subset`` labels, to show how 
 grows (with the index it writes: vectors and BM25 tokens, not with the file). ``queries`` scores
 the questions of ``bench/label_queries.jsonl`` (the answering section of each, written by hand
 from the labels) on the index of ``build``: the share whose first result is an answering section,
-for the tuning part and for the check part (a third, drawn with seed 16 before any result was seen).
+R@10 and MRR@10, for the tuning part and for the check part (a third, drawn with seed 16 before any
+result was seen; scored on 2026-12-01 and tuned on since, so no longer unseen). ``--fresh`` adds
+``bench/label_queries_fresh.jsonl``, 62 questions written apart from the ranking on 2026-12-02 by
+someone who never ran the engine: only its figures are printed, never its misses.
 Figures go to ``bench/out/labels/*.json`` and are printed.
 """
 from __future__ import annotations
@@ -41,6 +45,7 @@ DATA = ROOT.parent / "shared" / "data"
 LABELS = DATA / "drug-labels"
 OUT = ROOT / "bench" / "out" / "labels"
 QUERIES = ROOT / "bench" / "label_queries.jsonl"
+FRESH = ROOT / "bench" / "label_queries_fresh.jsonl"  # written apart (issue 16), for an unseen score
 PY = sys.executable
 
 
@@ -212,35 +217,88 @@ def check_part(queries: list[dict], seed: int = 16) -> set[str]:
     return set(random.Random(seed).sample(ids, len(ids) // 3))
 
 
-def cmd_queries(args) -> None:
-    from search_app import create_app
+def _read_queries(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
-    queries = [json.loads(line) for line in QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+def _label_queries(fresh: bool) -> list[dict]:
+    """The label questions with their part: tune, check (the seed-16 third) and, with ``fresh``, fresh."""
+    queries = _read_queries(QUERIES)
     check = check_part(queries)
-    client = create_app({"index": str(args.index), "TESTING": True}).test_client()
-    rows, parts = [], {"tune": [0, 0], "check": [0, 0]}
+    for q in queries:
+        q["part"] = "check" if q["id"] in check else "tune"
+    if fresh:  # written apart, never tuned on: its score is read, its misses are not
+        queries += [{**q, "part": "fresh"} for q in _read_queries(FRESH)]
+    return queries
+
+
+def _score(client, queries: list[dict]) -> tuple[list[dict], dict]:
+    """Each question's first answering rank in the top 10, and per part: first share, R@10, MRR@10."""
+    rows = []
     for q in queries:
         data = client.get("/api/v1/search", query_string={"q": q["query"], "k": 10}).get_json()
         results = data.get("results", [])
         relevant = {(r["article_id"], r["section_id"]) for r in q["relevant"]}
         ranks = [n for n, r in enumerate(results, 1) if (r["article_id"], r["section_id"]) in relevant]
-        part = "check" if q["id"] in check else "tune"
-        parts[part][0] += bool(ranks and ranks[0] == 1)
-        parts[part][1] += 1
         top = results[0] if results else {}
-        rows.append({"id": q["id"], "part": part, "query": q["query"], "rank": ranks[0] if ranks else None,
+        rows.append({"id": q["id"], "part": q["part"], "query": q["query"], "rank": ranks[0] if ranks else None,
                      "top": f"{top.get('title', '')[:40]} | {top.get('heading', '')}"})
+    summary = {}
+    for part in ("tune", "check", "fresh", "all"):
+        chosen = [r for r in rows if r["part"] == part or (part == "all" and r["part"] != "fresh")]
+        if chosen:
+            n, first = len(chosen), sum(r["rank"] == 1 for r in chosen)
+            summary[part] = {"queries": n, "first": first, "share": round(first / n, 3),
+                             "recall_at_10": round(sum(r["rank"] is not None for r in chosen) / n, 3),
+                             "mrr_at_10": round(sum(1 / r["rank"] for r in chosen if r["rank"]) / n, 3)}
+    return rows, summary
+
+
+def cmd_queries(args) -> None:
+    """First-result share, R@10 and MRR@10 per part; the fresh part's misses are never printed."""
+    from search_app import create_app
+
+    client = create_app({"index": str(args.index), "TESTING": True}).test_client()
+    rows, summary = _score(client, _label_queries(args.fresh))
     for row in rows:
-        if row["rank"] != 1:
+        if row["rank"] != 1 and row["part"] != "fresh":
             print(f"  {row['part']:5} {row['id']}: {row['query']!r} -> rank {row['rank']}; first: {row['top']}")
-    summary = {part: {"first": hit, "queries": n, "share": round(hit / n, 3) if n else None}
-               for part, (hit, n) in parts.items()}
-    total = sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values())
-    summary["all"] = {"first": total[0], "queries": total[1], "share": round(total[0] / total[1], 3)}
     for part, s in summary.items():
-        print(f"{part}: answering section first for {s['first']}/{s['queries']} = {s['share']}")
+        label = "tune + check" if part == "all" else part
+        print(f"{label}: answering section first for {s['first']}/{s['queries']} = {s['share']}; "
+              f"R@10 {s['recall_at_10']}, MRR@10 {s['mrr_at_10']}")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "queries.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    (OUT / "queries.json").write_text(json.dumps({"summary": summary, "rows": [
+        r if r["part"] != "fresh" else {k: r[k] for k in ("id", "part")} for r in rows]}, indent=1))
+
+
+def cmd_tune(args) -> None:
+    """Choose ``weight_supporting`` on the tuning part alone: the smallest weight with the best first share.
+
+    The smallest, because questions that a supporting part answers (a half-life, a clinical trial's
+    result) lose more the larger the handicap, and the tuning questions hold few of them.
+    """
+    from dataclasses import replace
+
+    from search_app import create_app
+
+    app = create_app({"index": str(args.index), "TESTING": True})
+    client, searcher = app.test_client(), app.extensions["medsearch_live"].current()
+    queries, base, table = _label_queries(fresh=False), searcher.weights, []
+    print("| weight_supporting | tune first | tune MRR@10 | check first | check MRR@10 |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for weight in args.grid:
+        searcher.weights = replace(base, supporting=weight)
+        _, summary = _score(client, queries)
+        table.append((weight, summary))
+        t, c = summary["tune"], summary["check"]
+        print(f"| {weight} | {t['first']}/{t['queries']} | {t['mrr_at_10']} | {c['first']}/{c['queries']} | "
+              f"{c['mrr_at_10']} |")
+    best = max(table, key=lambda row: (row[1]["tune"]["share"], -row[0]))
+    print(f"chosen on tune: weight_supporting = {best[0]}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "tune.json").write_text(json.dumps({"grid": [{"weight": w, **s} for w, s in table], "chosen": best[0]},
+                                              indent=1))
 
 
 def main() -> None:
@@ -260,10 +318,15 @@ def main() -> None:
     scan.add_argument("path")
     queries = sub.add_parser("queries")
     queries.add_argument("--index", type=Path, default=OUT / "index")
+    tune = sub.add_parser("tune")
+    tune.add_argument("--index", type=Path, default=OUT / "index")
+    tune.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2])
+    queries.add_argument("--fresh", action="store_true",
+                         help=f"also score {FRESH.name} (its score only: never tune on it)")
     args = parser.parse_args()
     if args.cmd != "_scan" and not LABELS.exists():
         sys.exit(f"{LABELS} is absent: the benchmark needs ../shared/data beside the checkout")
-    {"build": cmd_build, "throughput": cmd_throughput, "stream": cmd_stream, "_scan": cmd_scan, "queries": cmd_queries}[args.cmd](args)
+    {"build": cmd_build, "throughput": cmd_throughput, "stream": cmd_stream, "_scan": cmd_scan, "queries": cmd_queries, "tune": cmd_tune}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -161,6 +161,12 @@ class Catalog:
         return {article_id: (kind.lower() if isinstance(kind, str) else "", drug.lower() if isinstance(drug, str) else "")
                 for article_id, kind, drug in rows}
 
+    def label_section_fields(self) -> list[tuple[str, str, str]]:
+        """(article id, section id, openFDA field) of every section of every drug label (``meta.label_sections``)."""
+        rows = self._db.execute("SELECT a.id, s.key, json_extract(s.value, '$.field') FROM articles a, "
+                                "json_each(a.meta, '$.label_sections') s WHERE json_extract(a.meta, '$.kind') = 'label'")
+        return [(a, section, field) for a, section, field in rows if isinstance(field, str)]
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:

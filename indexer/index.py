@@ -19,6 +19,7 @@ from .lexical import LexicalIndex
 from .models import Article, Passage
 from .publishing import live_build
 from .section_types import SECTION_TYPES
+from .sources.labels import SUPPORTING_FIELDS
 from .store import VectorStore
 
 _TYPE_INDEX = {t: i for i, t in enumerate(SECTION_TYPES)}
@@ -63,6 +64,13 @@ class SearchIndex:
             if number is not None:
                 self._section_headings[number] = heading
         self._medicines(catalog, sections, headings)
+        # Rows of the parts of drug labels that support the prescribing information (pharmacology, studies, ...).
+        supporting = np.zeros(len(sections), dtype=bool)
+        for article_id, section_id, field in catalog.label_section_fields():
+            number = sections.get((article_id, section_id))
+            if number is not None and field in SUPPORTING_FIELDS:
+                supporting[number] = True
+        self._row_supporting = supporting[self._row_section]
 
     def _medicines(self, catalog: Catalog, sections: dict[tuple[str, str], int],
                    headings: list[tuple[str, str, str]]) -> None:
@@ -199,6 +207,10 @@ class SearchIndex:
         wanted = np.zeros(len(SECTION_TYPES), dtype=bool)
         wanted[[_TYPE_INDEX[t] for t in section_types if t in _TYPE_INDEX]] = True
         return wanted[self._row_type[rows]]
+
+    def supporting(self, rows: np.ndarray) -> np.ndarray:
+        """For each row, whether it is in a part of a drug label that supports rather than states its advice."""
+        return self._row_supporting[rows]
 
     def sections_of(self, rows: np.ndarray) -> np.ndarray:
         """The section number of each row (rows of one section share it)."""

@@ -1,8 +1,10 @@
 """Ranking: dense and lexical retrieval fused with medicine-name and intent evidence.
 
 score = cosine + w_lexical * BM25 / max BM25 + w_name * (article is about a medicine the
-query names) + w_intent * (section type is what the query asks about). The weights are
-settings, tuned on the MedicationQA dev queries by ``bench/tune_ranking.py``.
+query names) + w_intent * (section type is what the query asks about) - w_supporting * (a
+supporting part of a drug label: pharmacology, studies, ...). The weights are settings, tuned
+on the MedicationQA dev queries by ``bench/tune_ranking.py`` (w_supporting on the label
+questions by ``bench/labels_bench.py tune``).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class Weights:
     lexical: float = BY_NAME["weight_lexical"].default
     name: float = BY_NAME["weight_name"].default
     intent: float = BY_NAME["weight_intent"].default
+    supporting: float = BY_NAME["weight_supporting"].default
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Candidates:
     lexical: np.ndarray
     name: np.ndarray
     intent: np.ndarray
+    supporting: np.ndarray  # in a supporting part of a drug label (pharmacology, studies, ...)
     tier: np.ndarray   # how many of the query's constraining medicines each row is about
     dense_rank: dict[int, int] = field(default_factory=dict)
     lexical_rank: dict[int, int] = field(default_factory=dict)
@@ -195,7 +199,8 @@ class Searcher:
             tier += np.isin(rows, self.about_rows((medicine,), None))
         return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
                           self.index.about(rows, analysis.articles).astype(np.float32),
-                          self.index.of_type(rows, analysis.intents).astype(np.float32), tier, dense_rank,
+                          self.index.of_type(rows, analysis.intents).astype(np.float32),
+                          self.index.supporting(rows).astype(np.float32), tier, dense_rank,
                           lexical_rank, complete)
 
     def about_rows(self, medicines, allowed: np.ndarray | None) -> np.ndarray:
@@ -210,7 +215,7 @@ class Searcher:
             return c.dense
         if mode == "lexical":
             return c.lexical
-        return c.dense + w.lexical * c.lexical + w.name * c.name + w.intent * c.intent
+        return c.dense + w.lexical * c.lexical + w.name * c.name + w.intent * c.intent - w.supporting * c.supporting
 
     def ranked_sections(self, c: Candidates, scores: np.ndarray) -> list[tuple[int, float, int]]:
         """(row, score, candidate position) of the best passage of each section, best first.
@@ -305,5 +310,6 @@ def open_searcher(conf: dict) -> Searcher:
 
     embedder = load_embedder(conf["model"], conf["batch_size"], conf["backend"], conf["model_cache"])
     index = SearchIndex.open(Path(conf["index"]), model=embedder.describe())
-    return Searcher(index, embedder, Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"]),
+    return Searcher(index, embedder, Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"],
+                                              conf["weight_supporting"]),
                     thresholds=Thresholds(*(conf[n] for n in THRESHOLD_SETTINGS)))

@@ -38,6 +38,16 @@ DAILYMED = "https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid="
 LEFT_OUT = "-"
 LEAFLET = "leaflet"  # the patient's own leaflets (Medication Guide, Patient Information): kept in meta, not indexed
 UNCLASSIFIED = "42229-5"
+# Parts of a label that support its prescribing information rather than state it: pharmacology and
+# pharmacokinetics, the studies, toxicology in animals, and the counselling points that retell the
+# warnings. They share a question's words ("dose", "elderly", "bleeding", the condition) with the
+# section that answers it, so ranking gives them a small handicap (setting ``weight_supporting``).
+# Mechanism of action is not among them: it answers "how does X work".
+SUPPORTING_FIELDS = frozenset({
+    "clinical_pharmacology", "pharmacodynamics", "pharmacokinetics", "pharmacogenomics", "microbiology",
+    "nonclinical_toxicology", "carcinogenesis_and_mutagenesis_and_impairment_of_fertility",
+    "animal_pharmacology_and_or_toxicology", "clinical_studies", "information_for_patients",
+})
 
 
 @dataclass(frozen=True)
