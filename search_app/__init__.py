@@ -15,9 +15,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from indexer import settings as settings_mod
 
     from . import api, api_v1, assets, errors, limits, pages, urgency
+    from .json_provider import OrjsonProvider
     from .live import LiveSearcher
 
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)  # every JSON answer (search answers are 25-30 kB)
     config = dict(config or {})
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     conf = settings_mod.resolve({k: v for k, v in config.items() if not k.isupper()}, source="create_app(config)")
