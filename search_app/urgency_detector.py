@@ -8,7 +8,8 @@ fingerprint) and the sha256 of the examples file. ``UrgencyDetector.load`` refus
 artefact made by another embedder or from another version of the examples, saying what to run.
 
 The model is a multinomial logistic regression over the unit vectors (numpy, fitted with
-scipy's L-BFGS from zeros: deterministic), classes balanced. A query is one matrix-vector
+scipy's L-BFGS from zeros: deterministic), classes balanced and every example as written
+weighing the same (its slot expansions share its weight). A query is one matrix-vector
 product: emergency when P(emergency) reaches its threshold, else urgent when P(emergency or
 urgent) reaches its own, else advice when P(any notice) does. The thresholds are chosen on
 held-apart queries by ``bench/urgency_thresholds.py``. The nearest example of the level given
@@ -163,15 +164,34 @@ def _expand(text: str, slots: Mapping[str, list[str]], where: str) -> list[str]:
     return [text.replace("{" + used[0] + "}", value) for value in slots[used[0]]] if used else [text]
 
 
-def fit(vectors: np.ndarray, labels: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression, classes weighted equally, from zeros with L-BFGS: (weights, bias)."""
+def embed_each(embedder: Any, texts: Sequence[str]) -> np.ndarray:
+    """Unit vectors of texts embedded one at a time, as the search service embeds a query.
+
+    Not one batch: the int8 backend quantises activations per batch, so a text's vector in a batch
+    differs from its vector alone (cosine about 0.99), enough to move a verdict near a threshold.
+    """
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return np.vstack([embedder.encode_query(text) for text in texts]).astype(np.float32)
+
+
+def fit(vectors: np.ndarray, labels: np.ndarray, l2: float,
+        template: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression from zeros with L-BFGS: (weights, bias).
+
+    Classes weigh the same; within a class every example as written (``template``: its index for each
+    text) weighs the same, its slot expansions sharing its weight, so that a ``{medicine}`` example does
+    not count sixteen times against one written out in full. Without ``template`` every text is one.
+    """
     from scipy.optimize import minimize
 
     x = np.asarray(vectors, dtype=np.float64)
     n, dim = x.shape
     classes = len(CLASSES)
     onehot = np.eye(classes)[labels]
-    weight = (n / (classes * np.bincount(labels, minlength=classes)))[labels]
+    groups = np.arange(n) if template is None else np.asarray(template)
+    weight = 1.0 / np.bincount(groups)[groups]
+    weight = weight / np.bincount(labels, weights=weight, minlength=classes)[labels]
     weight /= weight.sum()
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -214,9 +234,9 @@ class UrgencyDetector:
     @classmethod
     def train(cls, examples: Examples, embedder: Any) -> UrgencyDetector:
         """Embed every example and fit the model (deterministic: the same model and examples give the same artefact)."""
-        vectors = embedder.encode(list(examples.texts))
+        vectors = embed_each(embedder, examples.texts)
         labels = np.array([CLASSES.index(level) for level in examples.levels])
-        weights, bias = fit(vectors, labels, examples.settings.l2)
+        weights, bias = fit(vectors, labels, examples.settings.l2, examples.template)
         template = np.array(examples.template)
         centroids = np.stack([vectors[template == t].mean(axis=0) for t in range(len(examples.templates))])
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)

@@ -6,7 +6,10 @@ Two judges, and the more urgent verdict wins (emergency > urgent > advice > none
   (lower case, accents, apostrophes and punctuation dropped, whitespace collapsed) and every rule
   is tried; the most severe match wins, and among rules of one level the first in the file;
 - the learned detector (``search_app.urgency_detector``): the query's embedding, from the model
-  the index uses, against labelled examples; it catches wordings nobody wrote a rule for.
+  the index uses, against labelled examples; it catches wordings nobody wrote a rule for. It is
+  not asked about a general question that names nobody it is happening to (the rules file's
+  ``general_question``: "signs of an overdose of tramadol"): embeddings tell what a query is
+  about far better than whether it is happening.
 
 What a notice says comes from ``search_app/data/urgent_messages.yaml``: messages written with
 placeholders filled in for the region (``emergency_region``: uk, us or both), the numbers to
@@ -62,7 +65,7 @@ class Urgency:
             return None
         rule = self.rules.match(text)
         verdict = None
-        if self.detector is not None:
+        if self.detector is not None and not self.rules.asks_in_general(text):
             if vector is None and self.embedder is not None:
                 vector = self.embedder.encode_query(text)
             if vector is not None:

@@ -1,4 +1,8 @@
-"""The urgency rules (``search_app/data/urgent_rules.yaml``): patterns over the normalised query, most severe first."""
+"""The urgency rules (``search_app/data/urgent_rules.yaml``): patterns over the normalised query, most severe first.
+
+The file may also say what a general question looks like (``general_question``: a question about a danger
+that names nobody it is happening to); the learned detector is not asked about those.
+"""
 from __future__ import annotations
 
 import re
@@ -14,6 +18,7 @@ from .notice import _RANK, LEVELS, Notice, Reason, normalise, read_yaml
 
 DEFAULT_RULES = DATA / "urgent_rules.yaml"
 _RULE_KEYS = {"id", "level", "message", "situation", "all", "none"}
+_QUESTION_KEYS = {"all", "none"}
 _TERM_REF = re.compile(r"@([a-z][a-z0-9_]*)")
 _NEVER_IN_QUERY = set("'\"\u2018\u2019\u201c\u201d")
 
@@ -36,13 +41,25 @@ class _Rule:
         return all(group.search(text) for group in self.groups) and not (self.none is not None and self.none.search(text))
 
 
+@dataclass(frozen=True)
+class _Patterns:
+    """Groups that must all match and patterns that must not: the shape of a rule without its notice."""
+
+    groups: tuple[re.Pattern[str], ...]
+    none: re.Pattern[str] | None
+
+    def matches(self, text: str) -> bool:
+        return all(group.search(text) for group in self.groups) and not (self.none is not None and self.none.search(text))
+
+
 class UrgencyRules:
     """The loaded rules; ``match`` gives the most severe rule a query matches, ``assess`` its notice."""
 
     def __init__(self, rules: Iterable[_Rule], source: str = "<rules>", messages: Messages | None = None,
-                 region: str = DEFAULT_REGION):
+                 region: str = DEFAULT_REGION, general_question: _Patterns | None = None):
         # Stable sort: severity first, file order within a level.
         self.rules: tuple[_Rule, ...] = tuple(sorted(rules, key=lambda r: _RANK[r.level]))
+        self.general_question = general_question
         self.source = source
         self.messages = messages if messages is not None else Messages.load()
         self.region = region
@@ -67,10 +84,10 @@ class UrgencyRules:
     @classmethod
     def from_data(cls, data: Any, source: str = "<rules>", messages: Messages | None = None,
                   region: str = DEFAULT_REGION) -> UrgencyRules:
-        """Build the rules from an already parsed document (``terms`` and ``rules``)."""
+        """Build the rules from an already parsed document (``terms``, ``rules`` and optionally ``general_question``)."""
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list) or not data["rules"]:
             raise RulesError(f"{source}: expected a mapping with a non-empty 'rules' list")
-        unknown = sorted(set(data) - {"version", "terms", "rules"})
+        unknown = sorted(set(data) - {"version", "terms", "rules", "general_question"})
         if unknown:
             raise RulesError(f"{source}: unknown top-level key(s): {', '.join(unknown)}")
         terms = _check_terms(data.get("terms") or {}, source)
@@ -82,7 +99,15 @@ class UrgencyRules:
                 raise RulesError(f"{source}: rule {rule.id!r}: id used twice")
             seen.add(rule.id)
             rules.append(rule)
-        return cls(rules, source, messages, region)
+        general = None
+        if data.get("general_question") is not None:
+            raw = data["general_question"]
+            where = f"{source}: general_question"
+            if not isinstance(raw, dict) or not set(raw) <= _QUESTION_KEYS or "all" not in raw:
+                raise RulesError(f"{where}: expected a mapping with 'all' (and optionally 'none'), like a rule's")
+            general = _Patterns(_compile_groups(raw["all"], terms, where),
+                                _compile(raw["none"], terms, f"{where}, none") if raw.get("none") is not None else None)
+        return cls(rules, source, messages, region, general)
 
     def match(self, query: str) -> _Rule | None:
         """The most severe rule the query matches (the first in the file among equals), or None."""
@@ -98,6 +123,11 @@ class UrgencyRules:
             return None
         return notice_for(self.messages, self.region, normalise(query), medicines, rule.level, rule.situation,
                        rule.message, rule.id, (Reason("rule", rule.id, rule.level, rule.situation),))
+
+    def asks_in_general(self, query: str) -> bool:
+        """True when the query is a question about a danger in general (the file's ``general_question``)."""
+        text = normalise(query)
+        return bool(text) and self.general_question is not None and self.general_question.matches(text)
 
     def matching(self, query: str) -> list[str]:
         """Ids of every rule the query matches, most severe first (for the benchmark and debugging)."""
@@ -177,7 +207,13 @@ def _build_rule(raw: Any, number: int, terms: dict[str, list[str]], source: str)
         raise RulesError(f"{where}: situation must be a name from the messages file")
     if (message is not None or situation is None) and (not isinstance(message, str) or not message.strip()):
         raise RulesError(f"{where}: missing message (or a situation whose message it uses)")
-    groups = raw.get("all")
+    compiled = _compile_groups(raw.get("all"), terms, where)
+    none = _compile(raw["none"], terms, f"{where}, none") if raw.get("none") is not None else None
+    return _Rule(name, level, " ".join((message or "").split()), situation, compiled, none)
+
+
+def _compile_groups(groups: Any, terms: dict[str, list[str]], where: str) -> tuple[re.Pattern[str], ...]:
+    """An ``all`` list: one regex per ``{any: [patterns]}`` group."""
     if not isinstance(groups, list) or not groups:
         raise RulesError(f"{where}: 'all' must be a non-empty list of groups, each {{any: [patterns]}}")
     compiled = []
@@ -185,5 +221,4 @@ def _build_rule(raw: Any, number: int, terms: dict[str, list[str]], source: str)
         if not isinstance(group, dict) or set(group) != {"any"}:
             raise RulesError(f"{where}: group {index} of 'all' must be {{any: [patterns]}}, not {group!r}")
         compiled.append(_compile(group["any"], terms, f"{where}, group {index}"))
-    none = _compile(raw["none"], terms, f"{where}, none") if raw.get("none") is not None else None
-    return _Rule(name, level, " ".join((message or "").split()), situation, tuple(compiled), none)
+    return tuple(compiled)
