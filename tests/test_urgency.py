@@ -39,6 +39,11 @@ def level(rules: UrgencyRules, query: str) -> str | None:
     "face drooping and slurred speech",
     "blood sugar 2.1 and confused on gliclazide",
     "i don't want to be alive anymore",
+    "thinking about ending things this weekend",          # suicidal without the word
+    "they would all be better off without me",
+    "took forty of my sleeping tablets",                  # a count in words
+    "a crushing feeling in the middle of my chest",
+    "gave up drinking and now seeing spiders on the ceiling",   # withdrawal with hallucinations
 ])
 def test_emergencies_get_the_emergency_notice(rules, query):
     notice = rules.assess(query)
@@ -82,6 +87,14 @@ def test_everyday_decisions_get_the_advice_notice(rules, query):
     "levetiracetam for seizures how long to work",
     "i have a headache, can i take ibuprofen",
     "my dad had a heart attack last year and takes clopidogrel",
+    # Asking about a danger in general: nobody it is happening to.
+    "how do doctors treat angioedema",
+    "can you die from a hypo",
+    "diabetic ketoacidosis diagnosis criteria",
+    "why is it risky to stop clonazepam suddenly",
+    "had fifteen mg of mirtazapine",                       # a dose, not a count of tablets
+    "i take every tablet the doctor gives me",
+    "i want to end things with my girlfriend",
     "",
     "   ",
 ])
@@ -110,6 +123,29 @@ def test_case_curly_quotes_and_spacing_do_not_matter(rules):
     assert plain is not None
     for variant in ["CAN'T BREATHE after ibuprofen", "can\u2019t   breathe\tafter ibuprofen", "Can't breathe after Ibuprofen!!"]:
         assert rules.assess(variant) == plain
+
+
+@pytest.mark.parametrize("general, happening", [
+    ("how do doctors treat anaphylaxis", "what do i do, my son has anaphylaxis after his antibiotic"),
+    ("what happens in a seizure", "what should we do, my sister is having a seizure"),
+    ("what does stevens johnson syndrome look like", "blistering and peeling skin since starting carbamazepine"),
+])
+def test_a_general_question_gets_no_notice_but_someone_it_is_happening_to_does(rules, general, happening):
+    assert rules.assess(general) is None
+    assert level(rules, happening) in ("emergency", "urgent")
+
+
+@pytest.mark.parametrize("query, general", [
+    ("signs of an overdose of tramadol", True),
+    ("can sumatriptan cause chest pain", True),
+    ("how is anaphylaxis treated", True),
+    ("my son took too much tramadol, signs of an overdose", False),     # someone it is happening to
+    ("what to do throat swelling after amoxicillin", False),            # under way, no pronoun
+    ("crushing chest pain on amlodipine", False),                       # not a question
+])
+def test_a_general_question_is_told_from_a_report(rules, query, general):
+    """The detector is not asked about a general question (the rules file's general_question)."""
+    assert rules.asks_in_general(query) is general
 
 
 def test_the_most_severe_matching_rule_wins(rules):
@@ -146,6 +182,7 @@ RULE_EXAMPLES = {
     "chest-pain": "crushing chest pain on amlodipine",
     "breathing-difficulty": "struggling to breathe since using my new inhaler",
     "face-throat-swelling": "lips and tongue swelling after amoxicillin",
+    "withdrawal-hallucinations": "stopped drinking two days ago and now hearing voices",
     "seizure": "convulsions after stopping diazepam",
     "collapse-unconscious": "passed out after taking my blood pressure tablet",
     "severe-bleeding": "black tarry poo on aspirin",
@@ -237,6 +274,13 @@ def test_a_broken_rule_is_refused_with_a_message_naming_it(tmp_path, change, wor
     for word in words:
         assert word in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_a_broken_general_question_is_refused(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"rules": [GOOD_RULE], "general_question": ["signs of"]}), encoding="utf-8")
+    with pytest.raises(RulesError, match="general_question: expected a mapping with 'all'"):
+        UrgencyRules.load(path)
 
 
 def test_duplicate_ids_and_missing_ids_are_refused(tmp_path):

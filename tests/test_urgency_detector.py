@@ -172,17 +172,24 @@ def test_every_situation_the_issue_lists_has_examples():
         assert word in texts, word
 
 
+# The splits written apart from the examples (issue #15) get the stricter limit; fresh6 is the final split.
+STRICT_SPLITS = ("fresh3", "fresh4", "fresh5", "fresh6")
+FINAL_SPLIT = "fresh6"
+
+
 def test_no_example_is_close_to_a_benchmark_query():
-    """The examples are our own words: never a scored query's wording (token overlap, Jaccard)."""
+    """The examples are our own words: never a scored query's wording (token overlap, Jaccard: 60%, 50% for fresh3-6)."""
     queries = [json.loads(line) for line in BENCH.read_text(encoding="utf-8").splitlines() if line.strip()]
     words = [(set(normalise(q["query"]).split()), q) for q in queries]
     close = []
     for text in set(load_examples().texts):
         mine = set(normalise(text).split())
         for theirs, q in words:
-            limit = 0.5 if q["split"] in ("fresh3", "fresh4") else 0.6
+            limit = 0.5 if q["split"] in STRICT_SPLITS else 0.6
             if len(mine & theirs) / len(mine | theirs) >= limit:
-                close.append((text, q["query"], q["split"]))
+                # The final split's wording is never shown, even to say what an example is too close to.
+                close.append((text, "(final split, not shown)" if q["split"] == FINAL_SPLIT else q["query"],
+                              q["split"]))
     assert not close, close[:5]
 
 
@@ -233,6 +240,18 @@ def test_without_a_vector_the_detector_embeds_the_text_only_when_it_has_an_embed
     rules_only = Urgency(combined.rules, fixture_detector, embedder=None)
     assert rules_only.assess(query) is None                                  # no vector, no embedder: rules only
     assert combined.assess("   ") is None
+
+
+def test_the_detector_is_not_asked_about_a_general_question(combined, fixture_detector, embedder, tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({**RULES, "general_question": {"all": [{"any": ["^in general"]}],
+                                                                  "none": ["my"]}}), encoding="utf-8")
+    gated = Urgency(UrgencyRules.load(path, region="uk"), fixture_detector, embedder)
+    query = "in general, throat closing up and cannot breathe after a new pill"
+    assert combined.assess(query).level == "emergency"                # no general_question: the detector judges
+    assert gated.rules.asks_in_general(query) and gated.assess(query) is None
+    mine = "in general my throat is closing up and i cannot breathe"   # names someone: asked again
+    assert gated.assess(mine).level == "emergency"
 
 
 def test_a_routine_question_gets_no_notice_from_either(combined, embedder):
