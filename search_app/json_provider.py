@@ -15,10 +15,11 @@ import orjson
 from flask.json.provider import DefaultJSONProvider
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_COMPACT = (",", ":")  # what Flask asks of every answer outside debug mode: orjson's only layout
 
 
 class OrjsonProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        if kwargs:  # indent, separators, ...: what only the json module does
-            return super().dumps(obj, **kwargs)
+        if kwargs.get("separators", _COMPACT) != _COMPACT or kwargs.keys() - {"separators"}:
+            return super().dumps(obj, **kwargs)  # indent and the like: what only the json module does
         return orjson.dumps(obj, default=self.default, option=_OPTIONS).decode()
