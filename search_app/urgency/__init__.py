@@ -63,9 +63,9 @@ class Urgency:
         normalised = normalise(text)
         if not normalised:
             return None
-        rule = self.rules.match(text)
+        rule = self.rules.match_normalised(normalised)
         verdict = None
-        if self.detector is not None and not self.rules.asks_in_general(text):
+        if self.detector is not None and not self.rules.general_normalised(normalised):
             if vector is None and self.embedder is not None:
                 vector = self.embedder.encode_query(text)
             if vector is not None:

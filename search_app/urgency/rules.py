@@ -28,11 +28,9 @@ class RulesError(MedsearchError, ValueError):
 
 
 @dataclass(frozen=True)
-class _Rule:
-    id: str
-    level: str
-    message: str            # as written: placeholders not yet filled in; "" when the situation's is used
-    situation: str | None
+class _Patterns:
+    """Groups that must all match the normalised text and patterns that must not (a rule's ``all`` and ``none``)."""
+
     groups: tuple[re.Pattern[str], ...]
     none: re.Pattern[str] | None
 
@@ -42,14 +40,15 @@ class _Rule:
 
 
 @dataclass(frozen=True)
-class _Patterns:
-    """Groups that must all match and patterns that must not: the shape of a rule without its notice."""
-
-    groups: tuple[re.Pattern[str], ...]
-    none: re.Pattern[str] | None
+class _Rule:
+    id: str
+    level: str
+    message: str            # as written: placeholders not yet filled in; "" when the situation's is used
+    situation: str | None
+    patterns: _Patterns
 
     def matches(self, text: str) -> bool:
-        return all(group.search(text) for group in self.groups) and not (self.none is not None and self.none.search(text))
+        return self.patterns.matches(text)
 
 
 class UrgencyRules:
@@ -105,16 +104,16 @@ class UrgencyRules:
             where = f"{source}: general_question"
             if not isinstance(raw, dict) or not set(raw) <= _QUESTION_KEYS or "all" not in raw:
                 raise RulesError(f"{where}: expected a mapping with 'all' (and optionally 'none'), like a rule's")
-            general = _Patterns(_compile_groups(raw["all"], terms, where),
-                                _compile(raw["none"], terms, f"{where}, none") if raw.get("none") is not None else None)
+            general = _patterns(raw, terms, where)
         return cls(rules, source, messages, region, general)
 
     def match(self, query: str) -> _Rule | None:
         """The most severe rule the query matches (the first in the file among equals), or None."""
-        text = normalise(query)
-        if not text:
-            return None
-        return next((rule for rule in self.rules if rule.matches(text)), None)
+        return self.match_normalised(normalise(query))
+
+    def match_normalised(self, text: str) -> _Rule | None:
+        """``match`` of a query already normalised (``notice.normalise``)."""
+        return next((rule for rule in self.rules if rule.matches(text)), None) if text else None
 
     def assess(self, query: str, vector: Any = None, medicines: tuple[str, ...] = ()) -> Notice | None:
         """The notice of the most severe rule the query matches (rules only), or None for a routine question."""
@@ -126,7 +125,10 @@ class UrgencyRules:
 
     def asks_in_general(self, query: str) -> bool:
         """True when the query is a question about a danger in general (the file's ``general_question``)."""
-        text = normalise(query)
+        return self.general_normalised(normalise(query))
+
+    def general_normalised(self, text: str) -> bool:
+        """``asks_in_general`` of a query already normalised."""
         return bool(text) and self.general_question is not None and self.general_question.matches(text)
 
     def matching(self, query: str) -> list[str]:
@@ -207,13 +209,12 @@ def _build_rule(raw: Any, number: int, terms: dict[str, list[str]], source: str)
         raise RulesError(f"{where}: situation must be a name from the messages file")
     if (message is not None or situation is None) and (not isinstance(message, str) or not message.strip()):
         raise RulesError(f"{where}: missing message (or a situation whose message it uses)")
-    compiled = _compile_groups(raw.get("all"), terms, where)
-    none = _compile(raw["none"], terms, f"{where}, none") if raw.get("none") is not None else None
-    return _Rule(name, level, " ".join((message or "").split()), situation, compiled, none)
+    return _Rule(name, level, " ".join((message or "").split()), situation, _patterns(raw, terms, where))
 
 
-def _compile_groups(groups: Any, terms: dict[str, list[str]], where: str) -> tuple[re.Pattern[str], ...]:
-    """An ``all`` list: one regex per ``{any: [patterns]}`` group."""
+def _patterns(raw: dict, terms: dict[str, list[str]], where: str) -> _Patterns:
+    """A mapping's ``all`` (a list of ``{any: [patterns]}`` groups, one regex each) and optional ``none``."""
+    groups = raw.get("all")
     if not isinstance(groups, list) or not groups:
         raise RulesError(f"{where}: 'all' must be a non-empty list of groups, each {{any: [patterns]}}")
     compiled = []
@@ -221,4 +222,5 @@ def _compile_groups(groups: Any, terms: dict[str, list[str]], where: str) -> tup
         if not isinstance(group, dict) or set(group) != {"any"}:
             raise RulesError(f"{where}: group {index} of 'all' must be {{any: [patterns]}}, not {group!r}")
         compiled.append(_compile(group["any"], terms, f"{where}, group {index}"))
-    return tuple(compiled)
+    none = _compile(raw["none"], terms, f"{where}, none") if raw.get("none") is not None else None
+    return _Patterns(tuple(compiled), none)
