@@ -63,15 +63,18 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn started with the project's gunicorn.conf.py; stopped with SIGTERM."""
 
-    def __init__(self, index: Path, workers: int, threads: int, reload_ms: int):
+    def __init__(self, index: Path, workers: int, threads: int, reload_ms: int | None = None, tree: Path = ROOT,
+                 extra_env: dict[str, str] | None = None, log: str = "server-error.log"):
+        """gunicorn of ``tree``'s code and gunicorn.conf.py over ``index``; its log (stderr) in ``OUT / log``."""
         OUT.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         env = {**os.environ, "MEDSEARCH_INDEX": str(index), "MEDSEARCH_HOST": "127.0.0.1",
                "MEDSEARCH_PORT": str(self.port), "MEDSEARCH_WORKERS": str(workers), "MEDSEARCH_THREADS": str(threads),
-               "MEDSEARCH_RELOAD_INTERVAL_MS": str(reload_ms)}
-        self.err = OUT / "server-error.log"
+               **({"MEDSEARCH_RELOAD_INTERVAL_MS": str(reload_ms)} if reload_ms is not None else {}),
+               **({"PYTHONPATH": str(tree)} if tree != ROOT else {}), **(extra_env or {})}
+        self.err = OUT / log
         started = time.perf_counter()
-        self.process = subprocess.Popen([str(PY.parent / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
+        self.process = subprocess.Popen([str(PY.parent / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=tree, env=env,
                                         stdout=subprocess.DEVNULL, stderr=self.err.open("w"))
         self._wait_ready(workers)
         self.startup_s = time.perf_counter() - started

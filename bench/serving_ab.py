@@ -18,51 +18,24 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-import psutil
-
-from _common import OUT, PY, ROOT
-from load_test import Floor, free_port, load_queries, percentile
+from _common import OUT, ROOT
+from load_test import Floor, Gunicorn, load_queries, percentile
 
 
-class Server:
-    """gunicorn started from ``tree`` with its own gunicorn.conf.py."""
+class Server(Gunicorn):
+    """gunicorn started from ``tree`` with its own gunicorn.conf.py, 2 workers x 4 threads, asked one question at a time."""
 
     def __init__(self, name: str, tree: Path, index: Path, extra_env: dict[str, str]):
-        self.name, self.port = name, free_port()
-        env = {**os.environ, "MEDSEARCH_INDEX": str(index), "MEDSEARCH_HOST": "127.0.0.1",
-               "MEDSEARCH_PORT": str(self.port), "PYTHONPATH": str(tree), **extra_env}
-        OUT.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([str(PY.parent / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=tree, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=(OUT / f"serving-ab-{name}.log").open("w"))
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"error: the {name} server exited; see {OUT / f'serving-ab-{name}.log'}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200 and len(self.workers()) >= 2:
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise SystemExit(f"error: the {name} server did not answer in 300 s")
+        super().__init__(index, workers=2, threads=4, tree=tree, extra_env=extra_env, log=f"serving-ab-{name}.log")
+        self.name = name
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         self.times: list[float] = []
         self.bodies: dict[str, bytes] = {}
-
-    def workers(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children()
-
-    def cpu(self) -> float:
-        return sum(sum(p.cpu_times()[:2]) for p in self.workers())
 
     def ask(self, query: str, keep: bool) -> None:
         path = f"/api/v1/search?{urlencode({'q': query, 'k': 10})}"
@@ -77,13 +50,6 @@ class Server:
             self.times.append(elapsed * 1000)
             # Absolute links name the address asked, so the two servers' answers differ by their port alone.
             self.bodies.setdefault(query, body.replace(f"127.0.0.1:{self.port}".encode(), b"SERVER"))
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def main() -> None:
@@ -115,13 +81,13 @@ def main() -> None:
         cpu_start: list[float] = []
         for n in range(40 + args.questions):
             if n == 40:
-                cpu_start = [s.cpu() for s in servers]
+                cpu_start = [s.cpu_seconds() for s in servers]
             query = queries[n % len(queries)]
             for server in (servers if n % 2 else servers[::-1]):
                 server.ask(query, keep=n >= 40)
             if n >= 40 and n % 20 == 0:
                 floor.measure(1, 10)
-        cpu = [(s.cpu() - c0) * 1000 / args.questions for s, c0 in zip(servers, cpu_start)]
+        cpu = [(s.cpu_seconds() - c0) * 1000 / args.questions for s, c0 in zip(servers, cpu_start)]
     finally:
         for server in servers:
             server.stop()
