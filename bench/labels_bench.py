@@ -4,7 +4,7 @@
     .venv/bin/python bench/labels_bench.py throughput       # label and MedQuAD samples built in turns, tokens/s
     .venv/bin/python bench/labels_bench.py stream           # bulk .json.zip of repeated labels, up to ~1 GB of JSON
     .venv/bin/python bench/labels_bench.py queries [--fresh] # bench/label_queries.jsonl against the build's index
-    .venv/bin/python bench/labels_bench.py tune             # weight_supporting chosen on the tuning part
+    .venv/bin/python bench/labels_bench.py tune [--weight heading|supporting]  # one weight chosen on the tuning part
 
 ``build`` runs the real CLI in child processes (each build's peak RSS is its own): a cold build
 of all 303 openFDA files and 3 SPL documents into a fresh index, ``verify``, and the same build
@@ -273,10 +273,11 @@ def cmd_queries(args) -> None:
 
 
 def cmd_tune(args) -> None:
-    """Choose ``weight_supporting`` on the tuning part alone: the smallest weight with the best first share.
+    """Choose one ranking weight for labels (``--weight``) on the tuning part alone, the others as configured.
 
-    The smallest, because questions that a supporting part answers (a half-life, a clinical trial's
-    result) lose more the larger the handicap, and the tuning questions hold few of them.
+    ``supporting``: the smallest weight with the best first share, because questions that a supporting
+    part answers (a half-life, a clinical trial's result) lose more the larger the handicap, and the
+    tuning questions hold few of them. ``heading``: the best first share, then the best MRR@10.
     """
     from dataclasses import replace
 
@@ -285,20 +286,24 @@ def cmd_tune(args) -> None:
     app = create_app({"index": str(args.index), "TESTING": True})
     client, searcher = app.test_client(), app.extensions["medsearch_live"].current()
     queries, base, table = _label_queries(fresh=False), searcher.weights, []
-    print("| weight_supporting | tune first | tune MRR@10 | check first | check MRR@10 |")
+    name = args.weight
+    print(f"| weight_{name} | tune first | tune MRR@10 | check first | check MRR@10 |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     for weight in args.grid:
-        searcher.weights = replace(base, supporting=weight)
+        searcher.weights = replace(base, **{name: weight})
         _, summary = _score(client, queries)
         table.append((weight, summary))
         t, c = summary["tune"], summary["check"]
         print(f"| {weight} | {t['first']}/{t['queries']} | {t['mrr_at_10']} | {c['first']}/{c['queries']} | "
               f"{c['mrr_at_10']} |")
-    best = max(table, key=lambda row: (row[1]["tune"]["share"], -row[0]))
-    print(f"chosen on tune: weight_supporting = {best[0]}")
+    if name == "supporting":
+        best = max(table, key=lambda row: (row[1]["tune"]["share"], -row[0]))
+    else:
+        best = max(table, key=lambda row: (row[1]["tune"]["share"], row[1]["tune"]["mrr_at_10"], -row[0]))
+    print(f"chosen on tune: weight_{name} = {best[0]} (the others as configured: {base})")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "tune.json").write_text(json.dumps({"grid": [{"weight": w, **s} for w, s in table], "chosen": best[0]},
-                                              indent=1))
+    (OUT / f"tune-{name}.json").write_text(json.dumps({"weight": name, "grid": [{"weight": w, **s} for w, s in table],
+                                                       "chosen": best[0]}, indent=1))
 
 
 def main() -> None:
@@ -320,6 +325,7 @@ def main() -> None:
     queries.add_argument("--index", type=Path, default=OUT / "index")
     tune = sub.add_parser("tune")
     tune.add_argument("--index", type=Path, default=OUT / "index")
+    tune.add_argument("--weight", choices=("supporting", "heading"), default="heading")
     tune.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2])
     queries.add_argument("--fresh", action="store_true",
                          help=f"also score {FRESH.name} (its score only: never tune on it)")

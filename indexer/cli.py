@@ -115,6 +115,7 @@ def _report_json(report) -> dict:
             "articles_unchanged": report.unchanged,
             "passages_embedded": report.embedded, "passages_from_cache": report.from_cache,
             "passages_carried_over": report.carried,
+            "label_headings": report.headings, "label_headings_embedded": report.headings_embedded,
             "seconds": round(report.seconds, 3), "stages": {k: round(v, 3) for k, v in report.stages.items()},
             "embed_seconds": round(report.embed_seconds, 3),
             "passages_per_second": round(report.passages_per_second, 2),

@@ -12,9 +12,11 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from . import headings as heading_vectors
 from . import lexicon as lexicons
 from . import manifest as manifests
 from .catalog import Catalog, make_passage
+from .errors import IndexIncompatible
 from .lexical import LexicalIndex
 from .models import Article, Passage
 from .publishing import live_build
@@ -71,6 +73,11 @@ class SearchIndex:
             if number is not None and field in SUPPORTING_FIELDS:
                 supporting[number] = True
         self._row_supporting = supporting[self._row_section]
+        try:  # the heading vector of each label section (-1: none), read by ranking within a label
+            self._heading_position, self._heading_vectors = heading_vectors.load(build_dir, sections, vectors.dimension)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexIncompatible(f"index {build_dir}: {manifests.HEADINGS} is unreadable ({exc}); rebuild it "
+                                    "with `python -m indexer build`") from None
 
     def _medicines(self, catalog: Catalog, sections: dict[tuple[str, str], int],
                    headings: list[tuple[str, str, str]]) -> None:
@@ -211,6 +218,17 @@ class SearchIndex:
     def supporting(self, rows: np.ndarray) -> np.ndarray:
         """For each row, whether it is in a part of a drug label that supports rather than states its advice."""
         return self._row_supporting[rows]
+
+    def heading_similarity(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Cosine of each row's drug-label section heading to a query vector; 0 for rows with none."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        if not len(self._heading_vectors) or not len(rows):
+            return out
+        position = self._heading_position[self._row_section[rows]]
+        has = position >= 0
+        if has.any():
+            out[has] = self._heading_vectors[position[has]] @ vector
+        return out
 
     def sections_of(self, rows: np.ndarray) -> np.ndarray:
         """The section number of each row (rows of one section share it)."""

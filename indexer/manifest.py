@@ -17,14 +17,15 @@ from typing import Any
 from .errors import IndexIncompatible
 from .models import Article
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: headings.npz, the heading vectors of drug-label sections
 MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest.sha256"
 VECTORS = "vectors.faiss"
 CATALOG = "passages.sqlite"
 LEXICON = "lexicon.json"
 BM25_DIR = "bm25"
-REQUIRED_FILES = (VECTORS, CATALOG, LEXICON)
+HEADINGS = "headings.npz"
+REQUIRED_FILES = (VECTORS, CATALOG, LEXICON, HEADINGS)
 NOT_DATA = (MANIFEST, MANIFEST_DIGEST)
 
 

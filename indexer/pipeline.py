@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__, publishing
+from . import __version__, headings, publishing
 from . import lexicon as lexicons
 from . import manifest as manifests
 from .cache import EmbeddingCache
@@ -53,6 +53,8 @@ class BuildReport:
     from_cache: int = 0
     carried: int = 0
     tokens_embedded: int = 0
+    headings: int = 0           # drug-label section headings given a vector (headings.npz) ...
+    headings_embedded: int = 0  # ... of which embedded by this build (the others were in the cache)
     skipped: list[Skipped] = field(default_factory=list)
     respelt: dict[str, dict[str, str]] = field(default_factory=dict)  # article id -> {title word: medicine}
     # Older versions of an article (a drug label's set id) that a newer one replaced:
@@ -386,7 +388,12 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
     catalog.close()
     if old_catalog is not None:
         old_catalog.close()
+    report.stages["lexical_and_save"] = time.perf_counter() - stage
+    stage = time.perf_counter()
+    report.headings, report.headings_embedded = headings.write(staging, staging / manifests.CATALOG, embedder, cache)
+    report.stages["headings"] = time.perf_counter() - stage
+    stage = time.perf_counter()
     LexicalIndex.build_from_tokens(pending.lexical_docs).save(staging / manifests.BM25_DIR)
     lexicons.save({"names": {n: sorted(ids) for n, ids in sorted(names.items())}}, staging / manifests.LEXICON)
-    report.stages["lexical_and_save"] = time.perf_counter() - stage
+    report.stages["lexical_and_save"] += time.perf_counter() - stage
     return vectors.describe()

@@ -162,6 +162,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("weight_supporting", float, 0.04, "Handicap of the parts of a drug label that support its advice rather "
             "than state it (pharmacology, studies, toxicology, counselling; tuned by `bench/labels_bench.py tune`).",
             min=0.0, max=1.0),
+    Setting("weight_heading", float, 0.1, "Weight of the cosine between the query and a drug label section's own "
+            "heading (\"5.9 Increased Risk of Seizure\"); labels only (tuned by `bench/labels_bench.py tune`).",
+            min=0.0, max=1.0),
     Setting("match_none_below", float, 0.457, "Cosine of a query to the nearest passage under which a query naming "
             "no medicine with an article is \"no good match\" (calibrated by `bench/match_eval.py`).", min=0.0, max=1.0),
     Setting("match_strong_from", float, 0.5, "Cosine of a query to the nearest passage from which a match is "

@@ -2,9 +2,10 @@
 
 score = cosine + w_lexical * BM25 / max BM25 + w_name * (article is about a medicine the
 query names) + w_intent * (section type is what the query asks about) - w_supporting * (a
-supporting part of a drug label: pharmacology, studies, ...). The weights are settings, tuned
-on the MedicationQA dev queries by ``bench/tune_ranking.py`` (w_supporting on the label
-questions by ``bench/labels_bench.py tune``).
+supporting part of a drug label: pharmacology, studies, ...) + w_heading * cosine(query, the
+drug-label section's own heading). The weights are settings, tuned on the MedicationQA dev
+queries by ``bench/tune_ranking.py`` (w_supporting and w_heading on the label questions by
+``bench/labels_bench.py tune``).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class Weights:
     name: float = BY_NAME["weight_name"].default
     intent: float = BY_NAME["weight_intent"].default
     supporting: float = BY_NAME["weight_supporting"].default
+    heading: float = BY_NAME["weight_heading"].default
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Candidates:
     name: np.ndarray
     intent: np.ndarray
     supporting: np.ndarray  # in a supporting part of a drug label (pharmacology, studies, ...)
+    heading: np.ndarray     # cosine of the query to the row's drug-label section heading (0 elsewhere)
     tier: np.ndarray   # how many of the query's constraining medicines each row is about
     dense_rank: dict[int, int] = field(default_factory=dict)
     lexical_rank: dict[int, int] = field(default_factory=dict)
@@ -200,7 +203,8 @@ class Searcher:
         return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
                           self.index.about(rows, analysis.articles).astype(np.float32),
                           self.index.of_type(rows, analysis.intents).astype(np.float32),
-                          self.index.supporting(rows).astype(np.float32), tier, dense_rank,
+                          self.index.supporting(rows).astype(np.float32),
+                          self.index.heading_similarity(rows, query), tier, dense_rank,
                           lexical_rank, complete)
 
     def about_rows(self, medicines, allowed: np.ndarray | None) -> np.ndarray:
@@ -215,7 +219,8 @@ class Searcher:
             return c.dense
         if mode == "lexical":
             return c.lexical
-        return c.dense + w.lexical * c.lexical + w.name * c.name + w.intent * c.intent - w.supporting * c.supporting
+        return (c.dense + w.lexical * c.lexical + w.name * c.name + w.intent * c.intent - w.supporting * c.supporting
+                + w.heading * c.heading)
 
     def ranked_sections(self, c: Candidates, scores: np.ndarray) -> list[tuple[int, float, int]]:
         """(row, score, candidate position) of the best passage of each section, best first.
@@ -311,5 +316,5 @@ def open_searcher(conf: dict) -> Searcher:
     embedder = load_embedder(conf["model"], conf["batch_size"], conf["backend"], conf["model_cache"])
     index = SearchIndex.open(Path(conf["index"]), model=embedder.describe())
     return Searcher(index, embedder, Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"],
-                                              conf["weight_supporting"]),
+                                              conf["weight_supporting"], conf["weight_heading"]),
                     thresholds=Thresholds(*(conf[n] for n in THRESHOLD_SETTINGS)))

@@ -176,6 +176,13 @@ def test_corrupted_file_is_refused_with_what_to_run(private_index):
     assert result.exit_code == 1 and "checksum" in result.output
 
 
+def test_a_build_without_its_heading_vectors_is_refused(private_index):
+    """A build of format 3 had no headings.npz; one that lost it is refused, saying what to run."""
+    (private_index / "current" / "headings.npz").unlink()
+    with pytest.raises(IndexIncompatible, match=r"is missing headings.npz; rebuild it"):
+        SearchIndex.open(private_index)
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("format_version", 99, "format version 99"),
     ("counts", {"articles": 7, "sections": 1, "passages": 3}, "manifest says 3 passages"),

@@ -1,4 +1,4 @@
-"""The parts of a drug label that support its advice (pharmacology, studies, ...) rank behind the parts that state it."""
+"""Ranking within a drug label: supporting parts (pharmacology, studies, ...) behind the parts that state its advice; a section whose heading says what was asked, ahead."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -12,7 +12,7 @@ from indexer.settings import BY_NAME
 from indexer.sources.labels import SUPPORTING_FIELDS
 from search_app.ranking import Searcher, Weights
 
-from .conftest import FIXTURES
+from .conftest import CORPUS, FIXTURES
 
 LABEL = FIXTURES / "labels" / "ranking" / "celexa.json"  # cut from a real openFDA label (public domain)
 
@@ -61,3 +61,50 @@ def test_the_default_handicap_puts_the_dosage_before_the_pharmacokinetics(search
     searcher.weights = Weights()
     assert BY_NAME["weight_supporting"].default == Weights().supporting > 0
     assert searcher.search(query, 3, fold=False).hits[0].passage.section_id == "2-3-recommended-dosage"
+
+
+def _first_rows(index: SearchIndex) -> dict[str, int]:
+    first: dict[str, int] = {}
+    for row in range(len(index)):
+        first.setdefault(index.section_key(row)[1], row)
+    return first
+
+
+def test_every_label_section_has_its_own_heading_vector(searcher, embedder):
+    """Each section's stored heading vector is nearest to its own heading, embedded anew (int8 is batch-dependent)."""
+    index = searcher.index
+    article = index.article(index.section_key(0)[0])
+    first = _first_rows(index)
+    fresh = embedder.encode([s.heading for s in article.sections])
+    for n, section in enumerate(article.sections):
+        row = np.array([first[section.id]])
+        closeness = [float(index.heading_similarity(row, vector)[0]) for vector in fresh]
+        assert int(np.argmax(closeness)) == n and closeness[n] > 0.99, section.heading
+
+
+def test_the_heading_weight_adds_the_query_to_heading_cosine(searcher, embedder):
+    """Each section's score rises by weight x cosine(query, its own heading), and nothing else moves."""
+    query = "celexa serotonin syndrome"
+    vector = embedder.encode_query(query)[0]
+    scores = {}
+    for weight in (0.0, 0.5):
+        searcher.weights = replace(Weights(), heading=weight)
+        scores[weight] = {h.passage.section_id: h.score for h in searcher.search(query, 20, fold=False).hits}
+    searcher.weights = Weights()
+    first = _first_rows(searcher.index)
+    assert scores[0.0].keys() == scores[0.5].keys()
+    raised = {}
+    for section, before in scores[0.0].items():
+        raised[section] = 0.5 * float(searcher.index.heading_similarity(np.array([first[section]]), vector)[0])
+        assert scores[0.5][section] == pytest.approx(before + raised[section], abs=1e-4), section
+    assert len({round(r, 3) for r in raised.values()}) > 1  # the headings differ, so do their cosines
+    assert BY_NAME["weight_heading"].default == Weights().heading > 0
+
+
+def test_articles_that_are_not_labels_have_no_heading_vectors(tmp_path, embedder):
+    """An article's headings are a template ("What special precautions should I follow?"): no heading evidence."""
+    index_dir = tmp_path / "ix"
+    build_index([CORPUS], index_dir, embedder, log=lambda line: None)
+    index = SearchIndex.open(index_dir, model=embedder.describe())
+    rows = np.arange(len(index))
+    assert not index.heading_similarity(rows, embedder.encode_query("side effects")[0]).any()
