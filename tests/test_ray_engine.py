@@ -44,7 +44,7 @@ except ImportError:
 needs_ray = pytest.mark.skipif(ray is None, reason=f"Ray is not installed (install it with `{RAY_INSTALL}`)")
 QUIET = {"log": lambda line: None}
 TWO_CPUS = sorted(os.sched_getaffinity(0))[:2]  # the command's local Ray sizes itself to the cores it may use
-# A short passage: the Ray engine sends the longest texts first, so this one is in the job's last batch.
+# A short passage of its own, to kill every batch that holds it (the others come back meanwhile).
 MARKER = """---
 title: Zebra marker
 id: zebra-marker
@@ -147,6 +147,19 @@ def test_an_incremental_ray_build_embeds_what_a_local_one_does(tmp_path, embedde
     embedded, from_cache, carried = counts["ray"][1]
     assert 0 < embedded < carried and from_cache >= 0
     assert manifests.read(tmp_path / "ray" / "current").engine == "ray"
+
+
+@needs_ray
+def test_every_block_holds_texts_of_every_length():
+    """Cut into blocks as Ray Data cuts a list, the striped rows give each block long and short texts alike."""
+    rows = [(bytes([n]), "x" * n) for n in range(1, 101)]  # lengths 1 to 100
+    blocks = 4
+    laid = ray_engine.striped(rows, blocks)
+    assert sorted(laid) == sorted(rows)  # every text once
+    cut = [laid[b * 25:(b + 1) * 25] for b in range(blocks)]
+    lengths = [sum(len(text) for _, text in block) for block in cut]
+    assert max(lengths) - min(lengths) <= 100 // blocks * blocks  # within one stripe's step, not 25 x longer
+    assert all(max(len(t) for _, t in block) >= 97 and min(len(t) for _, t in block) <= 4 for block in cut)
 
 
 @needs_ray

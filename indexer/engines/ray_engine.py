@@ -198,11 +198,14 @@ class _EmbedActor:
         self.loaded_at = time.time()  # wall clock: when this actor was ready (the driver measures its start-up)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        began = time.time()
         texts = [str(t) for t in batch["text"]]
         if self.crash_file:
             _maybe_crash(self.crash_file, texts)
-        return {"key": batch["key"], "vector": self.model.encode(texts, self.batch_size),
-                "loaded_at": np.full(len(texts), self.loaded_at)}
+        vectors = self.model.encode(texts, self.batch_size)
+        # When this actor was ready, and how long this call kept it busy: the driver's measure of idle actors.
+        return {"key": batch["key"], "vector": vectors, "loaded_at": np.full(len(texts), self.loaded_at),
+                "busy": np.full(len(texts), (time.time() - began) / len(texts))}
 
 
 def _maybe_crash(path: str, texts: Sequence[str]) -> None:
@@ -223,6 +226,18 @@ def _maybe_crash(path: str, texts: Sequence[str]) -> None:
         os._exit(1)
     if any(mode in text for text in texts):
         os._exit(1)
+
+
+def striped(rows: list[tuple[bytes, str]], blocks: int) -> list[tuple[bytes, str]]:
+    """``rows`` longest first, then dealt into ``blocks`` equal stripes laid end to end.
+
+    Ray Data cuts the list into ``blocks`` contiguous blocks (one per actor call), and hands an actor
+    several at once: cut from a list sorted by length, one actor could be given all the long texts and
+    the other all the short, and wait for it at the end. Dealt, every block holds texts of every length
+    (each call still sorts its own by length and pads per model batch), so every call costs about the same.
+    """
+    ordered = sorted(rows, key=lambda item: -len(item[1]))
+    return [ordered[i] for b in range(blocks) for i in range(b, len(ordered), blocks)]
 
 
 class RayEngine:
@@ -327,13 +342,12 @@ class RayEngine:
         self._connect(report)
         actors, threads = self._plan_pool()
         started, started_at = time.perf_counter(), time.time()
-        # Longest first: each actor call then holds texts of about one length, and pads little.
-        rows = sorted(todo.items(), key=lambda item: -len(item[1]))
         # Every actor gets batches, however few the texts; one block per batch.
-        batch_rows = max(1, min(self.batch_rows, math.ceil(len(rows) / actors)))
-        blocks = math.ceil(len(rows) / batch_rows)
+        batch_rows = max(1, min(self.batch_rows, math.ceil(len(todo) / actors)))
+        blocks = math.ceil(len(todo) / batch_rows)
         actors = min(actors, blocks)
         self.pool = (actors, threads)
+        rows = striped(list(todo.items()), blocks)
         dataset = ray.data.from_items([{"key": key, "text": text} for key, text in rows], override_num_blocks=blocks)
         with warnings.catch_warnings():
             # Ray 2.60 names no parameter for bounded restarts (its default, -1, retries a crashing batch for
@@ -347,11 +361,12 @@ class RayEngine:
                 max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES)
         self.log(f"ray: embedding {len(rows)} passages on {actors} actor{'s' * (actors > 1)} "
                  f"of {threads} CPU{'s' * (threads > 1)}")
-        done, last_log, ready = 0, started, math.inf
+        done, last_log, ready, busy = 0, started, math.inf, 0.0
         try:
             with _quiet_native_stderr():
                 for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
                     ready = min(ready, float(np.min(batch["loaded_at"])))
+                    busy += float(np.sum(batch["busy"]))
                     keys = [bytes(k) for k in batch["key"]]
                     cache.put_many(keys, np.asarray(batch["vector"], dtype=np.float32))
                     done += len(keys)
@@ -368,9 +383,15 @@ class RayEngine:
             report.embed_seconds += seconds
             if ready < math.inf:  # job start to the first actor ready (process, imports, model): its start-up
                 report.stages["ray_actor_start"] = report.stages.get("ray_actor_start", 0.0) + ready - started_at
+                # Of the actors' time from the first one ready to the job's end, the share spent embedding.
+                span = actors * max(time.time() - ready, 1e-9)
+                report.stages["ray_actor_busy"] = report.stages.get("ray_actor_busy", 0.0) + busy
+                report.stages["ray_actor_busy_share"] = round(min(busy / span, 1.0), 3)
         report.tokens_embedded += sum(min(n + 2, self.embedder.max_seq_length)
                                       for n in self.embedder.count_tokens([text for _, text in rows]))
-        self.log(f"ray: {done} passages embedded in {seconds:.1f}s ({done / max(seconds, 1e-9):.1f}/s)")
+        share = report.stages.get("ray_actor_busy_share")
+        self.log(f"ray: {done} passages embedded in {seconds:.1f}s ({done / max(seconds, 1e-9):.1f}/s)"
+                 + (f", actors busy {share:.0%} of the time after the first was ready" if share is not None else ""))
         return done
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
