@@ -8,6 +8,7 @@ render a link only when it passes the same check.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 SCHEMES = ("http", "https")
@@ -18,8 +19,11 @@ _UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")
 
 def safe_http_url(value: object) -> str:
     """``value`` stripped, if it is an absolute http(s) URL with a host; else ``""``."""
-    if not isinstance(value, str):
-        return ""
+    return _checked(value) if isinstance(value, str) else ""
+
+
+@lru_cache(maxsize=4096)  # every result's links are checked again as it is shown: the same few URLs, mostly
+def _checked(value: str) -> str:
     url = value.strip()
     if not url or _UNSAFE_CHARS.search(url):
         return ""
