@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -45,6 +45,20 @@ class EmbeddingCache:
                 if vector.shape == (self._dimension,):
                     found[key] = vector
         return found
+
+    def fill(self, keys: Sequence[bytes], texts: Sequence[str],
+             encode: Callable[[list[str]], np.ndarray]) -> tuple[dict[bytes, np.ndarray], list[int]]:
+        """The vector of every key (``texts[i]`` is the text of ``keys[i]``): those the cache lacks are encoded and stored.
+
+        Returns the vectors by key and the positions that were encoded.
+        """
+        found = self.get_many(keys)
+        todo = [i for i, key in enumerate(keys) if key not in found]
+        if todo:
+            fresh = encode([texts[i] for i in todo])
+            self.put_many([keys[i] for i in todo], fresh)
+            found.update({keys[i]: fresh[n] for n, i in enumerate(todo)})
+        return found, todo
 
     def put_many(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
         """Store vectors and commit, so they survive a crash of the build that computed them."""

@@ -52,21 +52,15 @@ def write(build_dir: Path, catalog_path: Path, embedder: "Embedder", cache: "Emb
     finally:
         catalog.close()
     texts = [h for _, _, h in found]
-    distinct = list(dict.fromkeys(texts))
-    keys = [cache.key(t) for t in distinct]
-    cached = cache.get_many(keys)
-    missing = [i for i, key in enumerate(keys) if key not in cached]
-    if missing:
-        fresh = embedder.encode([distinct[i] for i in missing])
-        cache.put_many([keys[i] for i in missing], fresh)
-        cached.update({keys[i]: fresh[n] for n, i in enumerate(missing)})
-    by_text = {t: cached[k] for t, k in zip(distinct, keys)}
-    vectors = (np.stack([by_text[t] for t in texts]).astype(np.float32) if texts
+    distinct = list(dict.fromkeys(texts))  # "6 ADVERSE REACTIONS" heads hundreds of labels: embedded once
+    keys = {text: cache.key(text) for text in distinct}
+    vectors_of, embedded = cache.fill(list(keys.values()), distinct, embedder.encode)
+    vectors = (np.stack([vectors_of[keys[t]] for t in texts]).astype(np.float32) if texts
                else np.zeros((0, embedder.dimension), dtype=np.float32))
     with open(build_dir / FILE, "wb") as out:
         np.savez(out, articles=np.array([a for a, _, _ in found], dtype=str),
                  sections=np.array([s for _, s, _ in found], dtype=str), vectors=vectors)
-    return len(found), len(missing)
+    return len(found), len(embedded)
 
 
 def load(build_dir: Path, sections: dict[tuple[str, str], int], dimension: int) -> tuple[np.ndarray, np.ndarray]:

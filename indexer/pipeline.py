@@ -295,24 +295,24 @@ class _Pending:
         if len(self.items) >= self.window:
             self.flush()
 
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """The engine's vectors of texts the cache lacks, timed and counted in the report."""
+        t0 = time.perf_counter()
+        fresh = self.engine.encode(texts)
+        self.report.embed_seconds += time.perf_counter() - t0
+        self.report.tokens_embedded += sum(min(n + 2, self.embedder.max_seq_length)
+                                           for n in self.embedder.count_tokens(texts))
+        return fresh
+
     def flush(self) -> None:
         if not self.items:
             return
         missing = [i for i, (_, v) in enumerate(self.items) if v is None]
         vectors: list[np.ndarray | None] = [v for _, v in self.items]
         if missing:
-            keys = [self.cache.key(self.items[i][0].embed_text) for i in missing]
-            found = self.cache.get_many(keys)
-            todo = [j for j, key in enumerate(keys) if key not in found]
-            if todo:
-                texts = [self.items[missing[j]][0].embed_text for j in todo]
-                t0 = time.perf_counter()
-                fresh = self.engine.encode(texts)
-                self.report.embed_seconds += time.perf_counter() - t0
-                self.report.tokens_embedded += sum(min(n + 2, self.embedder.max_seq_length)
-                                                   for n in self.embedder.count_tokens(texts))
-                self.cache.put_many([keys[j] for j in todo], fresh)
-                found.update({keys[j]: fresh[n] for n, j in enumerate(todo)})
+            texts = [self.items[i][0].embed_text for i in missing]
+            keys = [self.cache.key(text) for text in texts]
+            found, todo = self.cache.fill(keys, texts, self._encode)
             for i, key in zip(missing, keys):
                 vectors[i] = found[key]
             hits = len(missing) - len(todo)
@@ -388,12 +388,10 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
     catalog.close()
     if old_catalog is not None:
         old_catalog.close()
+    LexicalIndex.build_from_tokens(pending.lexical_docs).save(staging / manifests.BM25_DIR)
+    lexicons.save({"names": {n: sorted(ids) for n, ids in sorted(names.items())}}, staging / manifests.LEXICON)
     report.stages["lexical_and_save"] = time.perf_counter() - stage
     stage = time.perf_counter()
     report.headings, report.headings_embedded = headings.write(staging, staging / manifests.CATALOG, embedder, cache)
     report.stages["headings"] = time.perf_counter() - stage
-    stage = time.perf_counter()
-    LexicalIndex.build_from_tokens(pending.lexical_docs).save(staging / manifests.BM25_DIR)
-    lexicons.save({"names": {n: sorted(ids) for n, ids in sorted(names.items())}}, staging / manifests.LEXICON)
-    report.stages["lexical_and_save"] += time.perf_counter() - stage
     return vectors.describe()
