@@ -2,7 +2,9 @@
 
 Starts gunicorn on a free local port over an index, then, bounded in time:
 1. the query embedding + vector search + BM25 scoring alone (the retrievers the default runs), in this
-   process, on the same queries (the floor);
+   process, on the same queries (the floor); beside it, in the same turns, the same app answering the
+   same requests through Flask's test client in this process (no HTTP server: the most any server could
+   reach), and a /healthz round trip through the server (what the server and Flask cost a request alone);
 2. throughput and p50/p95/p99 latency of /api/v1/search at each concurrency level;
 3. a soak at one concurrency level, sampling the memory of the master and every worker;
 4. the levels again while the index is rebuilt (with --force) beside the server, which swaps
@@ -280,6 +282,63 @@ class Floor:
                 for threads, times in sorted(self.samples.items())]
 
 
+class InProcess:
+    """The app answering the same /api/v1/search requests through Flask's test client, in this process.
+
+    No HTTP server, no sockets: its p50 against the floor is the ratio no server in front of this app
+    can go below. One thread for ONNX Runtime and FAISS, as in the workers.
+    """
+
+    def __init__(self, index: Path, queries: list[str], k: int = 10):
+        from search_app import create_app
+
+        saved = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = "1"  # the ONNX session takes its threads from it when it is made
+        try:
+            app = create_app({"index": str(index), "reload_interval_ms": 0})
+        finally:
+            if saved is None:
+                del os.environ["OMP_NUM_THREADS"]
+            else:
+                os.environ["OMP_NUM_THREADS"] = saved
+        self.client = app.test_client()
+        self.paths = itertools.cycle([f"/api/v1/search?{urlencode({'q': q, 'k': k})}" for q in queries])
+        self.ms: list[float] = []
+
+    def measure(self, n: int) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        for path in itertools.islice(self.paths, 10):
+            self.client.get(path)
+        for path in itertools.islice(self.paths, n):
+            began = time.perf_counter()
+            response = self.client.get(path)
+            self.ms.append((time.perf_counter() - began) * 1000)
+            if response.status_code != 200:
+                raise SystemExit(f"in process: {path} answered {response.status_code}")
+
+    def summary(self) -> dict:
+        return {"requests": len(self.ms), "p50_ms": round(statistics.median(self.ms), 2)}
+
+
+def healthz_round_trips(port: int, n: int) -> list[float]:
+    """Milliseconds of ``n`` /healthz requests on one kept-alive connection (after a short warm-up)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    ms = []
+    try:
+        for i in range(n + 20):
+            began = time.perf_counter()
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            response.read()
+            if i >= 20:
+                ms.append((time.perf_counter() - began) * 1000)
+    finally:
+        conn.close()
+    return ms
+
+
 # -- a rebuild beside the server --------------------------------------------------------------
 class Rebuilder:
     """Rebuilds the index with --force, one build after another, until stopped."""
@@ -386,10 +445,13 @@ def main() -> None:
         load = Load(server.port, queries)
         # The floor and concurrency 1 are measured in turns, so that both see the same machine.
         floor = Floor(args.index, queries)
-        c1_runs, c1_cpu = [], []
+        in_process = InProcess(args.index, queries) if 1 in levels else None
+        c1_runs, c1_cpu, healthz = [], [], []
         for _ in range(ROUNDS if 1 in levels else 0):
             floor.measure(1, 100)
             floor.measure(2, 100)
+            in_process.measure(100)
+            healthz += healthz_round_trips(server.port, 100)
             before = server.cpu_seconds()
             c1_runs.append(load.run(1, args.duration / ROUNDS))
             c1_cpu.append((server.cpu_seconds() - before, c1_runs[-1]["answered"]))
@@ -404,6 +466,12 @@ def main() -> None:
             report["p50_c1_over_core"] = round(by_level[1]["p50_ms"] / core1, 2)
             print(f"\np50 at concurrency 1: {by_level[1]['p50_ms']} ms; embedding + vector search + BM25 alone "
                   f"(1 thread, as in the workers): {core1} ms -> ratio {report['p50_c1_over_core']}")
+            report["in_process"] = in_process.summary()
+            report["in_process"]["over_core"] = round(report["in_process"]["p50_ms"] / core1, 2)
+            report["healthz_p50_ms"] = round(statistics.median(healthz), 3)
+            print(f"  the app in process (Flask's test client, no HTTP server): p50 {report['in_process']['p50_ms']} ms "
+                  f"-> ratio {report['in_process']['over_core']}; a /healthz round trip through the server: "
+                  f"p50 {report['healthz_p50_ms']} ms")
             fastest = min(c["core_p50_ms"] for c in report["core"])
             report["p50_c1_over_fastest_core"] = round(by_level[1]["p50_ms"] / fastest, 2)
             print(f"  floor with 1 / 2 threads: {report['core'][0]['core_p50_ms']} / "
