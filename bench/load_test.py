@@ -33,7 +33,9 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlencode
 
 import psutil
@@ -217,6 +219,20 @@ def summarise(concurrency: int, seconds: float, latencies: list[float], errors: 
             "builds_seen": len(builds)}
 
 
+@contextmanager
+def omp_threads(n: int) -> Iterator[None]:
+    """OMP_NUM_THREADS set to ``n`` for the block: an ONNX session made in it takes that many threads."""
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+
+
 # -- the floor: embedding + vector search alone -------------------------------------------
 class Floor:
     """The query embedding + FAISS search + BM25 scoring alone, in this process, on the same queries.
@@ -231,17 +247,10 @@ class Floor:
         from indexer.embedding import DEFAULT_MODEL, Embedder
         from indexer.index import SearchIndex
 
-        saved = os.environ.get("OMP_NUM_THREADS")
         self.embedders = {}
-        try:
-            for n in threads:
-                os.environ["OMP_NUM_THREADS"] = str(n)
+        for n in threads:
+            with omp_threads(n):
                 self.embedders[n] = Embedder(DEFAULT_MODEL)
-        finally:
-            if saved is None:
-                del os.environ["OMP_NUM_THREADS"]
-            else:
-                os.environ["OMP_NUM_THREADS"] = saved
         first = self.embedders[threads[0]]
         self.index = SearchIndex.open(index, model=first.describe(), checksums=False)
         self.queries = itertools.cycle(queries)
@@ -292,15 +301,8 @@ class InProcess:
     def __init__(self, index: Path, queries: list[str], k: int = 10):
         from search_app import create_app
 
-        saved = os.environ.get("OMP_NUM_THREADS")
-        os.environ["OMP_NUM_THREADS"] = "1"  # the ONNX session takes its threads from it when it is made
-        try:
+        with omp_threads(1):
             app = create_app({"index": str(index), "reload_interval_ms": 0})
-        finally:
-            if saved is None:
-                del os.environ["OMP_NUM_THREADS"]
-            else:
-                os.environ["OMP_NUM_THREADS"] = saved
         self.client = app.test_client()
         self.paths = itertools.cycle([f"/api/v1/search?{urlencode({'q': q, 'k': k})}" for q in queries])
         self.ms: list[float] = []

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import sqlite3
 import statistics
 import time
 from pathlib import Path
@@ -26,12 +25,13 @@ from _common import OUT, configured_embedder
 def texts_of(index: Path, count: int) -> list[str]:
     """``count`` passage texts spread over the live build's catalog."""
     from indexer import manifest as manifests, publishing
+    from indexer.catalog import Catalog
 
-    db = sqlite3.connect(publishing.live_build(index) / manifests.CATALOG)
-    total = db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
-    step = max(1, total // count)
-    return [row[0] for row in db.execute("SELECT text FROM passages WHERE row % ? = 0 ORDER BY row LIMIT ?",
-                                         (step, count))]
+    catalog = Catalog(publishing.live_build(index) / manifests.CATALOG)
+    total = catalog.counts()["passages"]
+    rows = range(0, total, max(1, total // count))[:count]
+    texts = catalog.passage_texts(rows)  # row -> (passage id, ordinal, text)
+    return [texts[row][2] for row in rows]
 
 
 def _embed(threads: int, backend: str, texts: list[str], out: mp.Queue) -> None:
