@@ -16,6 +16,7 @@ from .matching import Match, Thresholds, judge
 from .query import MAX_OFFSET, SearchRequest
 from .ranking import Filters, Hit, Searcher
 from .understanding import Analysis
+from .urgency.gate import Evidence
 
 
 class BuildChanged(MedsearchError):
@@ -30,7 +31,7 @@ class BuildChanged(MedsearchError):
 
 
 class Assessor(Protocol):
-    def assess(self, text: str, vector: Any = None, medicines: tuple[str, ...] = ()) -> Any: ...
+    def assess(self, text: str, vector: Any = None, medicines: tuple[str, ...] = (), evidence: Any = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,13 @@ def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None,
         raise BuildChanged(build, build_id)
     result = searcher.search(req.q, req.k, offset=req.offset, filters=Filters(req.drugs, req.section_types),
                              mode=req.mode, respell=req.respell, fold=req.fold)
-    medicines = tuple(m.generic for m in result.analysis.medicines)
-    notice = urgency.assess(req.q, vector=result.query_vector, medicines=medicines) if urgency is not None else None
-    match = judge(result.analysis, result.best_cosine, limits or searcher.thresholds)
+    analysis = result.analysis
+    medicines = tuple(m.generic for m in analysis.medicines)
+    match = judge(analysis, result.best_cosine, limits or searcher.thresholds)
+    # The notice must agree with what the search found: the match verdict and the names it understood.
+    evidence = Evidence(match.level, analysis.names, analysis.corrected if analysis.corrections else None)
+    notice = urgency.assess(req.q, vector=result.query_vector, medicines=medicines, evidence=evidence) \
+        if urgency is not None else None
     return SearchOutcome(
         request=req, build_id=build_id, analysis=result.analysis, hits=result.hits, notice=notice, match=match,
         closeness=result.best_cosine,

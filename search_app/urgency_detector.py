@@ -50,13 +50,15 @@ class DetectorError(MedsearchError):
 
 @dataclass(frozen=True)
 class Settings:
-    """How the detector is fitted (L2 penalty) and decides (a probability threshold per flagged level)."""
+    """How the detector is fitted (L2 penalty) and decides (a probability threshold per flagged level, and
+    how close the query must come to one of its flagged examples before it may flag it at all)."""
 
     l2: float
     thresholds: Mapping[str, float]
+    min_similarity: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"l2": self.l2, "thresholds": dict(self.thresholds)}
+        return {"l2": self.l2, "thresholds": dict(self.thresholds), "min_similarity": self.min_similarity}
 
 
 @dataclass(frozen=True)
@@ -93,15 +95,18 @@ def _number(value: Any, low: float, high: float) -> bool:
 
 
 def _settings(raw: Any, source: str) -> Settings:
-    if not isinstance(raw, dict) or set(raw) != {"l2", "thresholds"}:
-        raise DetectorError(f"{source}: 'detector' must have l2 and thresholds")
+    if not isinstance(raw, dict) or not {"l2", "thresholds"} <= set(raw) <= {"l2", "thresholds", "min_similarity"}:
+        raise DetectorError(f"{source}: 'detector' must have l2 and thresholds (and optionally min_similarity)")
+    if not _number(raw.get("min_similarity", 0.0), 0, 1):
+        raise DetectorError(f"{source}: detector min_similarity must be a number from 0 to 1")
     if not _number(raw["l2"], 0, 10):
         raise DetectorError(f"{source}: detector l2 must be a number from 0 to 10, not {raw['l2']!r}")
     table = raw["thresholds"]
     if not isinstance(table, dict) or set(table) != set(FLAGGED) or not all(_number(v, 0, 1) for v in table.values()):
         raise DetectorError(f"{source}: detector thresholds must give a probability from 0 to 1 for each of "
                             f"{', '.join(FLAGGED)}")
-    return Settings(float(raw["l2"]), {level: float(table[level]) for level in FLAGGED})
+    return Settings(float(raw["l2"]), {level: float(table[level]) for level in FLAGGED},
+                    float(raw.get("min_similarity", 0.0)))
 
 
 def load_examples(path: str | Path = DEFAULT_EXAMPLES) -> Examples:
@@ -229,6 +234,7 @@ class UrgencyDetector:
         self.examples_sha256 = examples_sha256
         level_index = np.array([CLASSES.index(level) for level in self.levels])
         self._rows = [np.flatnonzero(level_index == c) for c in range(len(CLASSES))]
+        self._flagged = np.flatnonzero(level_index < len(FLAGGED))
         self._thresholds = np.array([settings.thresholds[level] for level in FLAGGED], dtype=np.float32)
 
     @classmethod
@@ -299,7 +305,8 @@ class UrgencyDetector:
     def with_thresholds(self, thresholds: Mapping[str, float]) -> UrgencyDetector:
         """The same model deciding with other thresholds (for the threshold sweep)."""
         return UrgencyDetector(self.vectors, self.levels, self.situations, self.texts, self.weights, self.bias,
-                               Settings(self.settings.l2, dict(thresholds)), self.embedder, self.examples_sha256)
+                               Settings(self.settings.l2, dict(thresholds), self.settings.min_similarity),
+                               self.embedder, self.examples_sha256)
 
     def probabilities(self, vector: np.ndarray) -> np.ndarray:
         """P(level) for each of ``CLASSES``, most severe first."""
@@ -308,8 +315,15 @@ class UrgencyDetector:
         return p / p.sum()
 
     def classify(self, vector: np.ndarray) -> Verdict | None:
-        """The flagged level of a unit query vector, or None when the model finds it routine."""
+        """The flagged level of a unit query vector, or None when the model finds it routine.
+
+        None too when the query is far from every flagged example (``min_similarity``): a linear model
+        extrapolates with confidence where it has seen nothing, such as keyboard noise or off-topic words.
+        """
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if self.settings.min_similarity and float((self.vectors[self._flagged] @ vector).max()) \
+                < self.settings.min_similarity:
+            return None
         # P(emergency), P(urgent or worse), P(any notice): the most severe level over its threshold wins.
         cumulative = np.cumsum(self.probabilities(vector))[:len(FLAGGED)]
         over = np.flatnonzero(cumulative >= self._thresholds)

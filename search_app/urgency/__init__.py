@@ -11,11 +11,16 @@ Two judges, and the more urgent verdict wins (emergency > urgent > advice > none
   ``general_question``: "signs of an overdose of tramadol"): embeddings tell what a query is
   about far better than whether it is happening.
 
+Evidence before alarm (``gate``, set in the rules file's ``gate`` section): a bare medicine name gets
+no notice from either judge; a look-up phrased as a clinician types it gets none but the crisis
+notice; the detector is asked only when the query says what is happening and to whom, and the search
+found something close (match verdict not "none"); and it answers only near an example it learned from.
+
 What a notice says comes from ``search_app/data/urgent_messages.yaml``: messages written with
 placeholders filled in for the region (``emergency_region``: uk, us or both), the numbers to
 call, and messages that name the medicine when its guidance differs (a tricyclic overdose, a
 paracetamol overdose). ``load`` builds the assessor the app keeps in ``app.extensions["urgency"]``;
-``Urgency.assess(text, vector, medicines)`` gives the ``Notice`` or None.
+``Urgency.assess(text, vector, medicines, evidence)`` gives the ``Notice`` or None.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import numpy as np
 
 from .messages import (CALL_KINDS, DEFAULT_MESSAGES, DEFAULT_REGION, PHRASES, REGIONS, Messages, MessagesError,
                        notice_for)
+from .gate import Evidence, Gate
 from .notice import _RANK, LEVELS, Call, Notice, Reason, normalise
 from .rules import DEFAULT_RULES, RulesError, UrgencyRules
 
@@ -33,7 +39,7 @@ if TYPE_CHECKING:
     from ..urgency_detector import UrgencyDetector
 
 __all__ = ["CALL_KINDS", "DEFAULT_MESSAGES", "DEFAULT_REGION", "DEFAULT_RULES", "LEVELS", "PHRASES", "REGIONS", "Call",
-           "Messages", "MessagesError", "Notice", "Reason", "RulesError", "Urgency", "UrgencyRules", "load",
+           "Evidence", "Gate", "Messages", "MessagesError", "Notice", "Reason", "RulesError", "Urgency", "UrgencyRules", "load",
            "normalise"]
 
 
@@ -53,23 +59,36 @@ class Urgency:
                 raise MessagesError(f"{self.messages.source}: no message for the detector's situation(s) "
                                     f"{', '.join(missing)}")
 
-    def assess(self, text: str, vector: np.ndarray | None = None, medicines: tuple[str, ...] = ()) -> Notice | None:
+    def assess(self, text: str, vector: np.ndarray | None = None, medicines: tuple[str, ...] = (),
+               evidence: Evidence | None = None) -> Notice | None:
         """The notice for a query, or None for a routine one.
 
         ``vector`` is the query's unit embedding from the index's embedder (the search service has it);
         without it the detector embeds ``text`` if an embedder was given at load, else only the rules judge.
         ``medicines`` are the names the query understanding found; the message names one whose guidance differs.
+        ``evidence`` is what the search found (match verdict, medicine names): the gate reads it (``gate``).
         """
         normalised = normalise(text)
         if not normalised:
             return None
+        evidence = evidence or Evidence()
+        gate = self.rules.gate
+        if gate is not None and gate.bare_name(normalise(evidence.corrected or text), evidence.names):
+            return None
+        lookup = gate is not None and gate.is_lookup(normalised)
         rule = self.rules.match_normalised(normalised)
+        if lookup and rule is not None and rule.id not in gate.keep:
+            rule = None
         verdict = None
-        if self.detector is not None and not self.rules.general_normalised(normalised):
+        if self.detector is not None and not lookup and not self.rules.general_normalised(normalised) \
+                and (gate is None or gate.detector_abstains(normalised) is None):
             if vector is None and self.embedder is not None:
                 vector = self.embedder.encode_query(text)
             if vector is not None:
                 verdict = self.detector.classify(vector)
+            if verdict is not None and gate is not None and not gate.verdict_stands(
+                    verdict.similarity, _RANK[verdict.level], _RANK[rule.level] if rule else None, evidence):
+                verdict = None
         reasons = []
         if rule is not None:
             reasons.append(Reason("rule", rule.id, rule.level, rule.situation))
@@ -80,14 +99,16 @@ class Urgency:
             return None
         # The more urgent verdict; a rule's hand-written message wins a tie.
         deciding = min(reasons, key=lambda r: (_RANK[r.level], r.source != "rule"))
+        if deciding.level == "advice" and gate is not None and gate.calm(normalised):
+            return None
         ordered = (deciding, *(r for r in reasons if r is not deciding))
         if deciding.source == "rule":
             return notice_for(self.messages, self.region, normalised, medicines, rule.level, rule.situation,
-                           rule.message, rule.id, ordered)
+                              rule.message, rule.id, ordered)
         # A specific message only when the query is close to the example it resembles most.
         situation = verdict.situation if verdict.similarity >= self.messages.situation_from else None
         return notice_for(self.messages, self.region, normalised, medicines, verdict.level, situation, "",
-                       "detector", ordered)
+                          "detector", ordered)
 
     def describe(self) -> dict[str, Any]:
         """What judges notices: the rules file, the detector (and the model it was trained for), the region."""

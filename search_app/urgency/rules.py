@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 from indexer.errors import MedsearchError
 
+from .gate import Gate, check_keys
 from .messages import DATA, DEFAULT_REGION, Messages, MessagesError, _check_message, notice_for
 from .notice import _RANK, LEVELS, Notice, Reason, normalise, read_yaml
 
@@ -55,10 +56,11 @@ class UrgencyRules:
     """The loaded rules; ``match`` gives the most severe rule a query matches, ``assess`` its notice."""
 
     def __init__(self, rules: Iterable[_Rule], source: str = "<rules>", messages: Messages | None = None,
-                 region: str = DEFAULT_REGION, general_question: _Patterns | None = None):
+                 region: str = DEFAULT_REGION, general_question: _Patterns | None = None, gate: Gate | None = None):
         # Stable sort: severity first, file order within a level.
         self.rules: tuple[_Rule, ...] = tuple(sorted(rules, key=lambda r: _RANK[r.level]))
         self.general_question = general_question
+        self.gate = gate
         self.source = source
         self.messages = messages if messages is not None else Messages.load()
         self.region = region
@@ -86,7 +88,7 @@ class UrgencyRules:
         """Build the rules from an already parsed document (``terms``, ``rules`` and optionally ``general_question``)."""
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list) or not data["rules"]:
             raise RulesError(f"{source}: expected a mapping with a non-empty 'rules' list")
-        unknown = sorted(set(data) - {"version", "terms", "rules", "general_question"})
+        unknown = sorted(set(data) - {"version", "terms", "rules", "general_question", "gate"})
         if unknown:
             raise RulesError(f"{source}: unknown top-level key(s): {', '.join(unknown)}")
         terms = _check_terms(data.get("terms") or {}, source)
@@ -105,7 +107,8 @@ class UrgencyRules:
             if not isinstance(raw, dict) or not set(raw) <= _QUESTION_KEYS or "all" not in raw:
                 raise RulesError(f"{where}: expected a mapping with 'all' (and optionally 'none'), like a rule's")
             general = _patterns(raw, terms, where)
-        return cls(rules, source, messages, region, general)
+        gate = _gate(data["gate"], terms, source, seen) if data.get("gate") is not None else None
+        return cls(rules, source, messages, region, general, gate)
 
     def match(self, query: str) -> _Rule | None:
         """The most severe rule the query matches (the first in the file among equals), or None."""
@@ -138,6 +141,27 @@ class UrgencyRules:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+
+def _gate(raw: Any, terms: dict[str, list[str]], source: str, rule_ids: set[str]) -> Gate:
+    """The ``gate`` section compiled: bare-name words, the look-up phrasing and what the detector needs."""
+    raw = check_keys(raw, source, RulesError)
+    where = f"{source}: gate"
+    keep = frozenset(raw["lookup"].get("keep") or ())
+    unknown = sorted(keep - rule_ids)
+    if unknown:
+        raise RulesError(f"{where}: lookup keep names unknown rule(s) {', '.join(unknown)}")
+    lookup = {k: v for k, v in raw["lookup"].items() if k != "keep"}
+    needs = raw["detector_needs"]
+    if not isinstance(needs, dict) or not set(needs) <= _QUESTION_KEYS or "all" not in needs:
+        raise RulesError(f"{where}: detector_needs must be a mapping with 'all' (and optionally 'none')")
+    calm = raw.get("calm_question")
+    if calm is not None and (not isinstance(calm, dict) or not set(calm) <= _QUESTION_KEYS or "all" not in calm):
+        raise RulesError(f"{where}: calm_question must be a mapping with 'all' (and optionally 'none')")
+    return Gate(_compile(raw["name_words"], terms, f"{where}, name_words"), _patterns(lookup, terms, f"{where}, lookup"),
+                keep, _patterns(needs, terms, f"{where}, detector_needs"), raw.get("min_words", 1),
+                _patterns(calm, terms, f"{where}, calm_question") if calm is not None else None,
+                float(raw.get("over_rule_from", 0.0)), float(raw.get("no_match_from", 0.0)))
 
 
 def _check_terms(terms: Any, source: str) -> dict[str, list[str]]:
