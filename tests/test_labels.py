@@ -184,7 +184,7 @@ def test_a_label_without_set_id_or_text_is_skipped_and_the_others_load(tmp_path)
     path.write_text(json.dumps(response), encoding="utf-8")
     items = list(load_file(path))
     assert [type(i).__name__ for i in items] == ["Skipped", "Skipped", "Article"]
-    assert items[0].reason == "label has no set_id" and items[0].path == f"{path}#1"
+    assert items[0].reason == "label 1 has no set_id" and items[0].path == f"{path}#1"
     assert "no label text" in items[1].reason
     not_zip = tmp_path / "labels.json.zip"
     not_zip.write_text("not a zip", encoding="utf-8")

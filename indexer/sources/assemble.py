@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from indexer.errors import BadArticle
 from indexer.models import Article, Section
@@ -27,6 +28,17 @@ class Skipped:
 
 # A loader turns one decoded file into articles (and Skipped records, for JSONL lines).
 Loader = Callable[[Path, str], Iterable["Article | Skipped"]]
+
+
+@dataclass(frozen=True)
+class StreamLoader:
+    """A loader that reads the opened file itself, a record at a time, reading at most ``max_bytes`` of it.
+
+    For files too large to decode whole (openFDA bulk labels): ``load(path, binary_file, max_bytes)``.
+    """
+
+    load: Callable[[Path, BinaryIO, int], Iterable[Article | Skipped]]
+
 
 NO_TEXT = "no article text found"
 

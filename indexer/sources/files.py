@@ -17,29 +17,31 @@ import re
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from indexer.errors import BadArticle
 from indexer.models import Article
 from indexer.settings import default as setting_default
 
-from .assemble import Loader, Skipped, not_text, printable
+from .assemble import Loader, Skipped, StreamLoader, not_text, printable
 from .html import load_html
 from .jsonl import load_jsonl
+from .jsonstream import size_text
 from .markdown import load_markdown
 from .openfda import load_openfda, load_openfda_zip
 from .spl import load_spl
 from .text import load_text
 
 # Suffix -> loader. A new format joins with one line here (and its module beside this one).
-LOADERS: dict[str, Loader] = {
+LOADERS: dict[str, Loader | StreamLoader] = {
     ".md": load_markdown,
     ".markdown": load_markdown,
     ".html": load_html,
     ".htm": load_html,
     ".txt": load_text,
     ".jsonl": load_jsonl,
-    ".json": load_openfda,
-    ".json.zip": load_openfda_zip,
+    ".json": StreamLoader(load_openfda),
+    ".json.zip": StreamLoader(load_openfda_zip),
     ".xml": load_spl,
 }
 
@@ -87,17 +89,13 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
-def _size(n: int) -> str:
-    return f"{n / 1048576:.1f} MiB" if n >= 1048576 else f"{n} bytes"
-
-
 def _not_regular(mode: int) -> str:
     """What a file that is not a regular file is ("a FIFO (named pipe)"), for its report."""
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
 def _too_large(size: int, limit: int) -> str:
-    return (f"too large: {_size(size)}, over the limit of {_size(limit)} per file "
+    return (f"too large: {size_text(size)}, over the limit of {size_text(limit)} per file "
             "(setting max_source_bytes, MEDSEARCH_MAX_SOURCE_BYTES)")
 
 
@@ -127,8 +125,8 @@ def _checked(path: Path, root: Path | None, limit: int) -> tuple[str, os.stat_re
     return real, st
 
 
-def _read(path: Path, real: str, checked: os.stat_result, limit: int) -> bytes:
-    """The bytes of a checked file, opened without following a symlink and read to at most ``limit``."""
+def _open(path: Path, real: str, checked: os.stat_result) -> BinaryIO:
+    """A checked file opened without following a symlink; BadArticle if it is no longer the file checked."""
     where = str(path)
     try:
         # O_NOFOLLOW: a symlink put in the file's place since the check is refused. O_NONBLOCK: so is
@@ -136,10 +134,18 @@ def _read(path: Path, real: str, checked: os.stat_result, limit: int) -> bytes:
         fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise BadArticle(where, f"cannot read file: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino):
-            raise BadArticle(where, "cannot read file: it was replaced while it was being read")
+    fh = os.fdopen(fd, "rb")
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino):
+        fh.close()
+        raise BadArticle(where, "cannot read file: it was replaced while it was being read")
+    return fh
+
+
+def _read(path: Path, real: str, checked: os.stat_result, limit: int) -> bytes:
+    """The bytes of a checked file, opened without following a symlink and read to at most ``limit``."""
+    where = str(path)
+    with _open(path, real, checked) as fh:
         try:
             data = fh.read(limit + 1)
         except OSError as exc:
@@ -181,14 +187,14 @@ def _load_file(path: Path, root: Path | None, max_bytes: int) -> Iterator[Articl
         yield Skipped(str(path), f"unsupported file type {path.suffix or '(none)'!r}; known: {known}")
         return
     try:
-        # A streaming loader (openFDA bulk .json.zip, often over 100 MB) holds one record at a time: no size bound.
-        real, checked = _checked(path, root, max_bytes if not getattr(loader, "streams", False) else 1 << 62)
+        real, checked = _checked(path, root, max_bytes)
     except BadArticle as exc:
         yield Skipped(exc.path, exc.reason)
         return
-    if getattr(loader, "streams", False):  # reads the file itself, piece by piece (large bulk files)
+    if isinstance(loader, StreamLoader):  # reads the opened file itself, a record at a time, within max_bytes
         try:
-            yield from loader(path, "")
+            with _open(path, real, checked) as fh:
+                yield from loader.load(path, fh, max_bytes)
         except BadArticle as exc:
             yield Skipped(exc.path, exc.reason)
         except Exception as exc:  # noqa: BLE001 - as below

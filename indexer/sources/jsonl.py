@@ -14,16 +14,11 @@ from indexer.errors import BadArticle
 from indexer.models import Article, Section
 
 from .assemble import NO_TEXT, Skipped, checked_references, checked_url, clean, not_text, one_line
+from .jsonstream import json_kind
 
 # Deeper than any article needs: the extra fields of a record go into its meta, which is stored
 # and hashed as JSON; a record nested deeper is refused rather than walked.
 MAX_DEPTH = 32
-_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
-               int: "a number", float: "a number", type(None): "null"}
-
-
-def _kind(value: object) -> str:
-    return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
 def _depth(value: object) -> int:
@@ -47,7 +42,7 @@ def _text_field(record: dict, key: str, where: str, name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise BadArticle(where, f"{name}: {key} is {_kind(value)}, not a string")
+        raise BadArticle(where, f"{name}: {key} is {json_kind(value)}, not a string")
     return value
 
 
@@ -71,7 +66,7 @@ def _record_article(path: Path, line_no: int, record) -> Article:
     seen: set[str] = set()
     for n, raw in enumerate(raw_sections, start=1):
         if not isinstance(raw, dict):
-            raise BadArticle(where, f"section {n} of {name} is {_kind(raw)}, not an object")
+            raise BadArticle(where, f"section {n} of {name} is {json_kind(raw)}, not an object")
         section_id, text = raw.get("id"), raw.get("text")
         if not isinstance(section_id, str) or not section_id.strip():
             raise BadArticle(where, f"section {n} of {name} has no id")
@@ -79,7 +74,8 @@ def _record_article(path: Path, line_no: int, record) -> Article:
             raise BadArticle(where, f"section {section_id!r} of {name} has no text")
         heading = raw.get("heading")
         if heading is not None and not isinstance(heading, str):
-            raise BadArticle(where, f"section {section_id!r} of {name}: heading is {_kind(heading)}, not a string")
+            raise BadArticle(where, f"section {section_id!r} of {name}: heading is {json_kind(heading)}, "
+                                    "not a string")
         if section_id in seen:
             raise BadArticle(where, f"section id {section_id!r} appears twice in {article_id!r}")
         seen.add(section_id)

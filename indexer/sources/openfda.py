@@ -1,8 +1,14 @@
 """openFDA drug labels: ``.json`` label responses and the bulk download's ``.json.zip`` files.
 
 A response is ``{"meta": ..., "results": [label, ...]}`` (a bare ``[label, ...]`` is read too);
-labels are streamed one at a time with ijson, so a bulk file of thousands of labels never
-sits in memory whole. Each label becomes one article (see `labels.py` for its ``meta``):
+labels are streamed one at a time from ijson's events (`jsonstream.py`), so a bulk file of
+thousands of labels never sits in memory whole. The input is not trusted: a ``.json`` file or
+``.json.zip`` is at most ``max_source_bytes`` on disk, a zip unpacks to at most `UNZIP_FACTOR`
+times that, a label is at most `MAX_LABEL_BYTES` of JSON and `MAX_LABEL_DEPTH` levels deep, and
+each label is type-checked on its own: a bad one is a `Skipped` naming the file, the zip member
+and the label's number, and the labels after it still load. A label over its size (or a zip over
+its budget) ends its file or member, since the parser cannot skip a value it cannot finish.
+Each label becomes one article (see `labels.py` for its ``meta``):
 
 - id: the label's set id (stable across versions); url: its DailyMed page.
 - sections: the label's fields in the order openFDA gives them (the label's order), each
@@ -18,11 +24,11 @@ sits in memory whole. Each label becomes one article (see `labels.py` for its ``
 """
 from __future__ import annotations
 
-import json
 import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import ijson
 import lxml.html
@@ -32,13 +38,20 @@ from indexer.errors import BadArticle
 from indexer.models import Article, Section
 
 from .assemble import Skipped, _unique, clean, one_line, slugify
-from .labels import (Table, dailymed_url, flat_text, form_in_text, kind_of_field, label_meta, label_title,
+from .jsonstream import BoundedReader, Event, TooDeep, TooLarge, events, json_kind, read_value, size_text
+from .labels import (Table, as_int, dailymed_url, flat_text, form_in_text, kind_of_field, label_meta, label_title,
                      read_table)
 from .openfda_headings import NUMBER, TOKEN, VAGUE, split_heading, subsections
 
 _NOT_SECTIONS = frozenset({"set_id", "id", "version", "effective_time", "openfda"})
 _NO_LABELS = "openFDA response with no labels"
-_SMALL_FILE = 10 << 20  # an empty or foreign response this small is read whole to say what it is
+# A label nests 3 levels (the label, its openfda object, their lists of strings); deeper is not a label.
+LABEL_DEPTH = 3
+MAX_LABEL_DEPTH = 8
+# Several times the largest label we have seen (under 1 MiB of JSON): one label is held whole while it is read.
+MAX_LABEL_BYTES = 8 * 1024 * 1024
+# Label JSON packs several times smaller in a zip; a zip that unpacks to far more is a zip bomb.
+UNZIP_FACTOR = 16
 
 class _Builder:
     """Turns one openFDA label into sections, cutting repeats and numbering subsections."""
@@ -227,129 +240,233 @@ def _sections(label: dict, brand_words: frozenset[str]) -> tuple[list[Section], 
     return sections, table_meta, builder.codes, leaflets
 
 
-def _first(values) -> str:
-    if isinstance(values, list):
-        return str(values[0]) if values else ""
-    return str(values or "")
+_NAME_FIELDS = ("brand_name", "generic_name", "substance_name", "manufacturer_name", "route", "product_type",
+                "application_number", "pharm_class_epc", "spl_set_id")
 
 
-def label_article(label: dict, where: str) -> Article:
-    """One article from one openFDA label object; BadArticle when it has no set id or no text."""
+def _check_label(label: object, name: str, where: str) -> tuple[dict, dict[str, list[str]]]:
+    """The label with each field it reads checked for type, and its ``openfda`` names; BadArticle naming the field.
+
+    Prose and table fields are lists of strings (a lone string is taken as a list of one); the
+    ``openfda`` names must be lists of strings, so that a string is refused rather than read
+    letter by letter; the version must be a whole number, so that an unreadable one never wins
+    over a readable version of the same set id. A field we do not read is left as it is.
+    """
     if not isinstance(label, dict):
-        raise BadArticle(where, "label is not a JSON object")
-    set_id = label.get("set_id") or _first((label.get("openfda") or {}).get("spl_set_id"))
-    if not isinstance(set_id, str) or not set_id.strip():
-        raise BadArticle(where, "label has no set_id")
-    set_id = set_id.strip()
-    names = label.get("openfda") or {}
-    brands = [str(b) for b in names.get("brand_name") or []]
-    generics = [str(g) for g in names.get("generic_name") or []]
+        raise BadArticle(where, f"{name} is {json_kind(label)}, not a JSON object")
+    checked = dict(label)
+    for key, value in label.items():
+        if key in _NOT_SECTIONS or not (kind_of_field(key) is not None or key.endswith("_table")):
+            continue
+        if isinstance(value, str) or value is None:
+            checked[key] = [value] if value else []
+        elif not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise BadArticle(where, f"{name}: {key} is {_kind_of_list(value)}, not a list of strings")
+    for key in ("set_id", "id", "effective_time"):
+        value = label.get(key)
+        if value is not None and not isinstance(value, str):
+            raise BadArticle(where, f"{name}: {key} is {json_kind(value)}, not a string")
+    version = label.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, (str, int))
+                                or as_int(version) is None):
+        raise BadArticle(where, f"{name}: version {one_line(str(version))[:40]!r} is not a whole number")
+    openfda = label.get("openfda")
+    if openfda is None:
+        openfda = {}
+    if not isinstance(openfda, dict):
+        raise BadArticle(where, f"{name}: openfda is {json_kind(openfda)}, not an object")
+    names: dict[str, list[str]] = {}
+    for key in _NAME_FIELDS:
+        value = openfda.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            raise BadArticle(where, f"{name}: openfda.{key} is {_kind_of_list(value)}, not a list of strings")
+        names[key] = value or []
+    return checked, names
+
+
+def _kind_of_list(value: object) -> str:
+    """What a value that should be a list of strings is: "a number", "a list holding a number"."""
+    if isinstance(value, list):
+        odd = next(item for item in value if not isinstance(item, str))
+        return f"a list holding {json_kind(odd)}"
+    return json_kind(value)
+
+
+def _first(values: list[str]) -> str:
+    return values[0] if values else ""
+
+
+def label_article(label: object, where: str, number: int = 1) -> Article:
+    """One article from one openFDA label object; BadArticle, naming label ``number``, when it cannot be one."""
+    given = label.get("set_id") if isinstance(label, dict) else None
+    name = f"label {number} (set id {one_line(given)[:80]})" if isinstance(given, str) and given.strip() \
+        else f"label {number}"
+    fields, names = _check_label(label, name, where)
+    set_id = (fields.get("set_id") or _first(names["spl_set_id"])).strip()
+    if not set_id:
+        raise BadArticle(where, f"{name} has no set_id")
+    brands, generics = names["brand_name"], names["generic_name"]
     brand_words = frozenset(w.lower() for b in brands for w in TOKEN.findall(b))
-    sections, tables, codes, leaflets = _sections(label, brand_words)
+    sections, tables, codes, leaflets = _sections(fields, brand_words)
     if not sections:
-        raise BadArticle(where, f"label {set_id}: no label text (only package panels and data elements)")
+        raise BadArticle(where, f"{name}: no label text (only package panels and data elements)")
     form_text = " ".join(s.text[:300] for s in sections if codes[s.id]["field"] == "dosage_forms_and_strengths")
-    form = form_in_text(form_text) or form_in_text(" ".join(label.get("package_label_principal_display_panel") or [])[:600])
-    manufacturer = _first(names.get("manufacturer_name"))
+    form = form_in_text(form_text) or form_in_text(" ".join(fields.get("package_label_principal_display_panel")
+                                                            or [])[:600])
+    manufacturer = _first(names["manufacturer_name"])
     title = label_title(_first(brands), _first(generics), form, manufacturer) or f"Drug label {set_id}"
     boxed = next((s.id for s in sections if codes[s.id]["field"] == "boxed_warning"), None)
     meta = label_meta(
-        label_format="openfda", set_id=set_id, version=label.get("version"), spl_id=str(label.get("id") or ""),
-        effective_time=str(label.get("effective_time") or ""), brand_names=brands, generic_names=generics,
-        substance_names=[str(s) for s in names.get("substance_name") or []], manufacturer=manufacturer,
-        dosage_form=form, routes=[str(r) for r in names.get("route") or []],
-        product_type=_first(names.get("product_type")),
+        label_format="openfda", set_id=set_id, version=fields.get("version"), spl_id=fields.get("id") or "",
+        effective_time=fields.get("effective_time") or "", brand_names=brands, generic_names=generics,
+        substance_names=names["substance_name"], manufacturer=manufacturer,
+        dosage_form=form, routes=names["route"], product_type=_first(names["product_type"]),
         extra={"boxed_warning": boxed, "tables": tables, "label_sections": codes, "patient_leaflets": leaflets,
-               "application_numbers": [str(a) for a in names.get("application_number") or []],
-               "pharm_classes": [str(c) for c in names.get("pharm_class_epc") or []]},
+               "application_numbers": names["application_number"], "pharm_classes": names["pharm_class_epc"]},
     )
     return Article(id=set_id, title=title, url=dailymed_url(set_id), sections=tuple(sections),
                    source_path=where.split("#", 1)[0], meta=meta)
 
 
-def _first_byte(fh) -> bytes:
-    """The first non-blank byte of a stream, left unread (files and zip members can peek)."""
-    chunk = fh.peek(64)
-    stripped = chunk.lstrip()
-    while chunk and not stripped:  # leading blank space longer than one peek
-        fh.read(len(chunk))
-        chunk = fh.peek(64)
-        stripped = chunk.lstrip()
-    return stripped[:1]
+class _Response:
+    """What an openFDA response held besides its labels, to say why it gave none."""
+
+    def __init__(self) -> None:
+        self.results: str | None = None  # what ``results`` was: None when absent, "a list" when it was one
+        self.error: object = None
 
 
-def _stream_labels(fh, where: str) -> Iterator[Article | Skipped]:
-    """Labels of one openFDA JSON stream; a bad label is skipped, a broken stream ends with its reason."""
-    head = _first_byte(fh)
-    if head not in (b"{", b"["):
-        raise BadArticle(where, "not an openFDA label response (a JSON object with a results list)")
+class _NotResponse(Exception):
+    """The document is not an openFDA response (nor a bare list of labels)."""
+
+
+def _labels(stream: Iterator[Event], reader: BoundedReader, response: _Response) -> Iterator[tuple[int, object]]:
+    """(number, label) of each label of a response, built one at a time; a label too deep is a TooDeep."""
+    first = next(stream, None)
+    if first is None:
+        raise _NotResponse("empty file")
+    if first[0] == "start_array":  # a bare list of labels
+        yield from _items(stream, reader)
+        return
+    if first[0] != "start_map":
+        raise _NotResponse("not an openFDA label response (a JSON object with a results list)")
+    for kind, key in stream:
+        if kind == "end_map":
+            return
+        reader.mark(f"the value of {one_line(str(key))[:40]!r}")
+        value = next(stream)
+        if key == "results" and value[0] == "start_array":
+            response.results = "a list"
+            yield from _items(stream, reader)
+        elif key == "error":
+            response.error = read_value(value, stream, MAX_LABEL_DEPTH)
+        else:  # meta, a results that is not a list, anything else: read past, never built
+            if key == "results":
+                response.results = "an object" if value[0] == "start_map" else json_kind(value[1])
+            read_value(value, stream, MAX_LABEL_DEPTH, build=False)
+
+
+def _items(stream: Iterator[Event], reader: BoundedReader) -> Iterator[tuple[int, object]]:
+    """The labels of a list whose start was read, up to and including its end."""
+    for number, event in enumerate(stream, start=1):
+        if event[0] == "end_array":
+            return
+        reader.mark(f"label {number}", number)
+        value = read_value(event, stream, MAX_LABEL_DEPTH)
+        reader.mark(f"what follows label {number}")
+        yield number, value
+
+
+def _why_no_labels(response: _Response) -> str:
+    """Why a response gave no labels: an openFDA error object, no results list, or an empty one."""
+    error = response.error
+    if isinstance(error, dict):
+        return one_line(f"openFDA error response: {error.get('code', '')} {error.get('message', '')}")[:300]
+    if response.results is None:
+        return "not an openFDA label response (no results list)"
+    if response.results != "a list":
+        return f"not an openFDA label response (results is {response.results}, not a list)"
+    return f"{_NO_LABELS} (empty results)"
+
+
+def _stream_labels(reader: BoundedReader, where: str) -> Iterator[Article | Skipped]:
+    """Labels of one openFDA JSON stream; a bad label is skipped and the labels after it still load.
+
+    A stream that cannot go on (malformed JSON, a label over its size, the reader's budget spent)
+    ends with a BadArticle saying how many labels came before.
+    """
+    response = _Response()
     count = 0
     try:
-        for count, label in enumerate(ijson.items(fh, "results.item" if head == b"{" else "item", use_float=True),
-                                      start=1):
+        for count, label in _labels(events(reader), reader, response):
+            at = f"{where}#{count}"
+            if isinstance(label, TooDeep):
+                yield Skipped(at, f"label {count} is nested more than {MAX_LABEL_DEPTH} levels deep "
+                                  f"(a label has {LABEL_DEPTH})")
+                continue
             try:
-                yield label_article(label, f"{where}#{count}")
+                item: Article | Skipped = label_article(label, at, count)
             except BadArticle as exc:
-                yield Skipped(exc.path, exc.reason)
+                item = Skipped(exc.path, exc.reason)
+            except Exception as exc:  # noqa: BLE001 - one odd label must not hide the labels after it
+                item = Skipped(at, f"label {count} could not be loaded ({type(exc).__name__}: "
+                                   f"{one_line(str(exc))[:200]})")
+            yield item
     except ijson.JSONError as exc:
-        reason = f"malformed JSON after {count} label(s): {one_line(str(exc))[:200]}"
-        raise BadArticle(where, reason) from None
+        if reader.position == 0:
+            raise BadArticle(where, "empty file") from None
+        raise BadArticle(where, f"malformed JSON after {count} label(s): {one_line(str(exc))[:200]}") from None
+    except TooLarge as exc:
+        if exc.value is None:  # the file's (or zip's) bound
+            raise BadArticle(where, f"{exc}; stopped after {count} label(s)") from None
+        at, most = (f"{where}#{exc.record}", "one label") if exc.record is not None else (where, "one value")
+        raise BadArticle(at, f"{exc.value} is larger than {size_text(MAX_LABEL_BYTES)}, the most {most} may be; "
+                             f"it and the rest of the file were not read ({count} label(s) before it)") from None
+    except _NotResponse as exc:
+        raise BadArticle(where, str(exc)) from None
     if count == 0:
-        raise BadArticle(where, f"{_NO_LABELS} (empty results)")
+        raise BadArticle(where, _why_no_labels(response))
 
 
-def _explain_empty(data: bytes) -> str | None:
-    """Why a small JSON file gave no labels: an openFDA error object, or no results list."""
+def load_openfda(path: Path, raw: BinaryIO, max_bytes: int) -> Iterator[Article | Skipped]:
+    """Labels of an openFDA ``.json`` response, streamed from the opened file, reading at most ``max_bytes``."""
+    grew = (f"too large: over the limit of {size_text(max_bytes)} per file (setting max_source_bytes, "
+            "MEDSEARCH_MAX_SOURCE_BYTES); it grew while it was being read")
+    yield from _stream_labels(BoundedReader(raw, max_bytes, grew, MAX_LABEL_BYTES), str(path))
+
+
+def load_openfda_zip(path: Path, raw: BinaryIO, max_bytes: int) -> Iterator[Article | Skipped]:
+    """Labels of every ``.json`` member of an openFDA bulk ``.json.zip``, streamed without unpacking to disk.
+
+    All members together may unpack to `UNZIP_FACTOR` times ``max_bytes``, counted as they are
+    read (a member's declared size can lie); past that the zip stops, naming the member.
+    """
+    budget = UNZIP_FACTOR * max_bytes
+    over = (f"the zip unpacks to more than {size_text(budget)} ({UNZIP_FACTOR} x max_source_bytes, "
+            "MEDSEARCH_MAX_SOURCE_BYTES)")
     try:
-        doc = json.loads(data)
-    except ValueError as exc:
-        return f"malformed JSON: {exc}"
-    if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
-        error = doc["error"]
-        return f"openFDA error response: {error.get('code', '')} {error.get('message', '')}".strip()
-    if isinstance(doc, dict) and "results" not in doc:
-        return "not an openFDA label response (no results list)"
-    if isinstance(doc, dict) and not isinstance(doc.get("results"), list):
-        return "not an openFDA label response (results is not a list)"
-    return None
-
-
-def load_openfda(path: Path, text: str = "") -> Iterator[Article | Skipped]:
-    """Labels of an openFDA ``.json`` response, streamed from the file."""
-    try:
-        with open(path, "rb") as fh:
-            yield from _stream_labels(fh, str(path))
-    except BadArticle as exc:
-        # No label at all: a small file is read whole to say what it is instead (an openFDA error object, ...).
-        reason = _explain_empty(path.read_bytes()) if _NO_LABELS in exc.reason and path.stat().st_size <= _SMALL_FILE \
-            else None
-        if reason:
-            raise BadArticle(str(path), reason) from None
-        raise
-
-
-load_openfda.streams = True  # reads the file itself, a label at a time (indexer/sources/files.py)
-
-
-def load_openfda_zip(path: Path, text: str = "") -> Iterator[Article | Skipped]:
-    """Labels of every ``.json`` member of an openFDA bulk ``.json.zip``, streamed without unpacking."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+        archive = zipfile.ZipFile(raw)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise BadArticle(str(path), f"not a readable zip file ({exc})") from None
     with archive:
         members = [m for m in archive.infolist() if m.filename.lower().endswith(".json") and not m.is_dir()]
         if not members:
             raise BadArticle(str(path), "zip holds no .json file of openFDA labels")
+        declared = sum(m.file_size for m in members)
+        if declared > budget:  # refused before anything is unpacked
+            raise BadArticle(str(path), f"{over}: its members declare {size_text(declared)}")
         for member in members:
             where = f"{path}!{member.filename}"
+            reader: BoundedReader | None = None
             try:
                 with archive.open(member) as fh:
-                    yield from _stream_labels(fh, where)
+                    reader = BoundedReader(fh, budget, over, MAX_LABEL_BYTES)
+                    yield from _stream_labels(reader, where)
             except BadArticle as exc:
                 yield Skipped(exc.path, exc.reason)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupt member; the others still load
-                yield Skipped(where, f"unreadable zip member ({exc})")
-
-
-load_openfda_zip.streams = True
+                if exc.reason.startswith(over):
+                    return  # the budget is spent: the members after this one are not read
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+                # a corrupt, encrypted or oddly compressed member; the others still load
+                yield Skipped(where, f"unreadable zip member ({one_line(str(exc))[:200]})")
+            budget -= reader.position if reader is not None else 0

@@ -28,7 +28,7 @@ from indexer.errors import BadArticle
 from indexer.models import Article, Section
 
 from .assemble import _unique, clean, one_line, slugify
-from .labels import (UNCLASSIFIED, dailymed_url, kind_of_code, label_meta, label_title, read_table)
+from .labels import (UNCLASSIFIED, as_int, dailymed_url, kind_of_code, label_meta, label_title, read_table)
 
 NS = "urn:hl7-org:v3"
 _V = {"v": NS}
@@ -210,13 +210,17 @@ def load_spl(path: Path, text: str) -> Iterator[Article]:
     product = _product(root)
     org = root.find("v:author/v:assignedEntity/v:representedOrganization/v:name", _V)
     manufacturer = one_line(org.text or "") if org is not None else ""
-    version = root.find("v:versionNumber", _V)
+    version_el = root.find("v:versionNumber", _V)
+    version = version_el.get("value") if version_el is not None else None
+    if version is not None and as_int(version) is None:  # an unreadable version must never win over a readable one
+        raise BadArticle(str(path), f"label {set_id}: versionNumber {one_line(version)[:40]!r} "
+                                    "is not a whole number")
     effective = root.find("v:effectiveTime", _V)
     doc_id = root.find("v:id", _V)
     doc_code = root.find("v:code", _V)
     title = label_title(product["brand"], product["generic"], product["form"], manufacturer) or f"Drug label {set_id}"
     meta = label_meta(
-        label_format="spl", set_id=set_id, version=version.get("value") if version is not None else None,
+        label_format="spl", set_id=set_id, version=version,
         spl_id=(doc_id.get("root") or "") if doc_id is not None else "",
         effective_time=(effective.get("value") or "") if effective is not None else "",
         brand_names=[product["brand"]], generic_names=[product["generic"]], substance_names=product["substances"],
