@@ -182,6 +182,8 @@ RULE_EXAMPLES = {
     "chest-pain": "crushing chest pain on amlodipine",
     "breathing-difficulty": "struggling to breathe since using my new inhaler",
     "face-throat-swelling": "lips and tongue swelling after amoxicillin",
+    "used-adrenaline": "had to use my epipen after a bee sting",
+    "skin-blistering-and-peeling": "skin blistering and peeling since starting allopurinol",
     "withdrawal-hallucinations": "stopped drinking two days ago and now hearing voices",
     "seizure": "convulsions after stopping diazepam",
     "collapse-unconscious": "passed out after taking my blood pressure tablet",

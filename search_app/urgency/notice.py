@@ -16,6 +16,9 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 # Apostrophes vanish ("can't" -> "cant") so patterns never need to spell both forms.
 _APOSTROPHES = str.maketrans("", "", "'\u2018\u2019\u02bc`\u00b4")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
+# A detector example may hold a slot ("{medicine}"): shown in words.
+_SLOT = re.compile(r"\{([a-z]+)\}")
+_SLOT_WORDS = {"medicine": "a medicine", "condition": "a condition"}
 
 
 def read_yaml(path: Path, what: str, error: type[Exception]) -> Any:
@@ -66,6 +69,14 @@ class Reason:
     similarity: float | None = None    # detector: cosine similarity to the nearest example of its level
     probability: float | None = None   # detector: P(this level or a more severe one)
     example: str | None = None         # detector: that nearest example
+
+    def explain(self) -> str:
+        """One plain sentence saying why this judge raised a notice (the page's "why am I seeing this")."""
+        if self.source == "rule":
+            return f"Your search matches our written rule for {self.id.replace('-', ' ')}."
+        example = _SLOT.sub(lambda m: _SLOT_WORDS.get(m.group(1), "something"), self.example or "")
+        return (f"Your search reads like an example we wrote of a situation that needs this advice: "
+                f"\u201c{example}\u201d (similarity {self.similarity:.2f}).")
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in (("source", self.source), ("id", self.id), ("level", self.level),

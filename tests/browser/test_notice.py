@@ -78,3 +78,23 @@ def test_an_advice_notice_is_compact_and_has_no_call_buttons(phone):
 
 def test_a_routine_question_gets_no_notice_on_a_phone(phone):
     assert open_search(phone, "what is sertraline used for").count() == 0
+
+
+@pytest.mark.parametrize("query", ["ok", "Tylenol", "xyz", "warfarin overdose management"])
+def test_a_bare_name_a_stray_word_or_a_look_up_gets_no_box_on_a_phone(phone, query):
+    assert open_search(phone, query).count() == 0
+
+
+def test_a_child_who_swallowed_pills_gets_call_buttons_on_the_first_screen_and_says_why(phone):
+    notice = open_search(phone, "my son swallowed my pills")
+    assert "notice-emergency" in notice.get_attribute("class")
+    buttons = notice.locator("a.call")
+    assert buttons.count() >= 2
+    for button in buttons.all():
+        box = button.bounding_box()
+        assert box["width"] >= MIN_TAP and box["height"] >= MIN_TAP, (button.inner_text(), box)
+        assert box["y"] + box["height"] <= PHONE["height"], "a call button is below the first screen"
+    why = notice.locator("details.notice-why")
+    assert not why.locator("li").first.is_visible()   # closed until asked
+    why.locator("summary").click()
+    assert "child swallowed medicine" in why.locator("li").first.inner_text()
