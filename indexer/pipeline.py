@@ -108,8 +108,8 @@ def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes
 
     The first occurrence of an id wins and later ones are skipped as duplicates, except between
     versions of one article (drug labels: one set id, integer ``meta["version"]``), where the
-    highest version replaces the others wherever they come in the sources; each replaced one
-    goes to ``report.replaced``.
+    highest version replaces the others wherever they come in the sources, and a copy with a
+    version replaces one without; each replaced one goes to ``report.replaced``.
     """
     chosen: dict[str, _Chosen] = {}
     ordinal = -1
@@ -120,6 +120,11 @@ def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes
         report.warnings += [Skipped(item.source_path, warning) for warning in item.warnings]
         ordinal += 1
         seen, version = chosen.get(item.id), _version(item)
+        # A copy without a readable version never beats one with a version, wherever it comes.
+        if seen is not None and seen.version is None and version is not None:
+            seen = None
+            report.replaced.append({"id": item.id, "version": None, "path": chosen[item.id].path,
+                                    "by_version": version, "by_path": item.source_path})
         if seen is not None and (version is None or seen.version is None or version == seen.version):
             report.skipped.append(Skipped(item.source_path, f"duplicate article id {item.id!r} "
                                                             f"(first loaded from {seen.path})"))
@@ -235,7 +240,7 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
             report.replaced += _replaced_in_live(live[0], [a for a, f in fingerprints.items()
                                                            if a in old_fingerprints and old_fingerprints[a] != f], chosen)
         for item in report.replaced:
-            log(f"article {item['id']}: version {item['version']} ({item['path']}) replaced by version "
+            log(f"article {item['id']}: version {item['version'] if item['version'] is not None else '(none)'} ({item['path']}) replaced by version "
                 f"{item['by_version']} ({item['by_path']})")
         if live is not None and live[1].recipe == recipe and not force and old_fingerprints == fingerprints:
             report.up_to_date, report.build_id = True, live[1].build_id

@@ -310,6 +310,17 @@ def test_the_newest_version_of_a_set_id_replaces_older_ones_across_files(tmp_pat
     assert stored.meta["version"] == 9 and "Version 9 of this label." in stored.sections[0].text
 
 
+def test_a_copy_without_a_version_never_beats_a_later_copy_with_one(tmp_path, embedder):
+    unversioned, versioned = _label_versions(tmp_path, 1, 17)
+    raw = json.loads(unversioned.read_text(encoding="utf-8"))
+    del raw["results"][0]["version"]
+    unversioned.write_text(json.dumps(raw), encoding="utf-8")
+    report = build_index([tmp_path / "src"], tmp_path / "index", embedder, log=lambda line: None)
+    assert report.published and report.articles == 1
+    assert [(r["version"], r["by_version"]) for r in report.replaced] == [(None, 17)]
+    assert _article_in(tmp_path / "index", COUMADIN).meta["version"] == 17
+
+
 def test_a_newer_version_replaces_the_live_one_in_an_incremental_build(tmp_path, embedder):
     old, = _label_versions(tmp_path, 3)
     build_index([old], tmp_path / "index", embedder, log=lambda line: None)
