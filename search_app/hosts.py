@@ -9,11 +9,16 @@ the error page work, and the request is refused as the first thing the app does.
 
 Absolute URLs (permalinks in citations, the API docs' example) start with ``public_url``; else,
 with an allow-list, with the checked Host of the request; else with the address the server
-listens on (``http://HOST:PORT`` of the settings), never with what a client wrote.
+listens on (``http://HOST:PORT`` of the settings), never with what a client wrote. Redirects
+(werkzeug's, from ``//articles//x`` to ``/articles/x``) carry a relative ``Location``: werkzeug
+builds them on the request's Host, which would hand a forged host back to the client (or a cache).
 """
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, current_app, request
+from werkzeug.routing import RequestRedirect
 
 from indexer.errors import BadQuery
 from indexer.hostnames import BadHost, allowed, check_host, parse_allowed
@@ -31,6 +36,12 @@ def listening_base(conf: dict, server_port: str | None = None) -> str:
         host = f"[{host}]"
     port = conf["port"] or server_port or ""
     return f"http://{host}:{port}" if port else f"http://{host}"
+
+
+def relative_location(url: str) -> str:
+    """The path and query of a URL, as a Location that starts with exactly one ``/`` (never ``//host``)."""
+    parts = urlsplit(url)
+    return "/" + parts.path.lstrip("/") + (f"?{parts.query}" if parts.query else "")
 
 
 def base_url() -> str:
@@ -82,3 +93,12 @@ def install(app: Flask, conf: dict) -> None:
         reason = request.environ.get(BAD_HOST)
         if reason:
             raise BadQuery("bad_host", reason)
+
+    @app.before_request
+    def relative_redirect():
+        # Routing has already built the redirect on the Host; it is raised after the other checks, as it was.
+        found = request.routing_exception
+        if isinstance(found, RequestRedirect):
+            redirect = RequestRedirect(relative_location(found.new_url))
+            redirect.code = found.code
+            request.routing_exception = redirect
