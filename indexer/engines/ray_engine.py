@@ -36,6 +36,7 @@ import ray
 import ray.data
 from ray.util.annotations import RayDeprecationWarning
 
+from .. import offline
 from . import EngineFailed, check_engine
 
 if TYPE_CHECKING:
@@ -117,10 +118,10 @@ def connect(address: str = "", cpus: int | None = None) -> bool:
     """
     if ray.is_initialized():
         return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing to report to: no prompt, no network
+    offline.apply()  # no usage statistics (RAY_USAGE_STATS_ENABLED=0), and a local Ray's workers inherit it all
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
-    if address:
-        options["runtime_env"] = {"py_modules": [str(PACKAGE_DIR)]}
+    if address:  # a cluster's workers were started elsewhere: they are told to keep quiet too
+        options["runtime_env"] = {"py_modules": [str(PACKAGE_DIR)], "env_vars": dict(offline.ENVIRONMENT)}
     else:  # "local": a new Ray of its own, never one that `ray start` left running on this machine
         options.update(num_cpus=cpus or _cpus_here(), object_store_memory=LOCAL_OBJECT_STORE)
     where = f"join the Ray cluster at {address}" if address else "start a local Ray"
