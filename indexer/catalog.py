@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .errors import IndexNotFound
 from .models import Article, Passage, Section, article_permalink, section_link
 from .section_types import type_of
 
@@ -62,6 +63,7 @@ class Catalog:
     """Read-only access to a published catalog, safe to share between threads."""
 
     def __init__(self, path: Path):
+        self.path = path
         self._uri = f"file:{path}?mode=ro&immutable=1"  # a published build never changes
         self._local = threading.local()
         self._db  # open once now so that a broken file fails at load time, not at first query
@@ -70,10 +72,30 @@ class Catalog:
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            db = self._connect()
             db.row_factory = sqlite3.Row
             self._local.db = db
         return db
+
+    def _connect(self) -> sqlite3.Connection:
+        # Each thread opens the file anew: once the build is deleted or moved, a new thread cannot, while
+        # threads that opened it before still read it. Said as a missing index, never an internal error.
+        try:
+            return sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise IndexNotFound(f"the catalog {self.path} cannot be opened ({exc}): its build was deleted or "
+                                "moved; publish a build with `python -m indexer build`") from None
+
+    def probe(self) -> None:
+        """Open the file as a new reader would and read from it; IndexNotFound saying why if that fails."""
+        db = self._connect()
+        try:
+            db.execute("SELECT row FROM passages LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise IndexNotFound(f"the catalog {self.path} cannot be read ({exc}); publish a build with "
+                                "`python -m indexer build`") from None
+        finally:
+            db.close()
 
     def counts(self) -> dict[str, int]:
         """Number of articles, sections and passages."""

@@ -269,6 +269,10 @@ class SearchIndex:
         """Every article's title by id."""
         return self._catalog.titles()
 
+    def check_readable(self) -> None:
+        """IndexNotFound, saying why, when a new reader could not read this build now (deleted or moved)."""
+        self._catalog.probe()
+
     def describe(self) -> dict[str, Any]:
         """What the health check shows of this build."""
         return {"build_id": self.build_id, "passages": self._size, "articles": self.manifest.counts.articles,

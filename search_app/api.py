@@ -21,5 +21,10 @@ def search():
 
 @bp.get("/healthz")
 def healthz():
-    """Which index is loaded, so operators and load balancers can check a deploy."""
-    return jsonify({"status": "ok", **pinned_searcher().index.describe()})
+    """Which build this process serves, so operators and load balancers can check a deploy.
+
+    A newly published build is picked up first; 503 in the one error shape when the served build cannot be read.
+    """
+    searcher = pinned_searcher(health=True)
+    return jsonify({"status": "ok", **searcher.index.describe(),
+                    "published_build_id": current_app.extensions["medsearch_live"].published()})

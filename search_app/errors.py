@@ -9,7 +9,7 @@ import sys
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from indexer.errors import BadQuery
+from indexer.errors import BadQuery, IndexNotFound
 
 from .live import pinned_searcher
 from .search import BuildChanged
@@ -89,6 +89,14 @@ def register(app: Flask) -> None:
     def bad_query(exc: BadQuery):
         return error_response(400, exc.code, exc.message)
 
+    @app.errorhandler(IndexNotFound)
+    def index_unavailable(exc: IndexNotFound):
+        # The build this process serves cannot be read (deleted or moved under it): 503, so that a load balancer
+        # takes it out of rotation. The reason, with the paths, goes to the log (once), not to the client.
+        app.extensions["medsearch_live"].probe()
+        return error_response(503, "index_unavailable", "the search index cannot be read on this server right now; "
+                                                        "please try again later")
+
     @app.errorhandler(BuildChanged)
     def build_changed(exc: BuildChanged):
         return error_response(409, exc.code, exc.message)
@@ -114,6 +122,8 @@ def register(app: Flask) -> None:
         if "medsearch_live" in app.extensions:
             try:
                 response.headers["X-Medsearch-Build"] = pinned_searcher().index.build_id
+            except IndexNotFound:  # no build to name: it cannot be read (said once in the log already)
+                pass
             except Exception:  # no build to name (it failed to open): the answer still goes out
                 log.exception("no build id for the answer to %s", request.path)
         return response

@@ -64,8 +64,11 @@ def worker_exit(server, worker) -> None:
 
 
 def _refresh(worker) -> None:
-    """A worker forked after a hot swap starts from the master's build: open the published one first."""
-    worker.wsgi.extensions["medsearch_live"].refresh()
+    """A worker forked after a hot swap starts from the master's build: open the published one first (or say
+    in one line that it cannot be read), then watch `current` from a thread of the worker's own."""
+    live = worker.wsgi.extensions["medsearch_live"]
+    live.refresh()
+    live.watch()
 
 
 def run(conf: dict) -> None:
