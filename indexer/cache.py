@@ -12,7 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import IndexUnwritable
+from . import diskspace
+from .errors import IndexUnwritable, MedsearchError
 
 
 class EmbeddingCache:
@@ -26,7 +27,7 @@ class EmbeddingCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
         except (OSError, sqlite3.Error) as exc:
-            raise self._unwritable(exc) from None
+            raise self._unwritable(exc, "its files") from None
         self._model = model_fingerprint.encode()
         self._dimension = dimension
 
@@ -68,9 +69,15 @@ class EmbeddingCache:
                                   for key, v in zip(keys, vectors)])
             self._db.commit()
         except sqlite3.OperationalError as exc:  # read-only file or folder, disk full
-            raise self._unwritable(exc) from None
+            size = sum(self._dimension * 4 + len(key) for key in keys)
+            count = f"{len(keys)} vector" + ("s" if len(keys) != 1 else "")
+            raise self._unwritable(exc, f"{count} ({diskspace.human(size)})") from None
 
-    def _unwritable(self, exc: Exception) -> IndexUnwritable:
+    def _unwritable(self, exc: Exception, storing: str) -> MedsearchError:
+        if diskspace.is_full(exc, self.path.parent):  # a full disk is not a permissions problem
+            return diskspace.disk_full(self.path, exc, f"the embedding cache needs room for {storing}, and more for "
+                                       "the new build beside it", "free some space there or choose another --index / "
+                                       f"MEDSEARCH_INDEX; {diskspace.UNTOUCHED}")
         reason = getattr(exc, "strerror", None) or str(exc)
         return IndexUnwritable(f"cannot write the embedding cache {self.path}: {reason}; give this user write access "
                                f"to {self.path.parent}")

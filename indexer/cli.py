@@ -78,11 +78,13 @@ def build(sources, force, report_file, **flags):
     2 a bad flag or setting.
     """
     conf = resolve_flags(flags)
-    from .pipeline import build_index
+    from . import diskspace
     from .chunking import ChunkSettings
     from .embedding import Embedder
     from .engines import check_engine, open_engine
+    from .pipeline import BuildReport, build_index
 
+    report = BuildReport(index_dir=str(conf["index"]))
     try:
         check_engine(conf["engine"], conf["backend"])  # before the model loads: a missing Ray is said at once
         embedder = Embedder(conf["model"], batch_size=conf["batch_size"], backend=conf["backend"],
@@ -90,21 +92,43 @@ def build(sources, force, report_file, **flags):
         chunking = ChunkSettings(conf["chunk_tokens"], conf["overlap_tokens"], embedder.max_seq_length)
         with open_engine(conf["engine"], embedder, conf["ray_address"], conf["ray_actors"],
                          log=lambda line: click.echo(line, err=True)) as engine:
-            report = build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
-                                 force=force, window=conf["embed_window"], index_type=conf["index_type"],
-                                 max_source_bytes=conf["max_source_bytes"], engine=engine)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
-    except MedsearchError as exc:
-        _fail(str(exc))
-    except OSError as exc:  # a folder of the index that cannot be written, a full disk: one line, no traceback
-        _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+            build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
+                        force=force, window=conf["embed_window"], index_type=conf["index_type"],
+                        max_source_bytes=conf["max_source_bytes"], engine=engine, report=report)
     except KeyboardInterrupt:
         _fail("interrupted: nothing was published and the live index is untouched", code=130)
+    except (MedsearchError, OSError) as exc:  # a folder that cannot be written, a full disk: one line, no traceback
+        if isinstance(exc, OSError) and diskspace.is_full(exc):  # outside the index: the model cache, the sources' disk
+            exc = diskspace.disk_full(exc.filename or conf["index"], exc, "the build needs more room there than is "
+                                      "left", f"free some space and build again; {diskspace.UNTOUCHED}")
+        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+            message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+        else:
+            message = str(exc)
+        report.error = message
+        click.echo(f"error: {message}", err=True)
+        if report_file:  # what the build did before it failed, with the reason
+            _write_report(report, report_file)
+        sys.exit(1)
     _summarise(report)
     if report_file:
-        report_file.write_text(json.dumps(_report_json(report), indent=1), encoding="utf-8")
+        _write_report(report, report_file)
     sys.exit(report.exit_code)
+
+
+def _write_report(report, path: Path) -> None:
+    """The JSON report, to ``path``; to stderr, on one line, when it cannot be written there (a full disk)."""
+    text = json.dumps(_report_json(report), indent=1)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        try:
+            path.unlink(missing_ok=True)  # no half-written report left behind
+        except OSError:
+            pass
+        click.echo(f"warning: the report could not be written to {path} ({exc.strerror or exc}); here it is:",
+                   err=True)
+        click.echo(json.dumps(_report_json(report)), err=True)
 
 
 def _report_json(report) -> dict:

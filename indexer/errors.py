@@ -27,6 +27,10 @@ class IndexUnwritable(MedsearchError):
     """An index or cache directory that this process cannot create or write."""
 
 
+class DiskFull(MedsearchError):
+    """A disk with no room left for what a build writes (the new build, the embedding cache, the model cache)."""
+
+
 class BuildLocked(MedsearchError):
     """Another build holds the index lock."""
 

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__, headings, publishing
+from . import __version__, diskspace, headings, publishing
 from . import lexicon as lexicons
 from . import manifest as manifests
 from .cache import EmbeddingCache
@@ -205,14 +205,16 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
                 force: bool = False, log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
                 progress: bool | None = None, window: int = BY_NAME["embed_window"].default,
                 index_type: str = BY_NAME["index_type"].default, engine: Engine | None = None,
-                max_source_bytes: int = BY_NAME["max_source_bytes"].default) -> BuildReport:
+                max_source_bytes: int = BY_NAME["max_source_bytes"].default,
+                report: BuildReport | None = None) -> BuildReport:
     """Build and publish a new index of ``sources``; the live build is untouched unless this succeeds.
 
     ``engine`` computes the missing vectors (default: this process's embedder, window by window).
+    ``report`` is filled in as the build goes, so that a caller who passes one has it when the build fails.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
-    report = BuildReport(index_dir=str(index_dir))
+    report = report if report is not None else BuildReport(index_dir=str(index_dir))
     chunking = chunking or ChunkSettings(max_seq_length=embedder.max_seq_length)
     engine = engine or LocalEngine(embedder)
     lock = publishing.lock(index_dir)
@@ -251,8 +253,12 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
                          carry_from=live[0] if carry else None, carried=old_fingerprints if carry else {},
                          chosen=chosen, max_source_bytes=max_source_bytes)
         report.build_id = publishing.new_build_id()
-        staging = publishing.staging_dir(index_dir, report.build_id)
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
+        try:
+            staging = publishing.staging_dir(index_dir, report.build_id)
+        except BaseException:
+            cache.close()
+            raise
         try:
             # An engine may embed every missing passage ahead of the write (Ray: one job); the write then
             # finds those vectors in the cache and counts them as embedded.
@@ -265,8 +271,11 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
                 sources=[str(s) for s in sources],
                 skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped], engine=engine.name))
             publishing.publish(index_dir, staging, report.build_id)
-        except BaseException:
+        except BaseException as exc:
+            written = diskspace.size_of(staging)
             shutil.rmtree(staging, ignore_errors=True)  # the live build was never touched
+            if diskspace.is_full(exc, index_dir):  # whichever library was writing (SQLite, FAISS, numpy): one line
+                raise diskspace.build_disk_full(index_dir, exc, written, live[0] if live else None) from None
             raise
         finally:
             cache.close()

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import BuildLocked, IndexNotFound, IndexUnwritable
+from . import diskspace
+from .errors import BuildLocked, IndexNotFound, IndexUnwritable, MedsearchError
 from .manifest import MANIFEST
 
 CURRENT = "current"
@@ -64,12 +65,15 @@ def staging_dir(index_dir: Path, build_id: str) -> Path:
     try:
         path.mkdir(parents=True)
     except OSError as exc:
-        raise unwritable(path.parent, exc) from None
+        raise unwritable(path.parent, exc, index_dir) from None
     return path
 
 
-def unwritable(path: Path, exc: OSError) -> IndexUnwritable:
-    """The one-line error for a directory of the index that cannot be written."""
+def unwritable(path: Path, exc: OSError, index_dir: Path | None = None) -> MedsearchError:
+    """The one-line error for a directory of the index that cannot be written (or whose disk is full)."""
+    if diskspace.is_full(exc):
+        index_dir = Path(index_dir or path)
+        return diskspace.build_disk_full(index_dir, exc, 0, live_build_or_none(index_dir))
     return IndexUnwritable(f"cannot write to {path}: {exc.strerror or exc}; give this user write access to it or "
                            "choose another directory with --index / MEDSEARCH_INDEX")
 
@@ -90,11 +94,16 @@ def publish(index_dir: Path, staging: Path, build_id: str) -> Path:
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
     final = index_dir / BUILDS / build_id
-    os.rename(staging, final)
-    _fsync_dir(final.parent)
     tmp_link = index_dir / f".{CURRENT}.{build_id}"
-    os.symlink(Path(BUILDS) / build_id, tmp_link)
-    os.replace(tmp_link, index_dir / CURRENT)  # readers see the old build or the new, never neither
+    os.rename(staging, final)
+    try:
+        _fsync_dir(final.parent)
+        os.symlink(Path(BUILDS) / build_id, tmp_link)
+        os.replace(tmp_link, index_dir / CURRENT)  # readers see the old build or the new, never neither
+    except BaseException:  # not published (a full disk has no room for the link): back to staging, for the caller
+        tmp_link.unlink(missing_ok=True)
+        os.rename(final, staging)
+        raise
     _fsync_dir(index_dir)
     return final
 
