@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from indexer.embedding import Embedder
-    from search_app.ranking import Searcher
+    from search_app.core.ranking import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"  # the shared data sets (see its README)
@@ -39,6 +39,6 @@ def configured_embedder(backend: str | None = None, batch_size: int | None = Non
 
 def searcher_for(index: str | Path) -> Searcher:
     """The searcher of the live build in ``index``, as `python -m search_app eval --index` opens it."""
-    from search_app.ranking import open_searcher
+    from search_app.core.ranking import open_searcher
 
     return open_searcher(settings({"index": str(index)}))

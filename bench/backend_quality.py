@@ -27,8 +27,8 @@ from indexer import settings as settings_mod
 from indexer.pipeline import build_index
 from indexer.embedding import BACKENDS
 from indexer.index import SearchIndex
-from search_app.evaluation import evaluate, load_queries
-from search_app.ranking import Searcher, Weights
+from search_app.core.evaluation import evaluate, load_queries
+from search_app.core.ranking import Searcher, Weights
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from _common import ROOT, searcher_for
 
 from indexer.sources import Skipped, iter_articles
-from search_app.ranking import Searcher
+from search_app.core.ranking import Searcher
 
 
 def spot_check(searcher: Searcher, questions_file: Path) -> list[dict]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from _common import ROOT, SHARED, configured_embedder, searcher_for
 
 from indexer.pipeline import build_index
-from search_app.evaluation import evaluate, load_queries
+from search_app.core.evaluation import evaluate, load_queries
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from _common import OUT, PY, ROOT, SHARED, searcher_for
 
-from search_app import search as service
-from search_app.matching import Thresholds
-from search_app.query import SearchRequest
+from search_app.core import search as service
+from search_app.core.matching import Thresholds
+from search_app.core.query import SearchRequest
 
 POSITIVE_KINDS = ("covered", "general", "comparison")
 

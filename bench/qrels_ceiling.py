@@ -27,7 +27,7 @@ import numpy as np
 
 from _common import SHARED, configured_embedder, searcher_for
 
-from search_app.evaluation import load_queries
+from search_app.core.evaluation import load_queries
 
 
 def main() -> None:

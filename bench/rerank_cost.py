@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from indexer.embedding import Embedder
-    from search_app.evaluation import load_queries
+    from search_app.core.evaluation import load_queries
 
     searcher = searcher_for(args.index)
     queries = [q.query for q in load_queries(args.queries_file)][:args.queries]

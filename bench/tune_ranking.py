@@ -30,8 +30,8 @@ from _common import ROOT, SHARED, configured_embedder
 
 from indexer import settings as settings_mod
 from indexer.index import SearchIndex
-from search_app.evaluation import evaluate, load_queries
-from search_app.ranking import Searcher, Weights
+from search_app.core.evaluation import evaluate, load_queries
+from search_app.core.ranking import Searcher, Weights
 
 GRID = {"lexical": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0],
         "name": [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5],

@@ -60,8 +60,8 @@ from pathlib import Path
 
 from _common import ROOT, configured_embedder
 
-from search_app.urgency import DEFAULT_RULES, LEVELS, UrgencyRules, load
-from search_app.urgency_detector import embed_each
+from search_app.core.urgency import DEFAULT_RULES, LEVELS, UrgencyRules, load
+from search_app.core.urgency.detector import embed_each
 
 QUERIES = ROOT / "bench" / "urgent_queries.jsonl"
 FINAL = "fresh6"

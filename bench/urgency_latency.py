@@ -20,7 +20,7 @@ import time
 import numpy as np
 from _common import ROOT, configured_embedder
 
-from search_app.urgency import UrgencyRules, load
+from search_app.core.urgency import UrgencyRules, load
 
 QUERIES = (ROOT / "bench" / "urgent_queries.jsonl", ROOT / "bench" / "traffic_queries.jsonl")
 

@@ -33,8 +33,8 @@ import json
 import numpy as np
 from _common import ROOT, configured_embedder
 
-from search_app.urgency import UrgencyRules
-from search_app.urgency_detector import CLASSES, FLAGGED, embed_each, fit, load_examples
+from search_app.core.urgency import UrgencyRules
+from search_app.core.urgency.detector import CLASSES, FLAGGED, embed_each, fit, load_examples
 
 QUERIES = ROOT / "bench" / "urgent_queries.jsonl"
 FINAL = "fresh6"

@@ -191,9 +191,9 @@ def assess_all(rows: list[dict], indexes: dict[str, Path]) -> None:
     """Run each query through the search service and record the notice's level and why."""
     from _common import searcher_for
 
-    from search_app import search as service
-    from search_app import urgency
-    from search_app.query import parse
+    from search_app.core import search as service
+    from search_app.core import urgency
+    from search_app.core.query import parse
 
     for which, path in indexes.items():
         mine = [r for r in rows if r["index"] == which]

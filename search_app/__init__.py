@@ -1,9 +1,13 @@
-"""medsearch web app: HTML pages and a JSON API over one search call."""
+"""medsearch's query side: the Flask-free search core (``search_app.core``) and the web app over it.
+
+``import search_app`` imports no Flask: ``create_app`` imports the web layer when it is called.
+"""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -12,9 +16,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Lower-case keys of ``config`` are medsearch settings (over the environment and config file),
     upper-case ones Flask's own; a bad setting raises ``BadSetting`` before anything is loaded.
     """
+    from flask import Flask
+
     from indexer import settings as settings_mod
 
-    from . import api, api_v1, assets, errors, limits, pages, urgency
+    from . import api, api_v1, assets, errors, limits, pages
+    from .core import urgency
     from .json_provider import OrjsonProvider
     from .live import LiveSearcher
 

@@ -11,8 +11,9 @@ from markupsafe import Markup
 
 from indexer.errors import BadQuery
 
-from . import api, query
-from . import search as service
+from . import api
+from .core import query
+from .core import search as service
 from .errors import error_response
 from .hosts import base_url
 from .live import pinned_searcher

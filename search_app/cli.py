@@ -10,8 +10,8 @@ import click
 from indexer.cli import Group, resolve_flags, setting_options
 from indexer.errors import MedsearchError
 
-from .evaluation import DEPTH
-from .ranking import MODES
+from .core.evaluation import DEPTH
+from .core.ranking import MODES
 
 
 @click.group(cls=Group)
@@ -46,8 +46,8 @@ def serve(dev, **flags):
 def evaluate_cmd(queries_file, k, mode, as_json, **flags):
     """Section-level recall@1/5/10, MRR@10 and nDCG@10 of the search over a queries file (to depth k)."""
     conf = resolve_flags(flags)
-    from .evaluation import evaluate, load_queries
-    from .ranking import open_searcher
+    from .core.evaluation import evaluate, load_queries
+    from .core.ranking import open_searcher
 
     try:
         queries = load_queries(queries_file)

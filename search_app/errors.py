@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from indexer.errors import BadQuery, IndexNotFound
 
 from .live import pinned_searcher
-from .search import BuildChanged
+from .core.search import BuildChanged
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

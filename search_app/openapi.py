@@ -10,8 +10,8 @@ from typing import Any
 from indexer import __version__
 from indexer.section_types import SECTION_TYPES
 
-from .query import MAX_OFFSET
-from .ranking import MODES
+from .core.query import MAX_OFFSET
+from .core.ranking import MODES
 
 
 def _string(**extra: Any) -> dict[str, Any]:
@@ -224,12 +224,12 @@ def search_example(base_url: str = "https://medsearch.example.org") -> dict[str,
     """An example search answer, made by the serialiser the API itself answers with (so it cannot drift)."""
     from indexer.models import Article, Passage
 
-    from .matching import Match
-    from .query import SearchRequest
-    from .ranking import Hit
-    from .search import SearchOutcome
+    from .core.matching import Match
+    from .core.query import SearchRequest
+    from .core.ranking import Hit
+    from .core.search import SearchOutcome
     from .serialise import search_json
-    from .understanding import Analysis
+    from .core.understanding import Analysis
 
     passage = Passage(id="amitriptyline/common-side-effects/0", article_id="amitriptyline",
                       section_id="common-side-effects", ordinal=0, title="Amitriptyline",

@@ -17,15 +17,16 @@ from indexer.models import Article, Passage
 from indexer.section_types import LABELS, SECTION_TYPES
 from indexer.urls import safe_http_url
 
-from . import query, search as service
-from .credit import Credit, credit_of
+from .core import query
+from .core import search as service
+from .core.credit import Credit, credit_of
 from .hosts import base_url  # citations' permalinks start where the API's do
 from .live import pinned_searcher
-from .ranking import Hit
+from .core.ranking import Hit
 from .serialise import article_citation, cite
-from .snippets import Snippet, snippet
-from .search import SearchOutcome
-from .suggest import Suggester
+from .core.snippets import Snippet, snippet
+from .core.search import SearchOutcome
+from .core.suggest import Suggester
 
 bp = Blueprint("pages", __name__)
 

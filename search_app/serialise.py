@@ -14,9 +14,9 @@ from indexer.models import Article, Passage, article_permalink, section_link
 from indexer.section_types import type_of
 from indexer.urls import safe_http_url
 
-from .credit import Credit, citation_text, credit_of
-from .ranking import Hit
-from .search import SearchOutcome
+from .core.credit import Credit, citation_text, credit_of
+from .core.ranking import Hit
+from .core.search import SearchOutcome
 
 HeaderOf = Callable[[str], "Article | None"]
 

@@ -14,7 +14,7 @@ from indexer.cli import main
 from indexer.embedding import Embedder, UnknownBackend, UnsupportedModel, load_embedder
 from indexer.errors import IndexIncompatible
 from indexer.index import SearchIndex
-from search_app.ranking import Searcher
+from search_app.core.ranking import Searcher
 
 from .conftest import CORPUS
 

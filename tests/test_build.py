@@ -232,7 +232,7 @@ def test_verify_passes_on_a_good_index(index_dir):
 
 
 def test_hnsw_index_type_is_recorded_and_serves_the_same_top_results(tmp_path, index_dir, embedder):
-    from search_app.ranking import Searcher
+    from search_app.core.ranking import Searcher
 
     report = build_index([CORPUS], tmp_path / "hnsw", embedder, index_type="hnsw", **QUIET)
     manifest = json.loads((tmp_path / "hnsw" / "current" / "manifest.json").read_text())

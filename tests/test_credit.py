@@ -5,7 +5,7 @@ import pytest
 from lxml import html
 
 from indexer.models import Article
-from search_app.credit import OWN, UNKNOWN, credit_of, references_of, site_name
+from search_app.core.credit import OWN, UNKNOWN, credit_of, references_of, site_name
 
 
 def _cards(client, q):

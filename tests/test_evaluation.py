@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from search_app.cli import main
-from search_app.evaluation import EvalQuery, evaluate
+from search_app.core.evaluation import EvalQuery, evaluate
 
 from .conftest import FIXTURES, SHARED, needs_shared
 
@@ -109,7 +109,7 @@ def test_eval_command_prints_json_metrics(index_dir):
 
 
 def test_shared_medicationqa_queries_file_parses():
-    from search_app.evaluation import load_queries
+    from search_app.core.evaluation import load_queries
 
     queries = load_queries(needs_shared(SHARED / "medicationqa" / "queries-dev.jsonl"))
     assert len(queries) == 328 and all(q.relevant for q in queries)

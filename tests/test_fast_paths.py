@@ -16,7 +16,7 @@ from indexer import manifest as manifests
 from indexer.index import SearchIndex
 from indexer.lexical import LexicalIndex
 from indexer.publishing import live_build
-from search_app.ranking import Searcher
+from search_app.core.ranking import Searcher
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from indexer.pipeline import build_index
 from indexer.errors import IndexIncompatible
 from indexer.index import SearchIndex
-from search_app.ranking import Searcher
+from search_app.core.ranking import Searcher
 
 from .conftest import CORPUS, rewrite_manifest
 

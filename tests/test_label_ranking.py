@@ -10,7 +10,7 @@ from indexer.index import SearchIndex
 from indexer.pipeline import build_index
 from indexer.settings import BY_NAME
 from indexer.sources.labels import SUPPORTING_FIELDS
-from search_app.ranking import Searcher, Weights
+from search_app.core.ranking import Searcher, Weights
 
 from .conftest import CORPUS, FIXTURES
 

@@ -19,7 +19,7 @@ from rapidfuzz.distance import OSA
 from indexer import settings
 from indexer.lexicon import article_names, name_key, synonym_table
 from indexer.sources import Skipped, discover, load_file
-from search_app.query import normalise
+from search_app.core.query import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "bench" / "match_queries.jsonl"

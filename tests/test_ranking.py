@@ -95,7 +95,7 @@ def test_the_page_highlights_matched_words(client):
 @pytest.mark.parametrize("q", ["blood pressure", "side effects of tablets"])
 def test_pages_past_the_candidate_pool_never_repeat_or_skip(index_dir, embedder, mode, q):
     from indexer.index import SearchIndex
-    from search_app.ranking import Searcher
+    from search_app.core.ranking import Searcher
 
     # A pool of 1 candidate per retriever makes every page after the first rank the whole fixture index.
     searcher = Searcher(SearchIndex.open(index_dir), embedder, pool=1)

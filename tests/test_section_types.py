@@ -2,7 +2,7 @@
 import pytest
 
 from indexer.section_types import SECTION_TYPES, section_type
-from search_app.understanding import intents
+from search_app.core.understanding import intents
 
 
 @pytest.mark.parametrize("heading, expected", [

@@ -8,7 +8,7 @@ from lxml import html
 from indexer.blocks import blocks_of, join_blocks
 from indexer.chunking import split_text
 from indexer.pipeline import build_index
-from search_app.snippets import snippet
+from search_app.core.snippets import snippet
 
 from .test_labels import GOOD
 

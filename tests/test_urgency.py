@@ -8,7 +8,7 @@ from textwrap import dedent
 import pytest
 import yaml
 
-from search_app.urgency import DEFAULT_RULES, Notice, RulesError, UrgencyRules
+from search_app.core.urgency import DEFAULT_RULES, Notice, RulesError, UrgencyRules
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench" / "urgent_queries.jsonl"

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import yaml
 
-from search_app import urgency
-from search_app.urgency import Messages, MessagesError, Notice, Urgency, UrgencyRules, normalise
-from search_app.urgency_detector import (DEFAULT_ARTEFACT, DEFAULT_EXAMPLES, DetectorError, UrgencyDetector,
+from search_app.core import urgency
+from search_app.core.urgency import Messages, MessagesError, Notice, Urgency, UrgencyRules, normalise
+from search_app.core.urgency.detector import (DEFAULT_ARTEFACT, DEFAULT_EXAMPLES, DetectorError, UrgencyDetector,
                                          load_examples)
-from search_app.urgency_train import main as train_main
+from search_app.core.urgency.train import main as train_main
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "urgency" / "examples.yaml"
@@ -84,19 +84,19 @@ def test_a_detector_made_with_another_model_or_backend_is_refused(fixture_detect
         UrgencyDetector.load(path, other, FIXTURE)
     message = str(info.value)
     assert "trained with all-MiniLM-L6-v2 (onnx-int8" in message and "(torch" in message
-    assert "python -m search_app.urgency_train --backend torch" in message
+    assert "python -m search_app.core.urgency.train --backend torch" in message
 
 
 def test_a_detector_trained_from_other_examples_is_refused(fixture_detector, embedder, tmp_path):
     path = fixture_detector.save(tmp_path / "detector.npz")
     edited = tmp_path / "examples.yaml"
     edited.write_text(FIXTURE.read_text() + "      - a new example\n", encoding="utf-8")
-    with pytest.raises(DetectorError, match="another version of .*examples.yaml.*python -m search_app.urgency_train"):
+    with pytest.raises(DetectorError, match="another version of .*examples.yaml.*python -m search_app.core.urgency.train"):
         UrgencyDetector.load(path, embedder.describe(), edited)
 
 
 def test_a_missing_or_broken_artefact_is_refused_with_what_to_run(tmp_path):
-    with pytest.raises(DetectorError, match="no trained urgency detector: run `python -m search_app.urgency_train`"):
+    with pytest.raises(DetectorError, match="no trained urgency detector: run `python -m search_app.core.urgency.train`"):
         UrgencyDetector.load(tmp_path / "absent.npz")
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"not a zip")
@@ -408,7 +408,7 @@ def test_the_api_shows_the_notice_with_its_reasons_and_calls(client):
 
 def test_the_app_refuses_a_detector_made_for_another_backend(index_dir, tmp_path, monkeypatch):
     """A shipped artefact trained with onnx-int8 must not judge vectors of another backend: clear refusal."""
-    from search_app import urgency_detector
+    from search_app.core.urgency import detector as urgency_detector
 
     copy = tmp_path / "detector.npz"
     shutil.copy(DEFAULT_ARTEFACT, copy)

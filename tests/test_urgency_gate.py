@@ -7,8 +7,8 @@ import copy
 import pytest
 import yaml
 
-from search_app import urgency
-from search_app.urgency import DEFAULT_RULES, Evidence, RulesError, UrgencyRules
+from search_app.core import urgency
+from search_app.core.urgency import DEFAULT_RULES, Evidence, RulesError, UrgencyRules
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +188,8 @@ def test_without_a_gate_section_every_judge_speaks_as_before():
 
 def test_every_flagged_example_the_detector_learnt_from_can_reach_it():
     """An emergency or urgent example that the gate would never let through teaches the detector nothing."""
-    from search_app.urgency import normalise
-    from search_app.urgency_detector import load_examples
+    from search_app.core.urgency import normalise
+    from search_app.core.urgency.detector import load_examples
 
     gate = UrgencyRules.load().gate
     examples = load_examples()

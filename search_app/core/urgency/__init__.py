@@ -5,7 +5,7 @@ Two judges, and the more urgent verdict wins (emergency > urgent > advice > none
 - the rules of ``search_app/data/urgent_rules.yaml`` (``UrgencyRules``): a query is normalised
   (lower case, accents, apostrophes and punctuation dropped, whitespace collapsed) and every rule
   is tried; the most severe match wins, and among rules of one level the first in the file;
-- the learned detector (``search_app.urgency_detector``): the query's embedding, from the model
+- the learned detector (``search_app.core.urgency.detector``): the query's embedding, from the model
   the index uses, against labelled examples; it catches wordings nobody wrote a rule for. It is
   not asked about a general question that names nobody it is happening to (the rules file's
   ``general_question``: "signs of an overdose of tramadol"): embeddings tell what a query is
@@ -36,7 +36,7 @@ from .notice import _RANK, LEVELS, Call, Notice, Reason, normalise
 from .rules import DEFAULT_RULES, RulesError, UrgencyRules
 
 if TYPE_CHECKING:
-    from ..urgency_detector import UrgencyDetector
+    from .detector import UrgencyDetector
 
 __all__ = ["CALL_KINDS", "DEFAULT_MESSAGES", "DEFAULT_REGION", "DEFAULT_RULES", "LEVELS", "PHRASES", "REGIONS", "Call",
            "Evidence", "Gate", "Messages", "MessagesError", "Notice", "Reason", "RulesError", "Urgency", "UrgencyRules", "load",
@@ -126,7 +126,7 @@ def load(conf: Mapping[str, Any] | None = None, embedder: Any = None, *, rules: 
     ``embedder`` (default: the one ``conf`` names, shared with the searcher) must be the one that made the
     detector: another model or backend is refused with what to run. A broken file raises its error.
     """
-    from ..urgency_detector import DEFAULT_ARTEFACT, DEFAULT_EXAMPLES, UrgencyDetector
+    from .detector import DEFAULT_ARTEFACT, DEFAULT_EXAMPLES, UrgencyDetector
 
     conf = dict(conf or {})
     region = conf.get("emergency_region", DEFAULT_REGION)

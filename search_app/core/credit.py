@@ -21,7 +21,7 @@ from indexer.urls import safe_http_url
 OWN = "medsearch"
 UNKNOWN = "publisher unknown"
 OWN_FORMATS = (".md", ".markdown")  # corpus/'s format: an article in it without a url is one we wrote
-PUBLISHERS_FILE = Path(__file__).parent / "data" / "publishers.tsv"
+PUBLISHERS_FILE = Path(__file__).parent.parent / "data" / "publishers.tsv"
 _TITLE_PUBLISHER = re.compile(r"^([^:]{2,40}):\s+\S")  # "MedlinePlus: Amitriptyline"
 
 

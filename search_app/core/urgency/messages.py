@@ -12,7 +12,7 @@ from indexer.errors import MedsearchError
 
 from .notice import LEVELS, Call, Notice, Reason, normalise, read_yaml
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 DEFAULT_MESSAGES = DATA / "urgent_messages.yaml"
 REGIONS = ("uk", "us", "both")
 DEFAULT_REGION = "both"

@@ -1,6 +1,6 @@
 """Train the urgency detector: embed the labelled examples into the artefact the app loads.
 
-    python -m search_app.urgency_train [--examples FILE] [--out FILE] [--backend onnx-int8|onnx|torch] [--model NAME]
+    python -m search_app.core.urgency.train [--examples FILE] [--out FILE] [--backend onnx-int8|onnx|torch] [--model NAME]
 
 Deterministic: the same examples and model give the same vectors. The artefact records the
 embedder's fingerprint, so an app that embeds queries with another model or backend refuses it.
@@ -14,14 +14,14 @@ from collections import Counter
 
 from indexer.errors import MedsearchError
 
-from .urgency_detector import DEFAULT_ARTEFACT, DEFAULT_EXAMPLES, UrgencyDetector, load_examples
+from .detector import DEFAULT_ARTEFACT, DEFAULT_EXAMPLES, UrgencyDetector, load_examples
 
 
 def main(argv: list[str] | None = None) -> int:
     from indexer import settings as settings_mod
     from indexer.embedding import BACKENDS, load_embedder
 
-    parser = argparse.ArgumentParser(prog="python -m search_app.urgency_train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m search_app.core.urgency.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", default=str(DEFAULT_EXAMPLES), help="labelled examples (YAML)")
     parser.add_argument("--out", default=str(DEFAULT_ARTEFACT), help="artefact to write (.npz)")
     parser.add_argument("--backend", choices=BACKENDS, help="embedding backend (default: the configured one)")

@@ -28,9 +28,9 @@ import numpy as np
 
 from indexer.errors import MedsearchError
 
-from .urgency.notice import read_yaml
+from .notice import read_yaml
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 DEFAULT_EXAMPLES = DATA / "urgent_examples.yaml"
 DEFAULT_ARTEFACT = DATA / "urgent_detector.npz"
 FORMAT = 1
@@ -38,7 +38,7 @@ NONE = "none"
 # Most severe first, then the routine class; a level's position is its rank.
 CLASSES = ("emergency", "urgent", "advice", NONE)
 FLAGGED = CLASSES[:-1]
-TRAIN_COMMAND = "python -m search_app.urgency_train"
+TRAIN_COMMAND = "python -m search_app.core.urgency.train"
 _SLOT = re.compile(r"\{([a-z]+)\}")
 
 

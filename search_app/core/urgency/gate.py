@@ -21,7 +21,7 @@ The rules file's ``gate`` section says it (``search_app/data/urgent_rules.yaml``
   a distant resemblance).
 
 The detector's own last check (it answers only near one of its flagged examples) lives in
-``search_app.urgency_detector``.
+``search_app.core.urgency.detector``.
 """
 from __future__ import annotations
 

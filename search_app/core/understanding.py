@@ -20,7 +20,7 @@ from rapidfuzz import fuzz, process
 from indexer.lexical import STOPWORDS, stem, tokens, words
 from indexer.lexicon import generic_table, name_key, synonym_table
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 LAY_TERMS_FILE = DATA / "lay_terms.tsv"
 MAX_NAME_WORDS = 4
 NEAR_NAME = 80  # fuzz.ratio from which a typed word may be read as a medicine name
