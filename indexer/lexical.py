@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -19,7 +20,9 @@ import Stemmer
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-_STEMMER = Stemmer.Stemmer("english")
+# PyStemmer's stemmers are not thread-safe (each holds libstemmer's C buffers and a word cache, and its
+# docs say to use one per thread); the server's threads stem queries at once, so each thread has its own.
+_THREAD = threading.local()
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between both but by
 can could did do does doing down during each few for from further had has have having he her here hers herself him
@@ -57,9 +60,18 @@ def words_stemming_to(text: str, stems: set[str] | frozenset[str]) -> tuple[str,
 _INITIALS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
-@lru_cache(maxsize=65536)
+def stemmer() -> Stemmer.Stemmer:
+    """This thread's English Snowball stemmer, made on first use."""
+    mine = getattr(_THREAD, "stemmer", None)
+    if mine is None:
+        mine = _THREAD.stemmer = Stemmer.Stemmer("english")
+    return mine
+
+
+@lru_cache(maxsize=65536)  # functools' cache is safe to share between threads
 def stem(word: str) -> str:
-    return _STEMMER.stemWord(word)
+    """A word's Snowball stem."""
+    return stemmer().stemWord(word)
 
 
 def tokens(text: str) -> list[str]:

@@ -53,3 +53,24 @@ def test_matched_words_follow_the_definition_on_the_whole_corpus():
 
 def test_no_stems_match_nothing():
     assert words_stemming_to("anything at all", set()) == ()
+
+
+def test_each_thread_stems_with_its_own_stemmer():
+    """PyStemmer's stemmers are not thread-safe: the server's threads must never share one."""
+    import threading
+
+    from indexer import lexical
+
+    seen, words = {}, ["cycling", "medications", "swelling", "bleeding", "tablets"] * 200
+
+    def work(n: int) -> None:
+        seen[n] = (lexical.stemmer(), [lexical.stemmer().stemWord(w) for w in words])  # kept: no id reused
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(mine) for mine, _ in seen.values()}) == 8
+    assert all(stems == seen[0][1] for _, stems in seen.values())
+    assert lexical.stem("swelling") == "swell"
