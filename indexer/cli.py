@@ -186,7 +186,7 @@ def verify(**flags):
 
 
 @main.command("settings")
-@click.option("--markdown", is_flag=True, help="Print the README's table of settings instead.")
+@click.option("--markdown", is_flag=True, help="Print the table of settings of docs/settings.md instead.")
 def settings_cmd(markdown):
     """List every setting with its value here (after config file and environment) and where it came from."""
     if markdown:

@@ -36,7 +36,7 @@ class Setting:
     choices: tuple[str, ...] | None = None
     min: int | float | None = None
     max: int | float | None = None
-    shown_default: str | None = None  # how the README shows a default that depends on the machine
+    shown_default: str | None = None  # how docs/settings.md shows a default that depends on the machine
     check: Callable[[Any], bool] | None = None
     check_help: str = ""
 
@@ -287,7 +287,7 @@ def _check_together(values: dict[str, Any], origins: dict[str, str]) -> None:
 
 
 def markdown_table() -> str:
-    """The README's table of settings, generated from the registry."""
+    """The table of settings of docs/settings.md, generated from the registry."""
     rows = ["| environment variable | default | allowed | meaning |", "| --- | --- | --- | --- |"]
     for s in SETTINGS:
         shown = s.shown_default if s.shown_default is not None else s.default

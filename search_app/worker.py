@@ -15,7 +15,7 @@ JSON under ``/api/``, the plain error page elsewhere, with the security headers.
 
 Use it with ``worker_class = "search_app.worker.RequestWorker"`` (as ``gunicorn.conf.py`` does).
 TLS and cleartext HTTP/2 are left to gunicorn's own gthread code path (a reverse proxy terminates
-TLS in front of this server; see the README).
+TLS in front of this server; see docs/operations.md).
 """
 from __future__ import annotations
 

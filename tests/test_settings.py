@@ -1,4 +1,4 @@
-"""The settings registry: precedence, one-line refusals from every source and command, the README table."""
+"""The settings registry: precedence, one-line refusals from every source and command, the table of docs/settings.md."""
 from __future__ import annotations
 
 import json
@@ -180,11 +180,11 @@ def test_registry_choices_are_the_code_s_own():
 TABLE = re.compile(r"<!-- settings-table: .*? -->\n(.*?)<!-- /settings-table -->", re.S)
 
 
-def test_readme_settings_table_is_the_registry():
-    """README's table is `python -m indexer settings --markdown`: name, default, allowed values and help."""
-    found = TABLE.search((ROOT / "README.md").read_text())
-    assert found, "README.md has no generated settings table"
+def test_docs_settings_table_is_the_registry():
+    """docs/settings.md's table is `python -m indexer settings --markdown`: name, default, allowed values and help."""
+    found = TABLE.search((ROOT / "docs" / "settings.md").read_text(encoding="utf-8"))
+    assert found, "docs/settings.md has no generated settings table"
     assert found.group(1) == settings.markdown_table(), \
-        "README.md's settings table differs from the registry: paste `python -m indexer settings --markdown` into it"
+        "docs/settings.md's table differs from the registry: paste `python -m indexer settings --markdown` into it"
     printed = run(["-m", "indexer", "settings", "--markdown"], Path("/tmp"), {}).stdout
     assert printed == settings.markdown_table()
