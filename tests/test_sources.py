@@ -315,7 +315,7 @@ def test_section_ids_are_stable_across_loads(name, tmp_path):
 
 
 def test_loaders_cover_every_documented_extension():
-    assert set(LOADERS) == {".md", ".markdown", ".html", ".htm", ".txt", ".jsonl", ".json", ".json.zip", ".xml"}
+    assert set(LOADERS) == {".md", ".markdown", ".html", ".htm", ".txt", ".jsonl", ".json", ".json.zip", ".xml", ".zip"}
 
 
 # --------------------------------------------------------------------------- whole-file failures

@@ -24,6 +24,7 @@ from indexer.models import Article
 from indexer.settings import default as setting_default
 
 from .assemble import Loader, Skipped, StreamLoader, not_text, printable
+from .dailymed import load_dailymed_zip
 from .html import load_html
 from .jsonl import load_jsonl
 from .jsonstream import size_text
@@ -43,6 +44,7 @@ LOADERS: dict[str, Loader | StreamLoader] = {
     ".json": StreamLoader(load_openfda),
     ".json.zip": StreamLoader(load_openfda_zip),
     ".xml": load_spl,
+    ".zip": StreamLoader(load_dailymed_zip),  # DailyMed's release and update zips (zips of label zips)
 }
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -234,7 +236,7 @@ def _discover(sources: Sequence[str | Path]) -> list[tuple[Path, Path | None]]:
         raise FileNotFoundError(
             "source not found: " + ", ".join(missing)
             + " (give files or folders of .md, .html, .txt or .jsonl articles, or of drug labels:"
-            " openFDA .json / .json.zip, SPL .xml)"
+            " openFDA .json / .json.zip, SPL .xml, DailyMed .zip)"
         )
     found: list[tuple[Path, Path | None]] = []
     seen: set[Path] = set()
