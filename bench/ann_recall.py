@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import ROOT, SHARED, configured_embedder
 
 from indexer.index import SearchIndex

@@ -20,13 +20,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import ROOT, SHARED, configured_embedder
 
 from indexer import settings as settings_mod
-from indexer.pipeline import build_index
 from indexer.embedding import BACKENDS
 from indexer.index import SearchIndex
+from indexer.pipeline import build_index
 from search_app.core.evaluation import evaluate, load_queries
 from search_app.core.ranking import Searcher, Weights
 

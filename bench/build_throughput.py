@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import SHARED, configured_embedder
 
 from indexer.chunking import ChunkSettings, passages_for

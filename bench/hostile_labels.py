@@ -26,7 +26,6 @@ import zipfile
 from pathlib import Path
 
 import psutil
-
 from _common import PY, ROOT
 
 COUMADIN = ROOT / "tests" / "fixtures" / "labels" / "good" / "coumadin.json"

@@ -24,7 +24,8 @@ from _common import OUT, configured_embedder
 
 def texts_of(index: Path, count: int) -> list[str]:
     """``count`` passage texts spread over the live build's catalog."""
-    from indexer import manifest as manifests, publishing
+    from indexer import manifest as manifests
+    from indexer import publishing
     from indexer.catalog import Catalog
 
     catalog = Catalog(publishing.live_build(index) / manifests.CATALOG)

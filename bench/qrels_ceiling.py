@@ -24,7 +24,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
-
 from _common import SHARED, configured_embedder, searcher_for
 
 from search_app.core.evaluation import load_queries

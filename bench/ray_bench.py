@@ -41,7 +41,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import PY, ROOT, SHARED
 
 
@@ -233,7 +232,7 @@ def main() -> None:
     for entry in summary:
         name = entry["contestant"]
         entry["median_round_ratio"] = round(statistics.median(
-            r["wall_s"] / l["wall_s"] for r, l in zip(runs[name], runs["local"])), 3)
+            r["wall_s"] / base["wall_s"] for r, base in zip(runs[name], runs["local"])), 3)
     out = {"labels": len(picked), "passages": total, "backend": args.backend, "window": args.window,
            "cpus": os.cpu_count(), "summary": summary,
            "writer": {"wall_s": writer["wall_s"], "write_s": round(writer_s, 2),

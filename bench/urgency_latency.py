@@ -44,15 +44,22 @@ def main() -> None:
     clock = time.perf_counter
     for _ in range(args.rounds):
         for i, (text, vector) in enumerate(zip(texts, vectors)):
-            t0 = clock(); rules.assess(text); t1 = clock()
-            assessor.assess(text, vector); t2 = clock()
-            detector.classify(vector); t3 = clock()
-            ungated.assess(text, vector); timings["no gate"].append(clock() - t3)
+            t0 = clock()
+            rules.assess(text)
+            t1 = clock()
+            assessor.assess(text, vector)
+            t2 = clock()
+            detector.classify(vector)
+            t3 = clock()
+            ungated.assess(text, vector)
+            timings["no gate"].append(clock() - t3)
             timings["rules"].append(t1 - t0)
             timings["rules+detector"].append(t2 - t1)
             timings["classify"].append(t3 - t2)
             if i % 10 == 0:
-                t4 = clock(); embedder.encode_query(text); timings["encode_query"].append(clock() - t4)
+                t4 = clock()
+                embedder.encode_query(text)
+                timings["encode_query"].append(clock() - t4)
     figures = {name: {"median_us": round(float(np.median(v)) * 1e6, 1), "p95_us": round(float(np.percentile(v, 95)) * 1e6, 1),
                       "n": len(v)} for name, v in timings.items()}
     added = figures["rules+detector"]["median_us"] - figures["rules"]["median_us"]

@@ -25,7 +25,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import psutil
-
 from _common import OUT, PY, ROOT, SHARED
 from load_test import free_port, load_queries
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .errors import IndexNotFound
 from .models import Article, Passage, Section, article_permalink, section_link
@@ -66,7 +66,7 @@ class Catalog:
         self.path = path
         self._uri = f"file:{path}?mode=ro&immutable=1"  # a published build never changes
         self._local = threading.local()
-        self._db  # open once now so that a broken file fails at load time, not at first query
+        _ = self._db  # open once now so that a broken file fails at load time, not at first query
 
     @property
     def _db(self) -> sqlite3.Connection:

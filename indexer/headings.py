@@ -41,7 +41,7 @@ def label_headings(catalog: Catalog) -> list[tuple[str, str, str]]:
     return [(a, s, h) for (a, s), h in seen.items()]
 
 
-def write(build_dir: Path, catalog_path: Path, embedder: "Embedder", cache: "EmbeddingCache") -> tuple[int, int]:
+def write(build_dir: Path, catalog_path: Path, embedder: Embedder, cache: EmbeddingCache) -> tuple[int, int]:
     """Embed the label headings of the catalog at ``catalog_path`` into ``build_dir/headings.npz``.
 
     Returns (headings, of which embedded now rather than found in the cache).

@@ -47,7 +47,7 @@ def synonym_table(path: Path = BRANDS_FILE) -> dict[str, frozenset[str]]:
     # A name is linked to its generic's group; generics with two spellings (paracetamol and
     # acetaminophen) are listed as brand rows of each other, so their groups join here.
     linked: dict[str, set[str]] = defaultdict(set)
-    for generic, names in groups.items():
+    for names in groups.values():
         for name in names:
             linked[name] |= names
     for name in list(linked):  # one more hop: brand -> generic -> the generic's other spelling

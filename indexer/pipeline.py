@@ -12,9 +12,9 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -33,6 +33,7 @@ from .models import Article, Passage
 from .settings import BY_NAME
 from .sources import Skipped, iter_articles
 from .store import VectorStore, choose_factory
+
 
 @dataclass
 class BuildReport:

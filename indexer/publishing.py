@@ -131,7 +131,11 @@ def prune(index_dir: Path, keep: int) -> Pruned:
         if live is not None and old.resolve() == live:
             continue
         errors: list[str] = []
-        shutil.rmtree(old, onerror=lambda _fn, path, info: errors.append(f"{path}: {info[1].strerror or info[1]}"))
+
+        def note(_fn: object, path: str, info: tuple, errors: list[str] = errors) -> None:
+            errors.append(f"{path}: {info[1].strerror or info[1]}")
+
+        shutil.rmtree(old, onerror=note)
         if errors:
             result.failed[old.name] = errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
         else:

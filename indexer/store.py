@@ -36,7 +36,7 @@ def choose_factory(index_type: str, passages: int) -> str:
 class VectorStore:
     """A FAISS inner-product index whose row numbers are the passage rows of the catalog."""
 
-    def __init__(self, index: "faiss.Index", factory: str, ef_search: int | None = None):
+    def __init__(self, index: faiss.Index, factory: str, ef_search: int | None = None):
         self._index = index
         self.factory = factory
         self._ef_search = ef_search
@@ -52,7 +52,7 @@ class VectorStore:
         self._ef_search = value
 
     @classmethod
-    def create(cls, dimension: int, factory: str = DEFAULT_FACTORY) -> "VectorStore":
+    def create(cls, dimension: int, factory: str = DEFAULT_FACTORY) -> VectorStore:
         """An empty index of the given dimension, built from a FAISS factory string."""
         index = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
         if factory.startswith("HNSW"):
@@ -60,7 +60,7 @@ class VectorStore:
         return cls(index, factory)
 
     @classmethod
-    def load(cls, path: Path, factory: str, ef_search: int | None = None) -> "VectorStore":
+    def load(cls, path: Path, factory: str, ef_search: int | None = None) -> VectorStore:
         """Read an index written by ``save`` (searched with the efSearch its manifest records, if given)."""
         return cls(faiss.read_index(str(path)), factory, ef_search)
 

@@ -11,8 +11,8 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.errors import BadQuery, IndexNotFound
 
-from .live import pinned_searcher
 from .core.search import BuildChanged
+from .live import pinned_searcher
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -59,7 +59,7 @@ def plain_error(status: int, code: str, message: str, json_shape: bool) -> bytes
             f'  <header class="site"><div class="site-inner"><a class="brand" href="/">medsearch</a></div></header>\n'
             f'  <main id="main">\n<h1 class="page-title">{title}</h1>\n<p class="error" role="alert">'
             f'{html.escape(message)}</p>\n<p><a href="/">Back to search</a></p>\n</main>\n</body>\n</html>\n'
-            ).encode("utf-8")
+            ).encode()
 
 
 class LastResort:

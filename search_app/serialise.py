@@ -7,7 +7,8 @@ with the ``base_url`` the caller passes.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from indexer.blocks import blocks_of
 from indexer.models import Article, Passage, article_permalink, section_link

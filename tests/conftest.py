@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.pipeline import build_index
 from indexer.embedding import load_embedder
+from indexer.pipeline import build_index
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

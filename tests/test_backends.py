@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from indexer.pipeline import build_index
 from indexer.cli import main
 from indexer.embedding import Embedder, UnknownBackend, UnsupportedModel, load_embedder
 from indexer.errors import IndexIncompatible
 from indexer.index import SearchIndex
+from indexer.pipeline import build_index
 from search_app.core.ranking import Searcher
 
 from .conftest import CORPUS

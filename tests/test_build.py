@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from indexer import publishing
-from indexer.pipeline import build_index
 from indexer.cli import main
 from indexer.errors import BuildLocked, IndexIncompatible, IndexNotFound
 from indexer.index import SearchIndex
+from indexer.pipeline import build_index
 from indexer.store import VectorStore, ef_search_for
 
 from .conftest import CORPUS, ROOT, rewrite_manifest

@@ -2,7 +2,6 @@ import json
 import math
 import random
 
-import pytest
 from click.testing import CliRunner
 
 from search_app.cli import main

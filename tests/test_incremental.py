@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from indexer.pipeline import build_index
 from indexer.errors import IndexIncompatible
 from indexer.index import SearchIndex
+from indexer.pipeline import build_index
 from search_app.core.ranking import Searcher
 
 from .conftest import CORPUS, rewrite_manifest

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from indexer.pipeline import build_index
 from indexer.lexicon import article_names, respellings, respelt
 from indexer.models import Article
+from indexer.pipeline import build_index
 
 
 def titled(title: str, **meta) -> Article:

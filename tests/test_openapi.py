@@ -11,8 +11,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
-                                               response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from indexer import settings as settings_mod
 from search_app.openapi import document
@@ -65,7 +69,7 @@ def test_the_docs_page_documents_every_operation_without_scripts_from_elsewhere(
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and response.mimetype == "text/html"
     spec = client.get("/api/v1/openapi.json").get_json()
-    for path, item in spec["paths"].items():
+    for path in spec["paths"]:
         assert f"GET {path}" in page
     for parameter in spec["paths"]["/api/v1/search"]["get"]["parameters"]:
         assert f"<code>{parameter['name']}</code>" in page

@@ -13,8 +13,13 @@ import yaml
 
 from search_app.core import urgency
 from search_app.core.urgency import Messages, MessagesError, Notice, Urgency, UrgencyRules, normalise
-from search_app.core.urgency.detector import (DEFAULT_ARTEFACT, DEFAULT_EXAMPLES, DetectorError, UrgencyDetector,
-                                         load_examples)
+from search_app.core.urgency.detector import (
+    DEFAULT_ARTEFACT,
+    DEFAULT_EXAMPLES,
+    DetectorError,
+    UrgencyDetector,
+    load_examples,
+)
 from search_app.core.urgency.train import main as train_main
 
 ROOT = Path(__file__).resolve().parent.parent

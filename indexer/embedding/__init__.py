@@ -17,19 +17,25 @@ Modules: ``models`` (model lookup, fingerprint, what the ONNX backends accept), 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
 
 # The hub and every telemetry are off already (``indexer.offline``, applied when ``indexer`` is imported).
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from indexer.settings import BY_NAME, resolve as resolve_settings  # noqa: E402
+from indexer.settings import BY_NAME  # noqa: E402
+from indexer.settings import resolve as resolve_settings
 
 from .models import (  # noqa: E402
-    DEFAULT_MODEL, ModelNotFound, UnknownBackend, UnsupportedModel, check_pipeline, files_fingerprint,
+    DEFAULT_MODEL,
+    ModelNotFound,
+    UnknownBackend,
+    UnsupportedModel,
+    check_pipeline,
+    files_fingerprint,
     resolve_model_path,
 )
 from .onnx_export import RECIPES, backend_fingerprint, ensure_export  # noqa: E402

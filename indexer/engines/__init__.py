@@ -16,7 +16,8 @@ Modules: ``local`` (the embedder of this process), ``ray_engine`` (Ray Data; opt
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class Engine(Protocol):
 
     name: str
 
-    def prepare(self, texts: Iterable[str], cache: "EmbeddingCache", report) -> int:
+    def prepare(self, texts: Iterable[str], cache: EmbeddingCache, report) -> int:
         """Embed ahead of the build what ``texts`` need and the cache lacks; returns how many were embedded."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -73,7 +74,7 @@ def check_engine(name: str, backend: str) -> None:
                            "actors: use --backend onnx or onnx-int8, or build with --engine local")
 
 
-def open_engine(name: str, embedder: "Embedder", ray_address: str = "", ray_actors: int = 0,
+def open_engine(name: str, embedder: Embedder, ray_address: str = "", ray_actors: int = 0,
                 log: Callable[[str], None] = lambda line: None) -> Engine:
     """The engine a build setting names, ready to use; Ray is imported (and started, when needed) only for ``ray``."""
     check_engine(name, embedder.backend)

@@ -1,7 +1,8 @@
 """The local engine: this process's embedder, one window at a time (the default, as builds always were)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,10 +16,10 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, embedder: "Embedder"):
+    def __init__(self, embedder: Embedder):
         self.embedder = embedder
 
-    def prepare(self, texts: Iterable[str], cache: "EmbeddingCache", report) -> int:
+    def prepare(self, texts: Iterable[str], cache: EmbeddingCache, report) -> int:
         """Nothing ahead of the build: ``texts`` is not even iterated, so the default path costs nothing more."""
         return 0
 
@@ -28,7 +29,7 @@ class LocalEngine:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "LocalEngine":
+    def __enter__(self) -> LocalEngine:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -27,9 +27,10 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import ray
@@ -246,7 +247,7 @@ class RayEngine:
 
     name = "ray"
 
-    def __init__(self, embedder: "Embedder", address: str = "", actors: int = 0,
+    def __init__(self, embedder: Embedder, address: str = "", actors: int = 0,
                  log: Callable[[str], None] = lambda line: None, cpus: int | None = None,
                  batch_rows: int = BATCH_ROWS, segment_rows: int = SEGMENT_ROWS, _crash_file: str | None = None):
         check_engine(self.name, embedder.backend)
@@ -305,14 +306,14 @@ class RayEngine:
                 ray.shutdown()
         self._started = self._connected = False
 
-    def __enter__(self) -> "RayEngine":
+    def __enter__(self) -> RayEngine:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     # -- the work ----------------------------------------------------------------------------------------------
-    def prepare(self, texts: Iterable[str], cache: "EmbeddingCache", report) -> int:
+    def prepare(self, texts: Iterable[str], cache: EmbeddingCache, report) -> int:
         """Embed on Ray every text the cache lacks, filling the cache as vectors come back; returns how many.
 
         The build counts that many of its cache hits as embedded; ``report`` gets the time and tokens.
@@ -338,7 +339,7 @@ class RayEngine:
             embedded += self._embed(todo, cache, report)
         return embedded
 
-    def _embed(self, todo: dict[bytes, str], cache: "EmbeddingCache", report) -> int:
+    def _embed(self, todo: dict[bytes, str], cache: EmbeddingCache, report) -> int:
         """One Ray Data job over ``todo`` (key -> text); every batch that comes back is committed to the cache."""
         self._connect(report)
         actors, threads = self._plan_pool()

@@ -13,7 +13,15 @@ from indexer.errors import BadArticle
 from indexer.models import Article
 
 from .assemble import (
-    Block, assemble, checked_url, clean, humanise_stem, is_chrome_line, make_article, one_line, slugify,
+    Block,
+    assemble,
+    checked_url,
+    clean,
+    humanise_stem,
+    is_chrome_line,
+    make_article,
+    one_line,
+    slugify,
 )
 
 _CHROME_TAGS = (

@@ -15,7 +15,14 @@ from indexer.errors import BadArticle
 from indexer.models import Article
 
 from .assemble import (
-    Block, assemble, checked_references, checked_url, humanise_stem, make_article, one_line, slugify,
+    Block,
+    assemble,
+    checked_references,
+    checked_url,
+    humanise_stem,
+    make_article,
+    one_line,
+    slugify,
 )
 
 _MD = MarkdownIt("commonmark").enable("table")

@@ -9,7 +9,15 @@ from indexer.errors import BadArticle
 from indexer.models import Article
 
 from .assemble import (
-    LIST_MARK, NO_TEXT, Block, assemble, clean, humanise_stem, is_chrome_line, make_article, slugify,
+    LIST_MARK,
+    NO_TEXT,
+    Block,
+    assemble,
+    clean,
+    humanise_stem,
+    is_chrome_line,
+    make_article,
+    slugify,
 )
 
 _SENTENCE_END = (".", ",", ";", ":")

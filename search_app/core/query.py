@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from indexer.errors import BadQuery
 

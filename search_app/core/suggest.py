@@ -6,8 +6,8 @@ titles, so a suggestion always leads to an article in the index.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from rapidfuzz import fuzz
 

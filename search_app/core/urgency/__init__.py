@@ -24,14 +24,23 @@ paracetamol overdose). ``load`` builds the assessor the app keeps in ``app.exten
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .messages import (CALL_KINDS, DEFAULT_MESSAGES, DEFAULT_REGION, PHRASES, REGIONS, Messages, MessagesError,
-                       notice_for)
 from .gate import Evidence, Gate
+from .messages import (
+    CALL_KINDS,
+    DEFAULT_MESSAGES,
+    DEFAULT_REGION,
+    PHRASES,
+    REGIONS,
+    Messages,
+    MessagesError,
+    notice_for,
+)
 from .notice import _RANK, LEVELS, Call, Notice, Reason, normalise
 from .rules import DEFAULT_RULES, RulesError, UrgencyRules
 

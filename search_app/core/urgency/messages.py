@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
-
+from typing import Any
 
 from indexer.errors import MedsearchError
 

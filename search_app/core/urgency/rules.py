@@ -6,10 +6,10 @@ that names nobody it is happening to); the learned detector is not asked about t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
-
+from typing import Any
 
 from indexer.errors import MedsearchError
 
