@@ -22,7 +22,7 @@ class Group(click.Group):
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         except click.exceptions.NoArgsIsHelpError as exc:  # the group alone: its help, as click prints it
             click.echo(exc.format_message(), err=True)
             sys.exit(exc.exit_code)

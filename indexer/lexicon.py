@@ -176,7 +176,7 @@ def article_names(article: Article) -> set[str]:
             gram = " ".join(words[i:i + size])
             if gram in table and gram not in _FORM_WORDS:
                 names.add(gram)
-    expanded = set()
+    expanded: set[str] = set()
     for name in names:
         expanded |= table.get(name, frozenset())
     return {n for n in names | expanded if n and not n.isdigit()}

@@ -129,7 +129,7 @@ def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes
         if seen is not None and (version is None or seen.version is None or version == seen.version):
             report.skipped.append(Skipped(item.source_path, f"duplicate article id {item.id!r} "
                                                             f"(first loaded from {seen.path})"))
-        elif seen is not None and version < seen.version:
+        elif seen is not None and version is not None and seen.version is not None and version < seen.version:
             report.replaced.append({"id": item.id, "version": version, "path": item.source_path,
                                     "by_version": seen.version, "by_path": seen.path})
         else:
@@ -251,7 +251,7 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         # Vectors and passages can be carried over from any build with the same model and chunking.
         carry = live is not None and live[1].recipe.same_vectors(recipe) and not force
         plan = BuildPlan(sources, fingerprints, recipe, embedder, chunking, window,
-                         carry_from=live[0] if carry else None, carried=old_fingerprints if carry else {},
+                         carry_from=live[0] if carry and live is not None else None, carried=old_fingerprints if carry else {},
                          chosen=chosen, max_source_bytes=max_source_bytes)
         report.build_id = publishing.new_build_id()
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
@@ -336,7 +336,7 @@ class _Pending:
             self.report.from_cache += hits - ahead
         self.report.carried += len(self.items) - len(missing)
         passages = [p for p, _ in self.items]
-        self.vectors.add(np.stack(vectors))
+        self.vectors.add(np.stack([v for v in vectors if v is not None]))  # every one is found by now
         self.catalog.add_passages(passages)
         self.lexical_docs.extend(tokens(p.embed_text) or ["\0"] for p in passages)
         self.on_flush(len(passages))
@@ -385,7 +385,7 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
             report.respelt[article.id] = respelt
             log(f"article {article.id}: title read as naming " + ", ".join(
                 f"{right} (spelt {wrong!r})" for wrong, right in respelt.items()))
-        if old_catalog is not None and plan.can_carry(article.id):
+        if old_catalog is not None and old_vectors is not None and plan.can_carry(article.id):
             rows, carried = old_catalog.passages_of_article(article.id)
             for passage, vector in zip(carried, old_vectors.vectors(np.array(rows))):
                 pending.add(passage, vector)

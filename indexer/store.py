@@ -56,7 +56,7 @@ class VectorStore:
         """An empty index of the given dimension, built from a FAISS factory string."""
         index = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
         if factory.startswith("HNSW"):
-            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION  # type: ignore[attr-defined]  # faiss's stubs lag
         return cls(index, factory)
 
     @classmethod
@@ -93,13 +93,13 @@ class VectorStore:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         selector = None if allowed is None else faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         if self.factory.startswith("HNSW"):
-            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))  # type: ignore[attr-defined]
             if selector is not None:
                 params.sel = selector
             return self._index.search(queries, k, params=params)
         if selector is None:
             return self._index.search(queries, k)
-        return self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+        return self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """The stored vectors of the given rows."""
@@ -115,7 +115,8 @@ class VectorStore:
         float32 values by plain indexing. ``add`` may move FAISS's buffer, so it drops the view.
         """
         if self._view is None:
-            flat = faiss.downcast_index(self._index.storage) if self.factory.startswith("HNSW") else self._index
+            flat = (faiss.downcast_index(self._index.storage)  # type: ignore[attr-defined]  # faiss's stubs lag
+                    if self.factory.startswith("HNSW") else self._index)
             if not isinstance(flat, faiss.IndexFlat) or not len(self):
                 return None
             self._view = faiss.rev_swig_ptr(flat.get_xb(), len(self) * self.dimension).reshape(len(self), self.dimension)

@@ -89,7 +89,7 @@ def serve(filename: str):
 
 def install(app: Flask) -> None:
     """Serve ``app``'s static folder through ``serve`` and version every ``url_for('static', ...)``."""
-    assets = app.extensions["medsearch_assets"] = Assets(app.static_folder)
+    assets = app.extensions["medsearch_assets"] = Assets(str(app.static_folder))
     app.view_functions["static"] = serve
 
     @app.url_defaults

@@ -128,4 +128,4 @@ def register(app: Flask) -> None:
                 log.exception("no build id for the answer to %s", request.path)
         return response
 
-    app.wsgi_app = LastResort(app.wsgi_app)
+    app.wsgi_app = LastResort(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented middleware hook

@@ -86,7 +86,7 @@ class HostGuard:
 
 def install(app: Flask, conf: dict) -> None:
     """Check the Host of every request before Flask reads it; refuse a bad one first thing."""
-    app.wsgi_app = HostGuard(app.wsgi_app, conf)
+    app.wsgi_app = HostGuard(app.wsgi_app, conf)  # type: ignore[method-assign]  # Flask's middleware hook
 
     @app.before_request
     def refuse_bad_host():

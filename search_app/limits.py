@@ -106,7 +106,7 @@ def _drain(stream, limit: int) -> int:
 def install(app: Flask, conf: dict) -> None:
     """Check every request's Host, path and body size, and throttle clients when a rate is set."""
     if conf["trusted_proxies"] > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=conf["trusted_proxies"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=conf["trusted_proxies"])  # type: ignore[method-assign]
     hosts.install(app, conf)  # first: its check is the first thing a request meets
     max_body = conf["max_body_bytes"]
     app.config["MAX_CONTENT_LENGTH"] = max_body

@@ -50,7 +50,7 @@ def backend_fingerprint(model_fingerprint: str, backend: str) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
-def _replace(path: Path, write: Callable[[Path], None]) -> None:
+def _replace(path: Path, write: Callable[[Path], object]) -> None:
     """Write a file through a temporary beside it, renamed into place: no reader ever sees half of it."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

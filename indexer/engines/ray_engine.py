@@ -275,6 +275,8 @@ class RayEngine:
         started = time.perf_counter()
         self._started = connect(self.address, self.cpus)
         directory = self.embedder.export_dir
+        if directory is None:  # refused before any work (the ray engine takes the onnx backends); kept as a guard
+            raise EngineFailed("the ray engine needs an ONNX backend (onnx or onnx-int8)")
         self._export = json.loads((directory / "export.json").read_text(encoding="utf-8"))
         # The export's own files, read once by the driver and put into the object store once for every actor.
         self._model_ref = ray.put({name: (directory / name).read_bytes() for name in self._export["files"]})

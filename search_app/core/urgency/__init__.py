@@ -86,7 +86,7 @@ class Urgency:
             return None
         lookup = gate is not None and gate.is_lookup(normalised)
         rule = self.rules.match_normalised(normalised)
-        if lookup and rule is not None and rule.id not in gate.keep:
+        if lookup and rule is not None and gate is not None and rule.id not in gate.keep:
             rule = None
         verdict = None
         if self.detector is not None and not lookup and not self.rules.general_normalised(normalised) \
@@ -111,9 +111,10 @@ class Urgency:
         if deciding.level == "advice" and gate is not None and gate.calm(normalised):
             return None
         ordered = (deciding, *(r for r in reasons if r is not deciding))
-        if deciding.source == "rule":
+        if deciding.source == "rule" and rule is not None:
             return notice_for(self.messages, self.region, normalised, medicines, rule.level, rule.situation,
                               rule.message, rule.id, ordered)
+        assert verdict is not None  # the deciding reason is the detector's
         # A specific message only when the query is close to the example it resembles most.
         situation = verdict.situation if verdict.similarity >= self.messages.situation_from else None
         return notice_for(self.messages, self.region, normalised, medicines, verdict.level, situation, "",
