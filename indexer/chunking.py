@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 from .blocks import TextBlock, blocks_of
 from .models import Article, Passage, article_permalink, context_prefix, passage_id, section_link
@@ -32,7 +32,8 @@ class ChunkSettings:
                 "max_seq_length": self.max_seq_length, "unit": "model tokens",
                 "context": "title: heading, blank line, text",
                 # Changing how passages are cut changes the build: a build of older passages is redone.
-                "layout": "blocks kept (indexer/blocks.py); a list with its lead-in; no leaning first sentence; v1"}
+                "layout": "blocks kept (indexer/blocks.py); a list with its lead-in; no leaning first sentence; "
+                          "a table's header rows repeated together; v2"}
 
 
 def split_sentences(text: str) -> list[str]:
@@ -95,15 +96,23 @@ def _units(text: str, budget: int, count: TokenCounter) -> list[_Unit]:
         elif kind == "li":
             pieces += [(item.text, number, kind) for item in block]
         else:
-            pieces += [(line, number, kind) for line in block[0].text.split("\n")]
+            # A header of several rows (and the ``---`` line under it) is one unit: a chunk repeats it whole.
+            lines = block[0].text.split("\n")
+            head = block[0].header_lines
+            pieces += [("\n".join(lines[:head]), number, kind)] + [(line, number, kind) for line in lines[head:]]
+    sizes = count([p for p, _, _ in pieces])
+    if any(size > budget and "\n" in piece for (piece, _, _), size in zip(pieces, sizes)):
+        # A header too long for one chunk goes back to a row a unit, so that no row is cut into words.
+        pieces = [(line, number, kind) for piece, number, kind in pieces for line in piece.split("\n")]
+        sizes = count([p for p, _, _ in pieces])
     units: list[_Unit] = []
     lead_in: dict[int, int] = {}  # block -> the unit that introduces it
-    for (piece, number, kind), size in zip(pieces, count([p for p, _, _ in pieces])):
+    for (piece, number, kind), size in zip(pieces, sizes):
         if number not in lead_in:
             if kind == "li" and units and units[-1].kind == "p" and units[-1].text.endswith(":"):
                 lead_in[number] = len(units) - 1  # "Common ones include:"
             elif kind == "row":
-                lead_in[number] = len(units)  # a table's first row, its header, introduces the rows after it
+                lead_in[number] = len(units)  # a table's header (its first row, or rows) introduces the rows after it
         intro = lead_in.get(number)
         first = len(units)
         for text, tokens in (_split_long(piece, budget, count) if size > budget else [(piece, size)]):

@@ -17,7 +17,10 @@ from typing import Any
 from .errors import IndexIncompatible
 from .models import Article
 
-FORMAT_VERSION = 4  # 4: headings.npz, the heading vectors of drug-label sections
+# 4: headings.npz, the heading vectors of drug-label sections. 5: label tables as rectangular grids (merged
+# cells filled in, empty cells kept, several header rows): a build of 4 shows dosing tables with values under
+# the wrong columns, so it is refused until rebuilt.
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest.sha256"
 VECTORS = "vectors.faiss"
@@ -62,7 +65,7 @@ class Recipe:
     lexical: dict[str, Any]      # LexicalIndex.describe()
     lexicon: dict[str, Any]      # lexicon.describe(): recipe and name table
 
-    def same_vectors(self, other: "Recipe") -> bool:
+    def same_vectors(self, other: Recipe) -> bool:
         """True when passages and vectors of one build are valid in the other (same model and chunking)."""
         return self.model == other.model and self.chunking == other.chunking
 
@@ -94,7 +97,7 @@ class Manifest:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: Any, where: str) -> "Manifest":
+    def from_json(cls, data: Any, where: str) -> Manifest:
         """A manifest from its JSON, refusing wrong or missing fields with a message naming them."""
         def bad(what: str) -> IndexIncompatible:
             return IndexIncompatible(f"{where}: {what}; rebuild it with `python -m indexer build`")

@@ -61,9 +61,15 @@ BLOCKS = {"type": "array", "description": "The text's structure, in reading orde
                   "type": _string(enum=["p", "li", "table"], description="`p` a paragraph, `li` one list item "
                                   "(consecutive items form one list), `table` a table."),
                   "text": _string(description="The block's text (a table: its rows, one a line, cells joined by "
-                                              "` | `)."),
-                  "rows": {"type": "array", "description": "A table's cells, row by row, the header row first "
-                           "(tables only).", "items": {"type": "array", "items": _string()}}}}}
+                                              "` | `; an empty cell is empty, a cell spanning columns is written once "
+                                              "with a bar glued to it for each further column, a `|` in a cell is "
+                                              "`\\|`, and a `--- | ---` line closes a header of several rows)."),
+                  "rows": {"type": "array", "description": "A table's cells, row by row, header rows first (tables "
+                           "only): every row as wide as the table, a merged cell's text in each row and column it "
+                           "spans, an empty cell as an empty string, so that a cell's column is its index.",
+                           "items": {"type": "array", "items": _string()}},
+                  "header_rows": {"type": "integer", "minimum": 0, "description": "How many of `rows`, from the "
+                                  "first, are the table's header (tables only)."}}}}
 CSL_ITEM = {
     "type": "object", "required": ["id", "type", "title", "publisher", "URL"], "additionalProperties": False,
     "description": "The citation as one CSL-JSON item (Citation Style Language 1.0; import it into Zotero, Mendeley "
@@ -228,8 +234,8 @@ def search_example(base_url: str = "https://medsearch.example.org") -> dict[str,
     from .core.query import SearchRequest
     from .core.ranking import Hit
     from .core.search import SearchOutcome
-    from .serialise import search_json
     from .core.understanding import Analysis
+    from .serialise import search_json
 
     passage = Passage(id="amitriptyline/common-side-effects/0", article_id="amitriptyline",
                       section_id="common-side-effects", ordinal=0, title="Amitriptyline",

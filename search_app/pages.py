@@ -20,13 +20,13 @@ from indexer.urls import safe_http_url
 from .core import query
 from .core import search as service
 from .core.credit import Credit, credit_of
+from .core.ranking import Hit
+from .core.search import SearchOutcome
+from .core.snippets import Snippet, snippet
+from .core.suggest import Suggester
 from .hosts import base_url  # citations' permalinks start where the API's do
 from .live import pinned_searcher
-from .core.ranking import Hit
 from .serialise import article_citation, cite
-from .core.snippets import Snippet, snippet
-from .core.search import SearchOutcome
-from .core.suggest import Suggester
 
 bp = Blueprint("pages", __name__)
 
@@ -388,9 +388,25 @@ def long_date(value) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
+@dataclass(frozen=True)
+class TableView:
+    """A table as the page draws it: header and body rows of (text, columns it spans) cells."""
+
+    head: tuple[tuple[tuple[str, int], ...], ...]
+    body: tuple[tuple[tuple[str, int], ...], ...]
+
+
+def table_view(rows: tuple[tuple[str, ...], ...], spans: tuple[tuple[int, ...], ...], header_rows: int) -> TableView:
+    """The rows of a table block (``indexer.blocks``) with each spanning cell drawn once, across its columns."""
+    spans = spans or tuple((1,) * len(row) for row in rows)  # a block made before spans were read
+    drawn = tuple(tuple((cell, span) for cell, span in zip(row, row_spans) if span)
+                  for row, row_spans in zip(rows, spans))
+    return TableView(drawn[:header_rows], drawn[header_rows:])
+
+
 @bp.app_template_filter("blocks")
 def blocks(text: str) -> list[tuple[str, Any]]:
-    """Section or passage text as ("p", text), ("ul", [item, ...]) and ("table", rows) (``indexer.blocks``)."""
+    """Section or passage text as ("p", text), ("ul", [item, ...]) and ("table", TableView) (``indexer.blocks``)."""
     out: list[tuple[str, Any]] = []
     for block in blocks_of(text):
         if block.kind == "li" and not block.list_start and out and out[-1][0] == "ul":
@@ -398,7 +414,7 @@ def blocks(text: str) -> list[tuple[str, Any]]:
         elif block.kind == "li":
             out.append(("ul", [block.text]))
         elif block.kind == "table":
-            out.append(("table", block.rows))
+            out.append(("table", table_view(block.rows, block.spans, block.header_rows)))
         else:
             out.append(("p", block.text))
     return out
@@ -406,7 +422,7 @@ def blocks(text: str) -> list[tuple[str, Any]]:
 
 @bp.app_template_filter("snippet_blocks")
 def snippet_blocks(shown: Snippet) -> list[tuple[str, Any, bool]]:
-    """A snippet as ("p", text, gap), ("ul", [(item, gap), ...], gap) and ("table", rows, gap); gap: text left
+    """A snippet as ("p", text, gap), ("ul", [(item, gap), ...], gap) and ("table", TableView, gap); gap: text left
     out before it."""
     out: list[tuple[str, Any, bool]] = []
     for piece in shown.pieces:
@@ -416,7 +432,7 @@ def snippet_blocks(shown: Snippet) -> list[tuple[str, Any, bool]]:
         elif piece.kind == "li":
             out.append(("ul", [(piece.text, piece.gap_before)], False))
         elif piece.kind == "table":
-            out.append(("table", piece.rows, piece.gap_before))
+            out.append(("table", table_view(piece.rows, piece.spans, piece.header_rows), piece.gap_before))
         else:
             out.append(("p", piece.text, piece.gap_before))
     return out

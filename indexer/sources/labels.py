@@ -1,4 +1,4 @@
-"""What the two drug-label formats share: the section table, tables as rows, titles and metadata.
+"""What the two drug-label formats share: the section table, titles and metadata (tables: `tables.py`).
 
 FDA labels come as openFDA JSON (`openfda.py`) and as DailyMed SPL XML (`spl.py`). Both
 name their sections by LOINC code (openFDA by a field name made from the code's name);
@@ -17,16 +17,16 @@ Every label article carries in ``meta``: ``kind`` ("label"), ``source`` and ``pu
 ``generic_names``, ``substance_names``, ``drug`` (the first generic name), ``manufacturer``,
 ``dosage_form``, ``routes``, ``product_type``, ``boxed_warning`` (the id of the boxed-warning
 section, when there is one), ``tables`` ({section id: [table]}, each table ``{"caption",
-"rows", "header_rows", "footnotes"}``), ``label_sections`` ({section id: {"code", "field",
-"type"}}: the LOINC code and openFDA field each section came from), and ``patient_leaflets``
-([{"field", "code", "heading", "text"}]).
+"rows", "header_rows", "footnotes"}``, its rows a rectangular grid: `tables.py`),
+``label_sections`` ({section id: {"code", "field", "type"}}: the LOINC code and openFDA field
+each section came from), and ``patient_leaflets`` ([{"field", "code", "heading", "text"}]).
 """
 from __future__ import annotations
 
 import csv
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -96,85 +96,6 @@ def section_type_of_code(code: str) -> str:
     return kind.type if kind else "other"
 
 
-# --------------------------------------------------------------------------- tables
-
-
-@dataclass
-class Table:
-    """A label table: rows of cell texts, the caption and footnotes, for the page and for search."""
-
-    caption: str = ""
-    rows: list[list[str]] = field(default_factory=list)
-    header_rows: int = 0
-    footnotes: list[str] = field(default_factory=list)
-
-    def text(self) -> str:
-        """Readable rows, "cell | cell", one a line, after the caption and before the footnotes."""
-        lines = [self.caption] if self.caption else []
-        lines += [" | ".join(c for c in row if c) for row in self.rows if any(row)]
-        lines += self.footnotes
-        return "\n".join(lines)
-
-    def to_meta(self) -> dict:
-        return {"caption": self.caption, "rows": self.rows, "header_rows": self.header_rows,
-                "footnotes": self.footnotes}
-
-
-def _local(el) -> str:
-    tag = el.tag
-    return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
-
-
-def _spaces(text: str) -> str:
-    # Cells are many and small: plain whitespace folding here; the section's text is cleaned whole later.
-    return " ".join(text.split())
-
-
-def _cut_out(el) -> None:
-    """Remove an element from its tree, keeping the text that follows it."""
-    parent, tail = el.getparent(), el.tail or ""
-    previous = el.getprevious()
-    if tail and previous is not None:
-        previous.tail = (previous.tail or "") + tail
-    elif tail:
-        parent.text = (parent.text or "") + tail
-    parent.remove(el)
-
-
-def read_table(el) -> Table:
-    """A Table from an HTML or SPL ``<table>`` element (any namespace); the element is changed on the way.
-
-    Footnotes are taken out of the cells into ``footnotes``; line breaks and paragraphs inside a
-    cell become spaces. Cell text is then read by lxml in one call per cell (labels have thousands).
-    """
-    table = Table()
-    for note in list(el.iter("{*}footnote")):
-        text = _spaces("".join(note.itertext()))
-        if text and text not in table.footnotes:
-            table.footnotes.append(text)
-        if note.getparent() is not None:
-            _cut_out(note)
-    for br in el.iter("{*}br"):
-        br.tail = " " + (br.tail or "")
-    for block in el.iter("{*}paragraph", "{*}p", "{*}item"):
-        block.text = " " + (block.text or "")
-        block.tail = " " + (block.tail or "")
-    table.caption = next((text for caption in el.iter("{*}caption")
-                          if (text := _spaces("".join(caption.itertext())))), "")
-    for row in el.iter("{*}tr"):
-        cells = [_spaces("".join(cell.itertext())) for cell in row if _local(cell) in ("td", "th")]
-        if any(cells):
-            if _local(row.getparent()) == "thead":
-                table.header_rows += 1
-            table.rows.append(cells)
-    return table
-
-
-def flat_text(el) -> str:
-    """Every text node of an element joined by single spaces: how openFDA flattens a table into prose."""
-    return " ".join(" ".join(el.itertext()).split())
-
-
 # --------------------------------------------------------------------------- titles and metadata
 
 _FORMS = (  # SPL dosage-form words, longest first, as the singular we print in titles
@@ -188,7 +109,7 @@ _FORMS = (  # SPL dosage-form words, longest first, as the singular we print in 
     ("lozenge", "lozenge"), ("buccal film", "film"), ("soluble film", "film"), ("drops", "drops"), ("emulsion", "emulsion"), ("kit", "kit"),
     ("implant", "implant"), ("shampoo", "shampoo"), ("foam", "foam"), ("concentrate", "concentrate"),
 )
-_FORM_WORDS = re.compile(r"\b(" + "|".join(re.escape(w) for w, _ in _FORMS) + r")\b", re.I)
+_FORM_WORDS = re.compile(r"\b(" + "|".join(re.escape(w) for w, _ in _FORMS) + r")\b", re.IGNORECASE)
 _FORM_OF = dict(_FORMS)
 
 

@@ -17,8 +17,8 @@ Each label becomes one article (see `labels.py` for its ``meta``):
   parent ("8 USE IN SPECIFIC POPULATIONS" holds "8.1 Pregnancy"): the repeat is cut out of
   the parent, which keeps only its own words, and numbered subsections inside one field
   ("2.5 Dosage in Renal Impairment") become sections of their own.
-- tables: openFDA flattens every ``*_table`` into the prose; there it is replaced by readable
-  rows ("cell | cell"), and its structure goes to ``meta["tables"]`` for the page.
+- tables: openFDA flattens every ``*_table`` into the prose; there it is replaced by its grid of
+  rows ("cell | cell", merged cells filled in, `tables.py`), and its structure goes to ``meta["tables"]``.
 - left out: package label panels, product data elements, the recent-changes log, ids; the patient
   leaflets (Medication Guide, Patient Information) go to ``meta["patient_leaflets"]``, not to search.
 """
@@ -39,9 +39,9 @@ from indexer.models import Article, Section
 
 from .assemble import Skipped, _unique, clean, one_line, slugify
 from .jsonstream import BoundedReader, Event, TooDeep, TooLarge, events, json_kind, read_value, size_text
-from .labels import (Table, as_int, dailymed_url, flat_text, form_in_text, kind_of_field, label_meta, label_title,
-                     read_table)
+from .labels import as_int, dailymed_url, form_in_text, kind_of_field, label_meta, label_title
 from .openfda_headings import NUMBER, TOKEN, VAGUE, split_heading, subsections
+from .tables import Table, TableTooLarge, flat_text, read_table
 
 _NOT_SECTIONS = frozenset({"set_id", "id", "version", "effective_time", "openfda"})
 _NO_LABELS = "openFDA response with no labels"
@@ -96,6 +96,7 @@ def _field_items(label: dict, tables: list[tuple[Table, str]], leaflets: bool = 
     """
     items: list[tuple[str, str]] = []
     seen: set[str] = set()
+    bare_flats = ["".join(flat.split()) for _, flat in tables]
     for name, value in label.items():
         if name in _NOT_SECTIONS or name.endswith("_table"):
             continue
@@ -108,14 +109,33 @@ def _field_items(label: dict, tables: list[tuple[Table, str]], leaflets: bool = 
             if not isinstance(item, str):
                 continue
             text = " ".join(item.split())
-            for table, flat in tables:
-                at = text.find(flat)
-                if at >= 0:
-                    text = f"{text[:at]}\n\n{table.text()}\n\n{text[at + len(flat):]}"  # a block of its own
+            bare = text.replace(" ", "")
+            for (table, flat), bare_flat in zip(tables, bare_flats):
+                found = _copy_of(flat, bare_flat, text, bare)
+                if found is not None:
+                    start, end = found
+                    text = f"{text[:start]}\n\n{table.text()}\n\n{text[end:]}"  # a block of its own
+                    bare = "".join(text.split())
             if text and text not in seen:
                 seen.add(text)
                 items.append((name, text))
     return items
+
+
+def _copy_of(flat: str, bare_flat: str, text: str, bare_text: str) -> tuple[int, int] | None:
+    """Where openFDA's flattened copy of a table sits in a field's text, as (start, end), or None.
+
+    Some labels' prose joins the cells with a space, others with nothing ("Drug ClassClinical Rationale"):
+    a copy not found as it is is looked for with the whitespace of both left out (``bare_``).
+    """
+    at = text.find(flat)
+    if at >= 0:
+        return at, at + len(flat)
+    at = bare_text.find(bare_flat) if bare_flat else -1
+    if at < 0:
+        return None
+    kept = [n for n, char in enumerate(text) if not char.isspace()]  # bare position -> position in text
+    return kept[at], kept[at + len(bare_flat) - 1] + 1
 
 
 def _tables(label: dict) -> list[tuple[Table, str]]:
@@ -137,7 +157,10 @@ def _tables(label: dict) -> list[tuple[Table, str]]:
             if len(flat) < 8 or flat in seen:
                 continue
             seen.add(flat)
-            table = read_table(el)
+            try:
+                table = read_table(el)
+            except TableTooLarge:
+                continue  # openFDA's flattened copy stays in the prose
             if table.rows:
                 found.append((table, flat))
     # Longer tables first: a short table's text can sit inside a longer one's.
@@ -233,7 +256,7 @@ def _sections(label: dict, brand_words: frozenset[str]) -> tuple[list[Section], 
     sections = builder.sections
     table_meta: dict[str, list[dict]] = {}
     for table, _ in tables:
-        rows = table.text()
+        rows = clean(table.text())  # as the section's text was cleaned
         holder = next((s.id for s in sections if rows in s.text), None)
         if holder is not None:
             table_meta.setdefault(holder, []).append(table.to_meta())

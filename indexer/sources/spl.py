@@ -8,8 +8,8 @@ article; an untitled subsection's text joins its titled parent; an untitled top-
 heading keeps its parents' in front ("WARNINGS: Do not use"), so "Children" under "DOSAGE AND
 ADMINISTRATION" still says what it is. Highlights (``excerpt``), package label panels, product
 data and the recent-changes list are left out; the patient leaflets go to
-``meta["patient_leaflets"]``. Tables become rows ("cell | cell") in the text and
-``meta["tables"]`` for the page. The OTC "Drug Facts" sections (active ingredient, purpose,
+``meta["patient_leaflets"]``. Tables become their grid of rows ("cell | cell", merged cells filled
+in, `tables.py`) in the text and ``meta["tables"]``. The OTC "Drug Facts" sections (active ingredient, purpose,
 uses, warnings and their do-not-use / ask-a-doctor / stop-use parts, directions) are sections
 like any other, typed by their codes.
 
@@ -28,7 +28,8 @@ from indexer.errors import BadArticle
 from indexer.models import Article, Section
 
 from .assemble import _unique, clean, one_line, slugify
-from .labels import (UNCLASSIFIED, as_int, dailymed_url, kind_of_code, label_meta, label_title, read_table)
+from .labels import UNCLASSIFIED, as_int, dailymed_url, kind_of_code, label_meta, label_title
+from .tables import TableTooLarge, flat_text, read_table
 
 NS = "urn:hl7-org:v3"
 _V = {"v": NS}
@@ -56,8 +57,13 @@ def _text_of(el, tables: list) -> str:
         name = _local(node)
         if name == "table":
             flush()
-            table = read_table(node)
-            if table.rows:
+            try:
+                table = read_table(node)
+            except TableTooLarge:
+                out.append(flat_text(node))  # its words, without a grid no reader could use
+                out.append("\n\n")
+                table = None
+            if table is not None and table.rows:
                 tables.append(table)
                 out.append(table.text())
                 out.append("\n\n")

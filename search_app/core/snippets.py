@@ -3,12 +3,12 @@
 A card shows what answers the question, not the passage's first lines: the units (a sentence of a
 paragraph, a list item, a table row) holding the most query words are kept, in reading order, up to
 about ``BUDGET`` characters, each list item with the sentence that leads into its list and each row
-with its table's header; what is left out between them is marked with an ellipsis. A short passage,
-or one with no query word in it (a match by meaning alone), is shown from its start.
+with its table's header (all its header rows); what is left out between them is marked with an ellipsis.
+A short passage, or one with no query word in it (a match by meaning alone), is shown from its start.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from indexer.blocks import TextBlock, blocks_of
 from indexer.chunking import split_sentences
@@ -26,6 +26,8 @@ class Piece:
     rows: tuple[tuple[str, ...], ...] = ()
     gap_before: bool = False  # passage text is left out just before this piece (or inside a paragraph's)
     list_start: bool = False  # the first piece of its list on the card
+    header_rows: int = 0  # a table's leading rows that are its header (``indexer.blocks``)
+    spans: tuple[tuple[int, ...], ...] = ()  # the columns each cell of ``rows`` spans, 0 where spanned
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,10 @@ class _Unit:
     block: int
     kind: str  # "p" (a sentence), "li" or "row"
     text: str
-    lead: int | None = None  # the unit that must come with this one (lead-in sentence, header row)
-    cells: tuple[str, ...] = ()
+    lead: int | None = None  # the unit that must come with this one (lead-in sentence, header rows)
+    rows: tuple[tuple[str, ...], ...] = ()  # a table's row, or its header rows (one unit: shown together)
+    spans: tuple[tuple[int, ...], ...] = ()
+    header: bool = False
 
 
 def _units(blocks: list[TextBlock]) -> list[_Unit]:
@@ -60,9 +64,14 @@ def _units(blocks: list[TextBlock]) -> list[_Unit]:
         if block.kind == "p":
             units += [_Unit(number, "p", sentence) for sentence in split_sentences(block.text)]
         else:
-            header = len(units)
-            units += [_Unit(number, "row", " | ".join(row), None if n == 0 else header, cells=row)
-                      for n, row in enumerate(block.rows)]
+            head = block.header_rows
+            spans = block.spans or tuple((1,) * len(row) for row in block.rows)
+            header_unit = len(units) if head else None
+            if head:
+                units.append(_Unit(number, "row", "\n".join(" | ".join(row) for row in block.rows[:head]),
+                                   rows=block.rows[:head], spans=spans[:head], header=True))
+            units += [_Unit(number, "row", " | ".join(row), header_unit, rows=(row,), spans=(span,))
+                      for row, span in zip(block.rows[head:], spans[head:])]
     return units
 
 
@@ -121,10 +130,11 @@ def _pieces(units: list[_Unit], chosen: list[int]) -> Snippet:
             # More of the same paragraph: one piece, with an ellipsis where sentences are left out.
             pieces[-1] = Piece("p", last.text + (" … " if gap else " ") + unit.text, gap_before=last.gap_before)
         elif unit.kind == "row" and last is not None and last.kind == "table" and same_block:
-            pieces[-1] = Piece("table", last.text + "\n" + unit.text, last.rows + (unit.cells,),
-                               gap_before=last.gap_before)
+            pieces[-1] = replace(last, text=last.text + "\n" + unit.text, rows=last.rows + unit.rows,
+                                 spans=last.spans + unit.spans)
         elif unit.kind == "row":
-            pieces.append(Piece("table", unit.text, (unit.cells,), gap_before=gap if pieces else i > 0))
+            pieces.append(Piece("table", unit.text, unit.rows, gap_before=gap if pieces else i > 0,
+                                header_rows=len(unit.rows) if unit.header else 0, spans=unit.spans))
         else:
             starts_list = unit.kind == "li" and not (last is not None and last.kind == "li" and same_block)
             pieces.append(Piece(unit.kind, unit.text, gap_before=gap if pieces else i > 0, list_start=starts_list))
