@@ -1,7 +1,7 @@
 """Label tables with merged cells (issue 28): does each reach the API and the page as the label draws it?
 
     .venv/bin/python bench/label_tables.py                  # every label in ../shared/data/drug-labels
-    git archive 97cfe26 | tar -x -C /tmp/before             # the code before the fix, read by this venv:
+    git archive 1129e9c^ | tar -x -C /tmp/before            # the code before the fix, read by this venv:
     .venv/bin/python bench/label_tables.py --code /tmp/before
     .venv/bin/python bench/label_tables.py --all            # every table, merged cells or not
 
@@ -255,7 +255,7 @@ def main() -> int:
         print("\n".join(" | ".join(row) for row in table.rows[:8]))
         near = max(blocks, key=lambda b: len({c for r in b for c in r} & {c for r in table.rows for c in r}),
                    default=[])
-        print("closest table block:\n" + "\n".join(" | ".join(row) for row in near[:8]))
+        print("closest table block:\n" + "\n".join(" | ".join(row).replace(_HEADING, "") for row in near[:8]))
     return 0
 
 
