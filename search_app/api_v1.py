@@ -5,7 +5,9 @@ Every answer names the build it came from (``build_id`` in the body and the
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+import hashlib
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -23,6 +25,26 @@ from .serialise import article_json, passage_json, search_json
 bp = Blueprint("api_v1", __name__)
 SEARCH_PARAMS = api.SEARCH_PARAMS | {"build"}
 MAX_ID_CHARS = 300
+# An article or passage never changes within a build, but the URL answers from the newest build: a short
+# shared cache, revalidated by its ETag (the build and the object), keeps a hot swap visible within minutes.
+OBJECT_CACHE = "public, max-age=300"
+
+
+@bp.after_request
+def cross_origin(response: Response) -> Response:
+    """Any site's scripts may read the API's GET answers (CORS), never with the reader's credentials."""
+    if request.method in ("GET", "HEAD"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = "X-Medsearch-Build, ETag, Retry-After"
+    return response
+
+
+def cacheable(body: dict, build_id: str, object_id: str) -> Response:
+    """A build's article or passage as JSON with its ETag and cache lifetime; 304 when the client has it."""
+    response = jsonify(body)
+    response.set_etag(hashlib.sha256(f"{build_id}\0{object_id}".encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = OBJECT_CACHE
+    return response.make_conditional(request)
 
 
 def check_id(value: str, what: str) -> None:
@@ -52,8 +74,9 @@ def passage(passage_id: str):
     found = index.passage(passage_id)
     if found is None:
         return error_response(404, "not_found", f"no passage {passage_id[:80]!r} in build {index.build_id}")
-    return jsonify({"build_id": index.build_id,
-                    "passage": passage_json(found, index.article_header(found.article_id), base_url())})
+    return cacheable({"build_id": index.build_id,
+                      "passage": passage_json(found, index.article_header(found.article_id), base_url())},
+                     index.build_id, "passage:" + passage_id)
 
 
 @bp.get("/api/v1/articles/<path:article_id>")
@@ -64,7 +87,17 @@ def article(article_id: str):
     found = index.article(article_id)
     if found is None:
         return error_response(404, "not_found", f"no article {article_id[:80]!r} in build {index.build_id}")
-    return jsonify({"build_id": index.build_id, "article": article_json(found, base_url())})
+    return cacheable({"build_id": index.build_id, "article": article_json(found, base_url())}, index.build_id,
+                     "article:" + article_id)
+
+
+@bp.get("/api/v1")
+def routes():
+    """What this API answers: every route of the OpenAPI document with its summary, and where the docs are."""
+    spec = document(current_app.config["MEDSEARCH"])
+    return jsonify({"api": "medsearch", "version": 1, "openapi": "/api/v1/openapi.json", "docs": "/api/docs",
+                    "routes": [{"method": method.upper(), "path": path, "summary": operation.get("summary", "")}
+                               for path, item in spec["paths"].items() for method, operation in item.items()]})
 
 
 @bp.get("/api/v1/openapi.json")

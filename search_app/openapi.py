@@ -191,7 +191,17 @@ def _schemas(conf: dict) -> dict[str, Any]:
             "understood": _object({"medicines": _strings(), "expansions": _strings(), "section_types": _strings()}),
             "results": {"type": "array", "maxItems": conf["max_k"], "items": _ref("Hit")},
             "next_offset": _nullable({"type": "integer", "minimum": 1, "description":
-                                      "Offset of the next page; null when this page is shorter than k (the last)."}),
+                                      "Offset of the next page; null on the last page (or past the deepest offset). "
+                                      "Given whenever more results may follow."}),
+            "total": {"type": "integer", "minimum": 0, "description": "Sections ranked for this query: the exact "
+                                                                       "total, or a lower bound (see next field)."},
+            "total_is_lower_bound": {"type": "boolean", "description": "True when more sections may rank past the "
+                                                                       "first pool of candidates; page on to see."},
+            "unknown_drugs": {"type": "array", "description": "`drug` values naming no medicine of this index: like "
+                                                              "any filter that matches nothing, they match no result.",
+                              "items": _object({"drug": _string(description="As asked."),
+                                                "did_you_mean": _nullable(_string(
+                                                    description="The medicine it may misspell, if any."))})},
         }),
         "Passage": _object(passage, "One passage with its citation."),
         "PassageResponse": _object({"build_id": _string(), "passage": _ref("Passage")}),
@@ -251,7 +261,7 @@ def search_example(base_url: str = "https://medsearch.example.org") -> dict[str,
     outcome = SearchOutcome(request=SearchRequest(q="elavil side effects", k=1), build_id="20261201T120000000000Z-abc123",
                             analysis=analysis, hits=[hit], notice=None,
                             match=Match("strong", ("amitriptyline",), (), (("elavil", "amitriptyline"),)),
-                            closeness=0.65, total_sections=12, next_offset=1, prev_offset=None)
+                            closeness=0.65, total_sections=12, next_offset=1, prev_offset=None, total_exact=False)
     article = Article(id="amitriptyline", title="Amitriptyline", url="", sections=(),
                       source_path="corpus/amitriptyline.md", meta={"updated": "2026-11-25", "references": [
                           {"title": "MedlinePlus: Amitriptyline", "url": "https://medlineplus.gov/druginfo/meds/"

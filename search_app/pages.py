@@ -276,7 +276,10 @@ def search():
         next_url=search_url(req, offset=result.next_offset) if result.next_offset is not None else None,
         filtered=bool(req.drugs or req.section_types), unfiltered=search_url(req, drugs=(), section_types=()),
         autofocus=not result.hits or no_match, labels=LABELS, match=result.match, no_match=no_match,
-        brands=[(typed[:1].upper() + typed[1:], generic) for typed, generic in result.match.brands])
+        brands=[(typed[:1].upper() + typed[1:], generic) for typed, generic in result.match.brands],
+        # A drug filter naming no medicine here: said, with the name it may misspell, like any empty filter.
+        unknown_drugs=[(typed, guess, search_url(req, drugs=tuple(guess if d == typed else d for d in req.drugs))
+                        if guess else None) for typed, guess in result.unknown_drugs])
     if not req.respell:  # the reader turned correction off: still say what we would have read
         guess = pinned_searcher().understander.analyse(req.q)
         if guess.corrections:

@@ -170,7 +170,10 @@ def search_json(outcome: SearchOutcome, header_of: HeaderOf | None = None, base_
         "corrections": [{"typed": typed, "corrected": right} for typed, right in a.corrections],
         "understood": {"medicines": list(a.names), "expansions": list(a.expansions),
                        "section_types": sorted(a.intents)},
-        "results": [hit_json(h) for h in outcome.hits]}
+        "results": [hit_json(h) for h in outcome.hits],
+        # Sections ranked in all; a lower bound when more may rank past the first pool (the next page says).
+        "total": outcome.total_sections, "total_is_lower_bound": not outcome.total_exact,
+        "unknown_drugs": [{"drug": typed, "did_you_mean": guess} for typed, guess in outcome.unknown_drugs]}
     if header_of is None:
         return body
     for hit, shown in zip(outcome.hits, body["results"]):

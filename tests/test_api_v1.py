@@ -144,7 +144,6 @@ def test_hostile_ids_are_refused_cleanly(client, path):
     ({"q": "x" * 501}, "query_too_long"),
     ({"q": "\x00\x01 \t"}, "empty_query"),
     ({"q": "cramps", "mode": "fuzzy"}, "bad_mode"),
-    ({"q": "cramps", "drug": "no-such-medicine"}, "unknown_drug"),
     ({"q": "cramps", "section_type": "gossip"}, "unknown_section_type"),
 ])
 def test_bad_searches_get_400_with_the_error_shape(client, params, code):
@@ -189,3 +188,80 @@ def test_an_unexpected_error_shows_no_trace_or_path(index_dir):
 def test_the_old_api_keeps_working(client):
     data = client.get("/api/search?q=can+amitriptyline+cause+cramps&k=1").get_json()
     assert data["results"][0]["article_id"] == "amitriptyline"
+
+
+# ------------------------------------------------------------------ conventions clinicians' tools expect (issue 28)
+
+def test_the_api_root_lists_every_documented_route(client):
+    body = client.get("/api/v1").get_json()
+    documented = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert {r["path"] for r in body["routes"]} == set(documented)
+    assert body["openapi"] == "/api/v1/openapi.json" and all(r["method"] == "GET" and r["summary"] for r in body["routes"])
+
+
+def test_get_answers_may_be_read_by_any_site_without_credentials(client):
+    for url in ("/api/v1/search?q=cramps", "/api/v1", "/api/v1/articles/amitriptyline", "/api/v1/search?q=cramps&k=999"):
+        response = client.get(url)
+        assert response.headers["Access-Control-Allow-Origin"] == "*", url
+        assert "Access-Control-Allow-Credentials" not in response.headers
+        assert "X-Medsearch-Build" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_articles_and_passages_carry_an_etag_and_answer_304_when_unchanged(client):
+    first = client.get("/api/v1/articles/amitriptyline")
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "public, max-age=300"
+    etag = first.headers["ETag"]
+    again = client.get("/api/v1/articles/amitriptyline", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.get_data()
+    other = client.get("/api/v1/articles/ibuprofen")
+    assert other.headers["ETag"] != etag
+    passage_id = search(client, q="what is amitriptyline used for", k=1)["results"][0]["passage_id"]
+    cited = client.get(f"/api/v1/passages/{passage_id}")
+    assert cited.headers["ETag"] and cited.headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_a_drug_filter_naming_no_medicine_is_an_empty_answer_with_a_suggestion(client):
+    body = search(client, q="cramps", drug="amitriptylin")
+    assert body["results"] == [] and body["total"] == 0 and body["next_offset"] is None
+    assert body["unknown_drugs"] == [{"drug": "amitriptylin", "did_you_mean": "amitriptyline"}]
+    nothing = search(client, q="cramps", drug="no-such-medicine")
+    assert nothing["results"] == [] and nothing["unknown_drugs"] == [{"drug": "no-such-medicine", "did_you_mean": None}]
+    # With a known medicine beside it, the known one still filters.
+    both = search(client, q="cramps", drug=["no-such-medicine", "amitriptyline"])
+    assert both["results"] and all(r["article_id"] == "amitriptyline" for r in both["results"])
+
+
+def test_paging_goes_on_while_more_may_rank_and_says_when_the_total_is_a_bound(client):
+    first = search(client, q="tablets", k=5)
+    assert first["total"] >= len(first["results"]) and isinstance(first["total_is_lower_bound"], bool)
+    offset, seen = 0, []
+    while offset is not None and len(seen) < 400:
+        page = search(client, q="tablets", k=10, offset=offset)
+        seen += [(r["article_id"], r["section_id"]) for r in page["results"]]
+        offset = page["next_offset"]
+    assert len(seen) == len(set(seen))  # never a section twice
+    last = search(client, q="tablets", k=10, offset=len(seen))
+    assert last["results"] == [], "a page after the last one still had results"
+
+
+def test_a_pool_smaller_than_the_results_still_pages_to_the_end(index_dir, embedder):
+    """A page that ends exactly where the first pool of candidates ends is followed by the next one: the total
+    there is a lower bound (more rank past the pool), not the end."""
+    from indexer import settings
+    from indexer.index import SearchIndex
+    from search_app.core import search as service
+    from search_app.core.query import parse
+    from search_app.core.ranking import Searcher
+
+    conf = settings.resolve({"index": str(index_dir)})
+    small = Searcher(SearchIndex.open(index_dir), embedder, pool=3)
+    pooled = small.search("tablets", 1)  # one hit: the first pool is not widened
+    assert not pooled.complete and 0 < pooled.total_sections <= 20  # the first pool holds only some sections
+    k = str(pooled.total_sections)
+    first = service.run(parse({"q": "tablets", "k": k}, conf), small)
+    assert len(first.hits) == pooled.total_sections and not first.total_exact
+    assert first.next_offset == pooled.total_sections
+    following = service.run(parse({"q": "tablets", "k": k, "offset": str(first.next_offset)}, conf), small)
+    assert following.hits
+    key = lambda h: (h.passage.article_id, h.passage.section_id)  # noqa: E731
+    assert not {key(h) for h in following.hits} & {key(h) for h in first.hits}

@@ -130,9 +130,13 @@ def test_a_correction_can_be_undone_and_redone(client):
 
 
 def test_an_unknown_medicine_filter_is_explained_on_the_page(client):
-    doc, _ = _page(client, "/search", status=400, q="cramps", drug="notadrug")
-    assert "No medicine called 'notadrug'" in doc.cssselect(".error")[0].text_content()
-    assert doc.cssselect("main a")[0].get("href") == "/search?q=cramps"
+    # Like any filter that matches nothing: an empty page that says why, and how to search without it.
+    doc, _ = _page(client, "/search", q="cramps", drug="notadrug")
+    assert "No medicine called ‘notadrug’ in this index." in doc.cssselect(".unknown-drug")[0].text_content()
+    assert "/search?q=cramps" in [a.get("href") for a in doc.cssselect("main a")]
+    doc, _ = _page(client, "/search", q="cramps", drug="amitriptylin")
+    guess = doc.cssselect(".unknown-drug a")[0]
+    assert guess.text_content() == "amitriptyline" and _query(guess.get("href"))["drug"] == ["amitriptyline"]
 
 
 def test_urgent_notice_has_tappable_numbers_and_says_results_follow(client):

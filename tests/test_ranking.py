@@ -60,7 +60,6 @@ def test_filters_return_only_matches_and_still_k_of_them(client):
 
 
 @pytest.mark.parametrize("params, code", [
-    ({"drug": "notadrug"}, "unknown_drug"),
     ({"section_type": "gossip"}, "unknown_section_type"),
     ({"mode": "magic"}, "bad_mode"),
     ({"offset": "-1"}, "bad_offset"),

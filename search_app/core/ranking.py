@@ -97,6 +97,7 @@ class SearchResult:
     analysis: Analysis
     hits: list[Hit]
     total_sections: int  # how many sections were ranked (for "more results")
+    complete: bool = True  # every section that could rank was ranked: total_sections is the exact total
     query_vector: np.ndarray | None = None
     best_cosine: float = 0.0  # the query's cosine to the nearest passage of the build, filters aside
     # (article id, section type) of the first page's passages (offset 0, the same k), whatever page this is:
@@ -288,7 +289,8 @@ class Searcher:
             leading = [row for row, _, _ in ranked[:k]]
             fetched = self.index.passages(leading)
             first = [fetched[row] for row in leading]
-        return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked), query_vector=signals.query,
+        return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked), complete=c.complete,
+                            query_vector=signals.query,
                             best_cosine=signals.best_cosine,
                             first_page=tuple((p.article_id, p.section_type) for p in first))
 

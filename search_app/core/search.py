@@ -7,10 +7,10 @@ and the pages render. Nothing here imports Flask.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from indexer.errors import MedsearchError
+from indexer.errors import BadQuery, MedsearchError
 
 from .matching import Match, Thresholds, judge
 from .query import MAX_OFFSET, SearchRequest
@@ -49,12 +49,37 @@ class SearchOutcome:
     next_offset: int | None    # offset of the next page, None on the last
     prev_offset: int | None    # offset of the previous page, None on the first
     first_page: tuple[tuple[str, str], ...] = ()  # (article id, section type) of page 1's hits, on every page
+    total_exact: bool = True   # False: total_sections is a lower bound (more may rank past the pool)
+    # drug= values naming no medicine of this build, each with the name it may be a misspelling of (or None):
+    # like any filter that matches nothing, they answer with no results, not with an error.
+    unknown_drugs: tuple[tuple[str, str | None], ...] = ()
 
 
-def next_page(req: SearchRequest, shown: int, total: int) -> int | None:
-    """The offset of the page after this one: only after a full page with more ranked, within the offset bound."""
+def next_page(req: SearchRequest, shown: int, total: int, exact: bool = True) -> int | None:
+    """The offset of the page after this one: after a full page with more ranked (or more that may rank, when
+    the total is a lower bound), within the offset bound."""
     following = req.offset + req.k
-    return following if shown == req.k and total > following and following <= MAX_OFFSET else None
+    more = total > following or not exact
+    return following if shown == req.k and more and following <= MAX_OFFSET else None
+
+
+def _knows(searcher: Searcher, drug: str) -> bool:
+    """Whether ``drug`` names a medicine of the searcher's build (the filter's own test)."""
+    try:
+        searcher.allowed_rows(Filters((drug,), ()))
+    except BadQuery:
+        return False
+    return True
+
+
+def _unknown_drugs(req: SearchRequest, searcher: Searcher) -> tuple[tuple[str, str | None], ...]:
+    """The drug= values no medicine of the build answers to, each with its likely spelling if the build knows one."""
+    unknown = []
+    for drug in req.drugs:
+        if not _knows(searcher, drug):
+            guess = searcher.understander.analyse(drug)
+            unknown.append((drug, guess.corrected if guess.corrections and _knows(searcher, guess.corrected) else None))
+    return tuple(unknown)
 
 
 def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None, build: str | None = None,
@@ -63,8 +88,12 @@ def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None,
     build_id = searcher.index.build_id
     if build and build != build_id:
         raise BuildChanged(build, build_id)
-    result = searcher.search(req.q, req.k, offset=req.offset, filters=Filters(req.drugs, req.section_types),
+    unknown = _unknown_drugs(req, searcher) if req.drugs else ()
+    known = tuple(d for d in req.drugs if d not in {typed for typed, _ in unknown})
+    result = searcher.search(req.q, req.k, offset=req.offset, filters=Filters(known, req.section_types),
                              mode=req.mode, respell=req.respell, fold=req.fold)
+    if unknown and not known:  # every medicine asked for is unknown here: the filter matches nothing
+        result = replace(result, hits=[], total_sections=0, complete=True)
     analysis = result.analysis
     medicines = tuple(m.generic for m in analysis.medicines)
     match = judge(analysis, result.best_cosine, limits or searcher.thresholds)
@@ -75,5 +104,7 @@ def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None,
     return SearchOutcome(
         request=req, build_id=build_id, analysis=result.analysis, hits=result.hits, notice=notice, match=match,
         closeness=result.best_cosine,
-        total_sections=result.total_sections, next_offset=next_page(req, len(result.hits), result.total_sections),
-        prev_offset=max(req.offset - req.k, 0) if req.offset else None, first_page=result.first_page)
+        total_sections=result.total_sections,
+        next_offset=next_page(req, len(result.hits), result.total_sections, result.complete),
+        prev_offset=max(req.offset - req.k, 0) if req.offset else None, first_page=result.first_page,
+        total_exact=result.complete, unknown_drugs=unknown)
