@@ -23,6 +23,7 @@ from indexer.lexicon import name_key
 from indexer.models import Passage
 from indexer.section_types import SECTION_TYPES
 
+from . import folding
 from .matching import THRESHOLD_SETTINGS, Thresholds
 from .understanding import Analysis, Understander
 
@@ -236,15 +237,20 @@ class Searcher:
 
     # -- the search call ---------------------------------------------------------------
     def fold_labels(self, ranked: list[tuple[int, float, int]]) -> list[tuple[int, float, int]]:
-        """Keep only the best-matching label of each medicine (its first in ``ranked``): the others fold behind it."""
-        shown: dict[str, str] = {}
-        kept = []
-        for entry in ranked:
-            article = self.index.article_of(entry[0])
+        """Keep one label of each medicine, the others folded behind it: its best-matching (its first in ``ranked``),
+        or the newest of those whose same section has the same text (``folding.leads``)."""
+        shown: dict[str, tuple[int, float, str]] = {}  # medicine -> (row, score, label) of the label shown
+        for row, score, _ in ranked:
+            article = self.index.article_of(row)
             medicine = self.index.label_medicine.get(article)
-            if medicine is None or shown.setdefault(medicine, article) == article:
-                kept.append(entry)
-        return kept
+            if medicine is None:
+                continue
+            best = shown.setdefault(medicine, (row, score, article))
+            if article != best[2] and folding.leads(self.index, (row, score), (best[0], best[1])):
+                shown[medicine] = (row, best[1], article)
+        kept = {article for _, _, article in shown.values()}
+        return [entry for entry in ranked if self.index.label_medicine.get(article := self.index.article_of(entry[0]))
+                is None or article in kept]
 
     def search(self, q: str, k: int, offset: int = 0, filters: Filters = Filters(), mode: str = "hybrid",
                respell: bool = True, fold: bool = True) -> SearchResult:
