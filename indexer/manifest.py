@@ -19,8 +19,15 @@ from .models import Article
 
 # 4: headings.npz, the heading vectors of drug-label sections. 5: label tables as rectangular grids (merged
 # cells filled in, empty cells kept, several header rows): a build of 4 shows dosing tables with values under
-# the wrong columns, so it is refused until rebuilt.
-FORMAT_VERSION = 5
+# the wrong columns, so it is refused until rebuilt. 6: a drug label's meta names its labeler (no longer the
+# FDA as its publisher), repackaging, product, application numbers and NDCs: a build of 5 would credit its
+# labels to the FDA and cite them without their application number.
+FORMAT_VERSION = 6
+# What each format changed, said when an older build is refused.
+FORMAT_CHANGES = {
+    5: "drug-label tables as rectangular grids",
+    6: "drug labels credited to their labeler, with application numbers and NDCs",
+}
 MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest.sha256"
 VECTORS = "vectors.faiss"
@@ -106,7 +113,10 @@ class Manifest:
             raise bad("not a manifest object")
         version = data.get("format_version")
         if version != FORMAT_VERSION:  # checked first: older builds have other fields
-            raise bad(f"format version {version!r}, this code reads {FORMAT_VERSION}")
+            since = [FORMAT_CHANGES[v] for v in sorted(FORMAT_CHANGES)
+                     if isinstance(version, int) and not isinstance(version, bool) and version < v <= FORMAT_VERSION]
+            raise bad(f"format version {version!r}, this code reads {FORMAT_VERSION}"
+                      + (f" (since then: {'; '.join(since)})" if since else ""))
         _expect(data, {"build_id": str, "created": str, "code_version": str, "recipe": dict, "vector_index": dict,
                        "counts": dict, "articles": dict, "sources": list, "skipped": list, "engine": str,
                        "normalized": bool, "metric": str, "files": dict}, bad)

@@ -42,17 +42,38 @@ REFERENCES = {"type": "array", "description": "What the article was written from
                                                                  "gives none."),
                   "publisher": _string(description="Who published the reference (`NHS`, `MedlinePlus`, ...), from "
                                                    "its site, else its title's `Publisher:` prefix; may be empty.")})}
+LABEL = _nullable(_object({
+    "labeler": _nullable(_string(description="The company whose label it is (\"Janssen Pharmaceuticals, Inc.\"; a "
+                                             "repackager's own label is the repackager's); null when it gives none.")),
+    "repackaged": {"type": "boolean", "description": "A repackager's or relabeler's label of another company's "
+                                                     "product."},
+    "set_id": _string(description="DailyMed's set id: the label through all its versions."),
+    "version": _nullable({"type": "integer", "description": "The label's version within its set id."}),
+    "effective_date": _nullable(_string(description="The version's effective date, YYYY-MM-DD.")),
+    "application_numbers": {**_strings(), "description": "The FDA application(s) the product is approved under "
+                                                         "(`NDA022406`, `ANDA070278`, `BLA125084`; an OTC "
+                                                         "monograph's citation)."},
+    "spl_id": _nullable(_string(description="The id of this version's SPL document.")),
+    "product": _string(description="The product the label is for: \"XARELTO (rivaroxaban) tablet\"."),
+    "product_ndcs": {**_strings(), "description": "The products' National Drug Codes."},
+    "package_ndcs": {**_strings(), "description": "The packages' National Drug Codes."},
+    "distributor": _string(description="Who distributes it: `DailyMed (U.S. National Library of Medicine)`."),
+}, "A drug label's record (null for other articles)."))
 CITATION = {
     "publisher": _string(description="Who wrote and published the article: `medsearch` for our own articles "
                                      "(written by us from the `references`), else the third-party publisher "
-                                     "(`publisher unknown` when the source says neither)."),
+                                     "(`publisher unknown` when the source says neither); a drug label's labeler "
+                                     "(`labeler unknown` when it gives none)."),
     "source": _string(description="The same as `publisher` (the name of this field in earlier answers)."),
-    "updated": _nullable(_string(description="When the article was last reviewed, as its source gives it.")),
+    "updated": _nullable(_string(description="When the article was last reviewed, as its source gives it (a drug "
+                                             "label: its effective date).")),
     "references": REFERENCES,
+    "label": LABEL,
     "permalink_url": _string(description="Absolute link to the section on this site."),
     "citation": _string(description="Plain text: Title: section. Publisher, updated date. Publisher's link. "
-                                    "Permalink. References: title <link>; ... (drug labels: product. Maker. Section. "
-                                    "DailyMed set id, version, effective date. DailyMed link. Permalink)."),
+                                    "Permalink. References: title <link>; ... (drug labels: product. Labeler. Section. "
+                                    "Drug label, version, effective date, application number, set id. Via "
+                                    "DailyMed (U.S. National Library of Medicine): DailyMed link. Permalink)."),
     "citation_csl": _ref("CslItem"),
 }
 BLOCKS = {"type": "array", "description": "The text's structure, in reading order, for showing lists as lists and "
@@ -78,15 +99,21 @@ CSL_ITEM = {
         "id": _string(description="The passage id, `article#section` or the article id."),
         "type": _string(enum=["webpage"]), "title": _string(description="The article's title."),
         "section": _string(description="The section's heading (absent for a whole article)."),
-        "publisher": _string(description="As `publisher`."),
+        "publisher": _string(description="As `publisher` (a drug label: `U.S. National Library of Medicine`, "
+                                         "DailyMed's publisher; its labeler is its `author`)."),
         "URL": _string(description="The publisher's page for a third-party article, else this site's permalink."),
         "issued": {"type": "object", "description": "The updated date.", "required": ["date-parts"],
                    "additionalProperties": False, "properties": {"date-parts": {
                        "type": "array", "minItems": 1, "maxItems": 1, "items": {
                            "type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "integer"}}}}},
         "genre": _string(description="`drug label` for FDA labels."),
-        "author": {"type": "array", "description": "A drug label's maker.",
+        "author": {"type": "array", "description": "A drug label's labeler.",
                    "items": _object({"literal": _string()})},
+        "container-title": _string(description="A drug label: `DailyMed`."),
+        "version": _string(description="A drug label's version."),
+        "number": _string(description="A drug label's application number(s)."),
+        "archive": _string(description="A drug label: `DailyMed`."),
+        "archive_location": _string(description="A drug label's DailyMed set id."),
         "note": _string(description="The permalink when `URL` is the publisher's, and the references."),
     },
 }
@@ -211,7 +238,8 @@ def _schemas(conf: dict) -> dict[str, Any]:
             "url": _string(description="The publisher's page, or this site's page for our own articles."),
             "permalink": _string(), "permalink_url": _string(), "publisher": CITATION["publisher"],
             "source": CITATION["source"],
-            "updated": CITATION["updated"], "kind": _nullable(_string(description="`medicine` or `topic`.")),
+            "updated": CITATION["updated"], "label": CITATION["label"],
+            "kind": _nullable(_string(description="`medicine` or `topic`.")),
             "drug": _nullable(_string()), "aliases": _strings(), "drug_class": _nullable(_string()),
             "references": REFERENCES,
             "citation": _string(description="The whole article's citation, as a section's without the section."),

@@ -17,7 +17,7 @@ from indexer.models import Article, Passage
 from indexer.section_types import LABELS, SECTION_TYPES
 from indexer.urls import safe_http_url
 
-from .core import query
+from .core import folding, query
 from .core import search as service
 from .core.credit import Credit, credit_of
 from .core.ranking import Hit
@@ -58,7 +58,7 @@ class Card:
     context_url: str = ""  # "Read in context": the section on its article page, marked as the result's
     snippet: Snippet | None = None  # the sentences, items or rows of the passage that match the query
     elsewhere: str = ""  # "About amoxicillin": set when the result is not about the medicine the query names
-    more_labels: tuple[str, str] | None = None  # ("12 more labels of atorvastatin", url listing them)
+    more_labels: tuple[str, str] | None = None  # ("12 more labels of atorvastatin: 3 older, 9 repackaged", url)
     boxed: tuple[str, str] | None = None  # a drug label's boxed warning: (what to say, link to it or "")
 
 
@@ -256,12 +256,16 @@ def search():
     asked = tuple(m.generic for m in (analysis.constraining or analysis.uncovered))
     named = tuple(dict.fromkeys(m.generic for m in analysis.medicines))
     cards = [card_for(h, articles[h.passage.article_id], asked, named, analysis.corrected) for h in result.hits]
-    for n, card in enumerate(cards):  # a medicine's other labels, folded behind its best-matching one
+    folded: dict[str, folding.Folded | None] = {}
+    for n, card in enumerate(cards):  # a medicine's other labels, folded behind its best-matching one, by what they are
         if card.hit.more_labels:
-            medicine = index.label_medicine[card.hit.passage.article_id]
-            noun = "label" if card.hit.more_labels == 1 else "labels"
-            cards[n] = replace(card, more_labels=(f"{card.hit.more_labels} more {noun} of {medicine}",
-                                                  search_url(req, drugs=(medicine,), fold=False)))
+            article_id = card.hit.passage.article_id
+            if article_id not in folded:  # a label's sections share its folded ones: counted once
+                folded[article_id] = folding.folded_behind(index, article_id)
+            behind = folded[article_id]
+            if behind is not None and behind.count:
+                cards[n] = replace(card, more_labels=(behind.describe(),
+                                                      search_url(req, drugs=(behind.medicine,), fold=False)))
     # Nonsense and off-topic queries get "No good match" instead of their closest passages (a link shows them);
     # an empty or filtered search keeps its own page, which says what to change.
     no_match = (result.match.level == "none" and bool(result.hits) and not (req.drugs or req.section_types)

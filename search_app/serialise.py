@@ -15,7 +15,7 @@ from indexer.models import Article, Passage, article_permalink, section_link
 from indexer.section_types import type_of
 from indexer.urls import safe_http_url
 
-from .core.credit import Credit, citation_text, credit_of
+from .core.credit import Credit, LabelRecord, citation_text, credit_of
 from .core.ranking import Hit
 from .core.search import SearchOutcome
 
@@ -46,22 +46,45 @@ def _issued(updated: str | None) -> dict[str, Any] | None:
     return {"date-parts": [[int(part) for part in match.groups() if part]]}
 
 
+def label_json(label: LabelRecord | None) -> dict[str, Any] | None:
+    """A drug label's record: labeler, DailyMed's set id and version, effective date, application numbers, NDCs."""
+    if label is None:
+        return None
+    return {"labeler": label.labeler or None, "repackaged": label.repackaged, "set_id": label.set_id,
+            "version": label.version, "effective_date": label.effective,
+            "application_numbers": list(label.application_numbers), "spl_id": label.spl_id or None,
+            "product": label.product, "product_ndcs": list(label.product_ndcs),
+            "package_ndcs": list(label.package_ndcs), "distributor": label.distributor}
+
+
 def csl(item_id: str, article: Article | None, title: str, heading: str, credit: Credit, url: str,
         permalink_url: str) -> dict[str, Any]:
-    """A CSL-JSON item (the citation format of Zotero, Mendeley, pandoc) for one section of an article."""
-    item: dict[str, Any] = {"id": item_id, "type": "webpage", "title": title, "publisher": credit.publisher,
-                            "URL": url if safe_http_url(url) else permalink_url}
+    """A CSL-JSON item (the citation format of Zotero, Mendeley, pandoc) for one section of an article.
+
+    A drug label is its labeler's (``author``), titled by its product, in DailyMed (``container-title``)
+    of the National Library of Medicine (``publisher``), with its ``version``, application number
+    (``number``) and set id (``archive_location``).
+    """
+    label = credit.label
+    item: dict[str, Any] = {"id": item_id, "type": "webpage", "title": label.product if label else title,
+                            "publisher": credit.publisher, "URL": url if safe_http_url(url) else permalink_url}
     if heading:
         item["section"] = heading
     issued = _issued(credit.updated)
     if issued:
         item["issued"] = issued
-    meta = article.meta if article is not None else {}
-    if meta.get("kind") == "label":
-        item["genre"] = "drug label"
-        if _text(meta.get("manufacturer")):
-            item["author"] = [{"literal": _text(meta.get("manufacturer"))}]
+    if label is not None:
+        item.update({"genre": "drug label", "container-title": "DailyMed", "publisher": "U.S. National Library of "
+                     "Medicine", "archive": "DailyMed", "archive_location": label.set_id})
+        if label.labeler:
+            item["author"] = [{"literal": label.labeler}]
+        if label.version is not None:
+            item["version"] = str(label.version)
+        if label.application_numbers:
+            item["number"] = label.applications
     notes = [] if item["URL"] == permalink_url else [f"Permalink: {permalink_url}"]
+    if label is not None and label.repackaged:
+        notes.insert(0, f"Repackaged by {label.labeler or 'its labeler'}".rstrip(".") + ".")
     if credit.references:
         notes.append("References: " + "; ".join(f"{r.title} <{r.url}>" if r.url else r.title
                                                  for r in credit.references))
@@ -70,30 +93,12 @@ def csl(item_id: str, article: Article | None, title: str, heading: str, credit:
     return item
 
 
-def label_citation(article: Article, heading: str, url: str, permalink_url: str) -> str:
-    """A drug label's citation: "LIPITOR (atorvastatin calcium) tablet, film coated. Pfizer. 6 ADVERSE REACTIONS.
-    DailyMed set id ..., version ..., effective .... <DailyMed link> Permalink: <this site>"."""
-    meta = article.meta
-    maker = _text(meta.get("manufacturer")) or ""
-    product = article.title.removesuffix(f", {maker}") if maker else article.title
-    record = ", ".join(part for part in (
-        f"DailyMed set id {_text(meta.get('set_id'))}" if _text(meta.get("set_id")) else "",
-        f"version {_text(meta.get('version'))}" if _text(meta.get("version")) else "",
-        f"effective {_text(meta.get('updated'))}" if _text(meta.get("updated")) else "") if part)
-    parts = [p.rstrip(".") + "." for p in (product, maker, heading, record) if p]
-    parts += [url, f"Permalink: {permalink_url}"] if url.startswith(("http://", "https://")) else [permalink_url]
-    return " ".join(parts)
-
-
 def _cited(article: Article | None, credit: Credit, item_id: str, title: str, heading: str, url: str,
            permalink_url: str) -> dict[str, Any]:
-    """The citation fields of one section: credit, references, plain text and CSL-JSON."""
-    if article is not None and article.meta.get("kind") == "label":
-        text = label_citation(article, heading, url, permalink_url)
-    else:
-        text = citation_text(title, heading, credit, url, permalink_url)
+    """The citation fields of one section: credit, references, its label record, plain text and CSL-JSON."""
     return {"publisher": credit.publisher, "source": credit.publisher, "updated": credit.updated,
-            "references": references_json(credit), "permalink_url": permalink_url, "citation": text,
+            "references": references_json(credit), "label": label_json(credit.label),
+            "permalink_url": permalink_url, "citation": citation_text(title, heading, credit, url, permalink_url),
             "citation_csl": csl(item_id, article, title, heading, credit, url, permalink_url)}
 
 
@@ -145,7 +150,7 @@ def article_json(article: Article, base_url: str) -> dict[str, Any]:
     whole = article_citation(article, base_url)
     return {"article_id": article.id, "title": article.title, "url": article.url or permalink,
             "permalink": permalink, "permalink_url": base + permalink, "publisher": credit.publisher,
-            "source": credit.publisher, "updated": credit.updated,
+            "source": credit.publisher, "updated": credit.updated, "label": whole["label"],
             "kind": _text(meta.get("kind")), "drug": _text(meta.get("drug")), "aliases": _strings(meta.get("aliases")),
             "drug_class": _text(meta.get("drug_class")), "references": references_json(credit),
             "citation": whole["citation"], "citation_csl": whole["citation_csl"],

@@ -55,7 +55,8 @@ def test_fold_off_lists_every_label(client):
 def test_the_page_says_how_many_more_labels_and_links_to_them(client):
     doc = html.fromstring(client.get("/search", query_string={"q": "warfarin bleeding risk"}).get_data(as_text=True))
     links = doc.cssselect("a.more-labels")
-    assert links and links[0].text_content() == "2 more labels of warfarin"
+    # All three are copies of Cardinal Health's repackaged COUMADIN, of one date.
+    assert links and links[0].text_content() == "2 more labels of warfarin: 2 repackaged"
     listed = html.fromstring(client.get(links[0].get("href")).get_data(as_text=True))
     titles = {a.get("href") for a in listed.cssselect(".card-title")}
     assert len(titles) == 3
@@ -81,7 +82,8 @@ def test_a_labels_boxed_warning_comes_first_on_its_page_and_is_marked_on_cards(c
 def test_a_label_is_cited_as_a_label(client):
     top = search(client, q="warfarin bleeding risk")["results"][0]
     citation = top["citation"]
-    assert top["source"] == "U.S. Food and Drug Administration (DailyMed)"
-    assert "DailyMed set id 00000000-0000-0000-0000-00000000000" in citation and "version 16" in citation
-    assert "effective 2020-11-13" in citation and f"{top['heading']}." in citation
+    assert top["source"] == top["publisher"] == top["label"]["labeler"] and top["publisher"] in MAKERS
+    assert "set id 00000000-0000-0000-0000-00000000000" in citation and "version 16" in citation
+    assert "effective 2020-11-13" in citation and f"{top['heading']}." in citation and "NDA009218" in citation
+    assert "Via DailyMed (U.S. National Library of Medicine): " in citation
     assert "https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid=" in citation

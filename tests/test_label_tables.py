@@ -18,6 +18,7 @@ from indexer.blocks import blocks_of
 from indexer.chunking import split_text
 from indexer.errors import IndexIncompatible
 from indexer.index import SearchIndex
+from indexer.manifest import FORMAT_VERSION
 from indexer.models import Article, Section
 from indexer.pipeline import build_index
 from indexer.sources import load_file
@@ -251,7 +252,8 @@ def test_a_build_made_before_the_grids_is_refused_until_rebuilt(tmp_path, embedd
     path = tmp_path / "current" / "manifest.json"
     manifest = json.loads(path.read_text())
     rewrite_manifest(path, {**manifest, "format_version": 4})
-    with pytest.raises(IndexIncompatible, match=r"format version 4, this code reads 5; rebuild it with "
+    with pytest.raises(IndexIncompatible, match=rf"format version 4, this code reads {FORMAT_VERSION} \(since then: "
+                                                r"drug-label tables as rectangular grids; .*\); rebuild it with "
                                                 r"`python -m indexer build`"):
         SearchIndex.open(tmp_path)
     report = build_index([TABLES], tmp_path, embedder, log=lambda line: None)

@@ -24,7 +24,7 @@ from indexer.lexicon import article_names
 from indexer.models import Article, Section
 from indexer.pipeline import build_index
 from indexer.sources import Skipped, load_file
-from indexer.sources.labels import PUBLISHER, kind_of_code, section_type_of_code
+from indexer.sources.labels import DISTRIBUTOR, kind_of_code, section_type_of_code
 
 from .conftest import FIXTURES, SHARED, needs_shared
 
@@ -66,12 +66,12 @@ def test_an_openfda_label_is_one_article_keyed_by_set_id_with_dailymed_link_and_
     assert label.title == "COUMADIN (warfarin sodium) tablet, Cardinal Health"
     assert label.url == f"https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid={COUMADIN}"
     meta = label.meta
-    assert meta["kind"] == "label" and meta["source"] == meta["publisher"] == PUBLISHER
+    assert meta["kind"] == "label" and meta["publisher"] == meta["labeler"] and meta["distributor"] == DISTRIBUTOR
     assert meta["label_format"] == "openfda" and meta["set_id"] == COUMADIN
     assert meta["version"] == 16 and meta["effective_time"] == "20201113" and meta["updated"] == "2020-11-13"
     assert meta["brand_names"] == ["COUMADIN"] and meta["generic_names"] == ["WARFARIN SODIUM"]
     assert meta["substance_names"] == ["WARFARIN SODIUM"] and meta["drug"] == "warfarin sodium"
-    assert meta["manufacturer"] == "Cardinal Health" and meta["dosage_form"] == "tablet" and meta["routes"] == ["oral"]
+    assert meta["labeler"] == "Cardinal Health" and meta["dosage_form"] == "tablet" and meta["routes"] == ["oral"]
     assert meta["boxed_warning"] == label.sections[0].id
 
 
@@ -404,7 +404,8 @@ def test_the_catalog_keeps_the_label_type_over_the_heading(label_index):
 def test_label_sections_keep_their_citation_fields_in_the_api(label_client):
     hit = top(label_client, "warfarin interactions with antibiotics")
     assert hit["url"].startswith(f"https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid={COUMADIN}")
-    assert hit["source"] == PUBLISHER and hit["updated"] == "2020-11-13"
+    assert hit["source"] == hit["publisher"] == "Cardinal Health" and hit["updated"] == "2020-11-13"
+    assert hit["label"]["distributor"] == DISTRIBUTOR and hit["label"]["version"] == 16
     article = label_client.get(f"/api/v1/articles/{COUMADIN}").get_json()["article"]
     assert article["sections"][0]["heading"] == "WARNING: BLEEDING RISK"
 

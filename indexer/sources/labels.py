@@ -11,15 +11,25 @@ label in lay words in one long part; indexed, they answered questions before the
 the label that answers them (5 of 52 tuning questions, `bench/README.md`), so they are kept in
 ``meta["patient_leaflets"]`` for the article page and left out of search.
 
-Every label article carries in ``meta``: ``kind`` ("label"), ``source`` and ``publisher``
-(the FDA, through DailyMed), ``label_format`` (openfda or spl), ``set_id``, ``version``
-(int), ``spl_id``, ``effective_time`` (YYYYMMDD) and ``updated`` (ISO date), ``brand_names``,
-``generic_names``, ``substance_names``, ``drug`` (the first generic name), ``manufacturer``,
-``dosage_form``, ``routes``, ``product_type``, ``boxed_warning`` (the id of the boxed-warning
-section, when there is one), ``tables`` ({section id: [table]}, each table ``{"caption",
-"rows", "header_rows", "footnotes"}``, its rows a rectangular grid: `tables.py`),
-``label_sections`` ({section id: {"code", "field", "type"}}: the LOINC code and openFDA field
-each section came from), and ``patient_leaflets`` ([{"field", "code", "heading", "text"}]).
+Every label article carries in ``meta``: ``kind`` ("label"); ``labeler`` (the company that put the
+label out, whose it is: openFDA's ``manufacturer_name``, SPL's author organisation; a repackager's own
+label is the repackager's), also its ``publisher``; ``distributor`` ("DailyMed (U.S. National Library
+of Medicine)", which distributes every label); ``repackaged`` (true for a repackager's or relabeler's
+label: openFDA's ``original_packager_product_ndc`` or ``is_original_packager`` false, SPL's
+``asEquivalentEntity``) and ``original_ndcs`` (the NDCs of the products it repackages);
+``product`` (the title without its labeler: "XARELTO (rivaroxaban) tablet"); ``label_format``
+(openfda or spl), ``set_id``, ``version`` (int), ``spl_id``, ``effective_time`` (YYYYMMDD) and
+``updated`` (the same as an ISO date); ``application_numbers`` (["NDA022406"]: openFDA's
+``application_number``, SPL's ``approval`` ids; a monograph's citation, "part341", for an OTC
+label), ``product_ndcs`` and ``package_ndcs`` (openFDA's ``product_ndc`` and ``package_ndc``, SPL's
+product and package codes); ``brand_names``, ``generic_names``, ``substance_names``, ``drug`` (the
+first generic name), ``dosage_form``, ``routes``, ``product_type``, ``pharm_classes`` (openFDA),
+``boxed_warning`` (the id of the boxed-warning section, when there is one), ``tables`` ({section id:
+[table]}, each table ``{"caption", "rows", "header_rows", "footnotes"}``, its rows a rectangular grid:
+`tables.py`), ``label_sections`` ({section id: {"code", "field", "type"}}: the LOINC code and openFDA
+field each section came from), and ``patient_leaflets`` ([{"field", "code", "heading", "text"}]).
+Keys without a value are left out. A change of these keys is a change of the index format
+(`indexer/manifest.py`).
 """
 from __future__ import annotations
 
@@ -33,7 +43,8 @@ from pathlib import Path
 from .assemble import one_line
 
 TABLE_FILE = Path(__file__).resolve().parent.parent / "data" / "label_sections.tsv"
-PUBLISHER = "U.S. Food and Drug Administration (DailyMed)"
+# DailyMed, run by the National Library of Medicine, distributes every label; the label is its labeler's.
+DISTRIBUTOR = "DailyMed (U.S. National Library of Medicine)"
 DAILYMED = "https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid="
 LEFT_OUT = "-"
 LEAFLET = "leaflet"  # the patient's own leaflets (Medication Guide, Patient Information): kept in meta, not indexed
@@ -119,17 +130,23 @@ def form_in_text(text: str) -> str:
     return _FORM_OF[match.group(1).lower()] if match else ""
 
 
-def label_title(brand: str, generic: str, form: str, manufacturer: str) -> str:
-    """ "LIPITOR (atorvastatin calcium) tablet, film coated, Pfizer": the parts a label names."""
+def product_title(brand: str, generic: str, form: str, substances: Sequence[str] = ()) -> str:
+    """ "LIPITOR (atorvastatin calcium) tablet": what the product is, from its names (never its labeler); or ""."""
     brand, generic = one_line(brand), one_line(generic).lower()
+    if not (brand or generic):  # no product name: its active substances name it
+        generic = " and ".join(s.lower() for s in unique_strings(substances))
     head = brand or generic
     if brand and generic and generic != brand.lower():
         head = f"{brand} ({generic})"
     if form:
         head = f"{head} {form.lower()}" if head else form.lower()
-    if manufacturer:
-        head = f"{head}, {one_line(manufacturer)}" if head else one_line(manufacturer)
     return head
+
+
+def label_title(product: str, labeler: str, set_id: str) -> str:
+    """ "LIPITOR (atorvastatin calcium) tablet, Pfizer Inc": the product first, its labeler after, never alone."""
+    head = product or f"Drug label {set_id}"
+    return f"{head}, {one_line(labeler)}" if one_line(labeler) else head
 
 
 def iso_date(value: str) -> str:
@@ -157,18 +174,25 @@ def unique_strings(values: Iterable) -> list[str]:
 
 def label_meta(*, label_format: str, set_id: str, version, spl_id: str, effective_time: str,
                brand_names: Sequence[str], generic_names: Sequence[str], substance_names: Sequence[str],
-               manufacturer: str, dosage_form: str, routes: Sequence[str], product_type: str,
+               labeler: str, product: str, dosage_form: str, routes: Sequence[str], product_type: str,
+               application_numbers: Sequence[str] = (), product_ndcs: Sequence[str] = (),
+               package_ndcs: Sequence[str] = (), original_ndcs: Sequence[str] = (), repackaged: bool = False,
                extra: dict | None = None) -> dict:
     """The ``meta`` of a label article (keys described in this module's docstring)."""
     generics = unique_strings(generic_names)
+    labeler = one_line(labeler)
     meta = {
-        "kind": "label", "source": PUBLISHER, "publisher": PUBLISHER, "label_format": label_format,
+        "kind": "label", "labeler": labeler, "publisher": labeler, "distributor": DISTRIBUTOR,
+        "repackaged": bool(repackaged or original_ndcs), "original_ndcs": unique_strings(original_ndcs),
+        "product": product, "label_format": label_format,
         "set_id": set_id, "version": as_int(version), "spl_id": spl_id,
         "effective_time": effective_time, "updated": iso_date(effective_time),
+        "application_numbers": unique_strings(application_numbers), "product_ndcs": unique_strings(product_ndcs),
+        "package_ndcs": unique_strings(package_ndcs),
         "brand_names": unique_strings(brand_names), "generic_names": generics,
         "substance_names": unique_strings(substance_names),
         "drug": generics[0].lower() if generics else "",
-        "manufacturer": one_line(manufacturer), "dosage_form": dosage_form.lower(),
+        "dosage_form": dosage_form.lower(),
         "routes": unique_strings(r.lower() for r in routes), "product_type": product_type,
     }
     meta.update(extra or {})

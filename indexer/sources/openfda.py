@@ -39,7 +39,7 @@ from indexer.models import Article, Section
 
 from .assemble import Skipped, _unique, clean, one_line, slugify
 from .jsonstream import BoundedReader, Event, TooDeep, TooLarge, events, json_kind, read_value, size_text
-from .labels import as_int, dailymed_url, form_in_text, kind_of_field, label_meta, label_title
+from .labels import as_int, dailymed_url, form_in_text, kind_of_field, label_meta, label_title, product_title
 from .openfda_headings import NUMBER, TOKEN, VAGUE, split_heading, subsections
 from .tables import Table, TableTooLarge, flat_text, read_table
 
@@ -264,7 +264,8 @@ def _sections(label: dict, brand_words: frozenset[str]) -> tuple[list[Section], 
 
 
 _NAME_FIELDS = ("brand_name", "generic_name", "substance_name", "manufacturer_name", "route", "product_type",
-                "application_number", "pharm_class_epc", "spl_set_id")
+                "application_number", "pharm_class_epc", "spl_set_id", "product_ndc", "package_ndc",
+                "original_packager_product_ndc")
 
 
 def _check_label(label: object, name: str, where: str) -> tuple[dict, dict[str, list[str]]]:
@@ -304,13 +305,18 @@ def _check_label(label: object, name: str, where: str) -> tuple[dict, dict[str, 
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
             raise BadArticle(where, f"{name}: openfda.{key} is {_kind_of_list(value)}, not a list of strings")
         names[key] = value or []
+    original = openfda.get("is_original_packager")  # [true] or [false]; a repackager's label is not the original
+    if original is not None and (not isinstance(original, list) or not all(isinstance(v, bool) for v in original)):
+        raise BadArticle(where, f"{name}: openfda.is_original_packager is {_kind_of_list(original, bool)}, "
+                                "not a list of booleans")
+    names["repackaged"] = ["yes"] if original and not any(original) else []
     return checked, names
 
 
-def _kind_of_list(value: object) -> str:
-    """What a value that should be a list of strings is: "a number", "a list holding a number"."""
+def _kind_of_list(value: object, kind: type = str) -> str:
+    """What a value that should be a list of strings (or ``kind``) is: "a number", "a list holding a number"."""
     if isinstance(value, list):
-        odd = next(item for item in value if not isinstance(item, str))
+        odd = next(item for item in value if not isinstance(item, kind))
         return f"a list holding {json_kind(odd)}"
     return json_kind(value)
 
@@ -336,17 +342,21 @@ def label_article(label: object, where: str, number: int = 1) -> Article:
     form_text = " ".join(s.text[:300] for s in sections if codes[s.id]["field"] == "dosage_forms_and_strengths")
     form = form_in_text(form_text) or form_in_text(" ".join(fields.get("package_label_principal_display_panel")
                                                             or [])[:600])
-    manufacturer = _first(names["manufacturer_name"])
-    title = label_title(_first(brands), _first(generics), form, manufacturer) or f"Drug label {set_id}"
+    labeler = _first(names["manufacturer_name"])
+    product = product_title(_first(brands), _first(generics), form, names["substance_name"])
     boxed = next((s.id for s in sections if codes[s.id]["field"] == "boxed_warning"), None)
     meta = label_meta(
         label_format="openfda", set_id=set_id, version=fields.get("version"), spl_id=fields.get("id") or "",
         effective_time=fields.get("effective_time") or "", brand_names=brands, generic_names=generics,
-        substance_names=names["substance_name"], manufacturer=manufacturer,
+        substance_names=names["substance_name"], labeler=labeler, product=product,
         dosage_form=form, routes=names["route"], product_type=_first(names["product_type"]),
+        application_numbers=names["application_number"], product_ndcs=names["product_ndc"],
+        package_ndcs=names["package_ndc"], original_ndcs=names["original_packager_product_ndc"],
+        repackaged=bool(names["repackaged"]),
         extra={"boxed_warning": boxed, "tables": tables, "label_sections": codes, "patient_leaflets": leaflets,
-               "application_numbers": names["application_number"], "pharm_classes": names["pharm_class_epc"]},
+               "pharm_classes": names["pharm_class_epc"]},
     )
+    title = label_title(product, labeler, set_id)
     return Article(id=set_id, title=title, url=dailymed_url(set_id), sections=tuple(sections),
                    source_path=where.split("#", 1)[0], meta=meta)
 

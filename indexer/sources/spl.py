@@ -28,11 +28,13 @@ from indexer.errors import BadArticle
 from indexer.models import Article, Section
 
 from .assemble import _unique, clean, one_line, slugify
-from .labels import UNCLASSIFIED, as_int, dailymed_url, kind_of_code, label_meta, label_title
+from .labels import UNCLASSIFIED, as_int, dailymed_url, kind_of_code, label_meta, label_title, product_title
 from .tables import TableTooLarge, flat_text, read_table
 
 NS = "urn:hl7-org:v3"
 _V = {"v": NS}
+NDC = "2.16.840.1.113883.6.69"  # the code system of National Drug Codes
+SAME = "C64637"  # asEquivalentEntity's code for "the same product as": a repackaged or relabeled one
 _BLOCKS = frozenset({"paragraph", "list", "table", "item", "caption"})
 _NUMBERED = re.compile(r"^\s*\d{1,2}(\.\d{1,2})*\.?\s")
 
@@ -191,6 +193,27 @@ def _product(doc) -> dict:
     return found
 
 
+def _codes(doc) -> dict[str, list[str]]:
+    """Application numbers, product and package NDCs, and the NDCs a repackaged product came as, of every product.
+
+    An application number is an ``approval``'s id ("NDA020702"; an OTC monograph's citation, "part341");
+    a repackager's or relabeler's product names its source by ``asEquivalentEntity`` (code "same").
+    """
+    def codes(path: str) -> list[str]:
+        return [one_line(el.get("code") or "") for el in doc.iterfind(path, _V) if el.get("codeSystem") == NDC]
+
+    products = ".//v:manufacturedProduct/v:manufacturedProduct/v:code"
+    medicines = ".//v:manufacturedProduct/v:manufacturedMedicine/v:code"
+    source = [one_line(el.get("code") or "")
+              for equiv in doc.iterfind(".//v:asEquivalentEntity", _V)
+              if (equiv.get("classCode") or "EQUIV") == "EQUIV"
+              and ((code := equiv.find("v:code", _V)) is None or code.get("code") in (SAME, None))
+              for el in equiv.iterfind("v:definingMaterialKind/v:code", _V) if el.get("codeSystem") == NDC]
+    return {"applications": [one_line(el.get("extension") or "") for el in doc.iterfind(".//v:approval/v:id", _V)],
+            "products": codes(products) + codes(medicines),
+            "packages": codes(".//v:containerPackagedProduct/v:code"), "source": source}
+
+
 def load_spl(path: Path, text: str) -> Iterator[Article]:
     """One label article from a DailyMed SPL XML document."""
     # lxml refuses str input that still declares its encoding; the text is decoded already.
@@ -214,8 +237,9 @@ def load_spl(path: Path, text: str) -> Iterator[Article]:
     if not walker.sections:
         raise BadArticle(str(path), f"label {set_id}: no label text (only package panels and data elements)")
     product = _product(root)
+    codes = _codes(root)
     org = root.find("v:author/v:assignedEntity/v:representedOrganization/v:name", _V)
-    manufacturer = one_line(org.text or "") if org is not None else ""
+    labeler = one_line(org.text or "") if org is not None else ""
     version_el = root.find("v:versionNumber", _V)
     version = version_el.get("value") if version_el is not None else None
     if version is not None and as_int(version) is None:  # an unreadable version must never win over a readable one
@@ -224,17 +248,20 @@ def load_spl(path: Path, text: str) -> Iterator[Article]:
     effective = root.find("v:effectiveTime", _V)
     doc_id = root.find("v:id", _V)
     doc_code = root.find("v:code", _V)
-    title = label_title(product["brand"], product["generic"], product["form"], manufacturer) or f"Drug label {set_id}"
+    name = product_title(product["brand"], product["generic"], product["form"], product["substances"])
     meta = label_meta(
         label_format="spl", set_id=set_id, version=version,
         spl_id=(doc_id.get("root") or "") if doc_id is not None else "",
         effective_time=(effective.get("value") or "") if effective is not None else "",
         brand_names=[product["brand"]], generic_names=[product["generic"]], substance_names=product["substances"],
-        manufacturer=manufacturer, dosage_form=product["form"], routes=product["routes"],
+        labeler=labeler, product=name, dosage_form=product["form"], routes=product["routes"],
         product_type=(doc_code.get("displayName") or "") if doc_code is not None else "",
+        application_numbers=codes["applications"], product_ndcs=codes["products"], package_ndcs=codes["packages"],
+        original_ndcs=codes["source"],
         extra={"boxed_warning": walker.boxed, "tables": walker.tables, "label_sections": walker.codes,
                "patient_leaflets": walker.leaflets,
                "document_title": _title_of(root)},
     )
+    title = label_title(name, labeler, set_id)
     yield Article(id=set_id, title=title, url=dailymed_url(set_id), sections=tuple(walker.sections),
                   source_path=str(path), meta=meta)

@@ -3,8 +3,11 @@
 Our own articles (``corpus/``: Markdown with front matter and no publisher url) are credited to
 ``medsearch``, with the publishers they were written from as references; a third-party article to
 its publisher (``publisher`` or ``source`` in its metadata, else the name of its url's site); an
-article that says neither is credited to no one rather than to us. Names of sites come from
-``search_app/data/publishers.tsv``. Nothing here knows about Flask or JSON (``serialise`` does).
+article that says neither is credited to no one rather than to us. A drug label is its labeler's
+("Janssen Pharmaceuticals, Inc.", a repackager's own label the repackager's), distributed by DailyMed
+(U.S. National Library of Medicine), and is cited with its set id, version, effective date and
+application number (`LabelRecord`). Names of sites come from ``search_app/data/publishers.tsv``.
+Nothing here knows about Flask or JSON (``serialise`` does).
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from indexer.urls import safe_http_url
 
 OWN = "medsearch"
 UNKNOWN = "publisher unknown"
+UNKNOWN_LABELER = "labeler unknown"
+DAILYMED = "DailyMed (U.S. National Library of Medicine)"  # distributes every label (indexer.sources.labels)
 OWN_FORMATS = (".md", ".markdown")  # corpus/'s format: an article in it without a url is one we wrote
 PUBLISHERS_FILE = Path(__file__).parent.parent / "data" / "publishers.tsv"
 _TITLE_PUBLISHER = re.compile(r"^([^:]{2,40}):\s+\S")  # "MedlinePlus: Amitriptyline"
@@ -33,6 +38,35 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class LabelRecord:
+    """Which drug label an article is: its labeler, DailyMed's record of it, and the application it is approved under."""
+
+    labeler: str
+    product: str  # the title without its labeler: "XARELTO (rivaroxaban) tablet"
+    set_id: str
+    version: int | None
+    effective: str | None  # YYYY-MM-DD
+    application_numbers: tuple[str, ...]
+    repackaged: bool  # a repackager's or relabeler's label
+    spl_id: str = ""
+    product_ndcs: tuple[str, ...] = ()
+    package_ndcs: tuple[str, ...] = ()
+    distributor: str = DAILYMED
+
+    @property
+    def applications(self) -> str:
+        """The application numbers as one would write them ("NDA022406"), or ''."""
+        return ", ".join(self.application_numbers)
+
+    def record(self) -> str:
+        """ "version 16, effective 2020-11-13, NDA009218, set id 3ebcb71e-...": what a citation names of it."""
+        return ", ".join(part for part in (
+            f"version {self.version}" if self.version is not None else "",
+            f"effective {self.effective}" if self.effective else "", self.applications,
+            f"set id {self.set_id}" if self.set_id else "") if part)
+
+
+@dataclass(frozen=True)
 class Credit:
     """An article's credit as every page and answer shows it."""
 
@@ -40,6 +74,7 @@ class Credit:
     own: bool  # written by medsearch
     updated: str | None
     references: tuple[Reference, ...]
+    label: LabelRecord | None = None  # a drug label: its publisher is its labeler
 
     def reference_publishers(self) -> tuple[tuple[str, str], ...]:
         """(publisher, first link) of each publisher the references cite, in their order."""
@@ -103,11 +138,35 @@ def references_of(meta: dict) -> tuple[Reference, ...]:
     return tuple(out)
 
 
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(s for s in (_text(v) for v in value) if s) if isinstance(value, list) else ()
+
+
+def label_record(article: Article) -> LabelRecord | None:
+    """The label an article is (labeler, set id, version, effective date, application numbers), or None."""
+    meta = article.meta or {}
+    if meta.get("kind") != "label":
+        return None
+    labeler = _text(meta.get("labeler")) or ""
+    product = _text(meta.get("product")) or (article.title.removesuffix(f", {labeler}") if labeler else article.title)
+    version = meta.get("version")
+    return LabelRecord(
+        labeler=labeler, product=product, set_id=_text(meta.get("set_id")) or article.id,
+        version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+        effective=_text(meta.get("updated")), application_numbers=_strings(meta.get("application_numbers")),
+        repackaged=meta.get("repackaged") is True, spl_id=_text(meta.get("spl_id")) or "",
+        product_ndcs=_strings(meta.get("product_ndcs")), package_ndcs=_strings(meta.get("package_ndcs")),
+        distributor=_text(meta.get("distributor")) or DAILYMED)
+
+
 def credit_of(article: Article | None) -> Credit:
     """The publisher, updated date and references of an article (None: an article no longer in the build)."""
     if article is None:
         return Credit(UNKNOWN, False, None, ())
     meta = article.meta or {}
+    label = label_record(article)
+    if label is not None:
+        return Credit(label.labeler or UNKNOWN_LABELER, False, label.effective, references_of(meta), label)
     named = _text(meta.get("publisher")) or _text(meta.get("source"))
     if named:
         publisher = named
@@ -120,16 +179,37 @@ def credit_of(article: Article | None) -> Credit:
     return Credit(publisher, publisher == OWN, _text(meta.get("updated")), references_of(meta))
 
 
-def citation_text(title: str, heading: str, credit: Credit, url: str, permalink_url: str) -> str:
-    """The plain-text citation: title and section, publisher and updated date, links, references."""
-    def sentence(text: str) -> str:
-        return text if text.endswith((".", "?", "!")) else text + "."
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else text + "."
 
-    parts = [sentence(f"{title}: {heading}" if heading else title),
-             sentence(credit.publisher + (f", updated {credit.updated}" if credit.updated else ""))]
+
+def citation_text(title: str, heading: str, credit: Credit, url: str, permalink_url: str) -> str:
+    """The plain-text citation: title and section, publisher and updated date, links, references.
+
+    A drug label's: "XARELTO (rivaroxaban) tablet. Janssen Pharmaceuticals, Inc. 2.5 Renal impairment. Drug label,
+    version 3, effective 2023-02-17, NDA022406, set id .... Via DailyMed (U.S. National Library of Medicine):
+    <its DailyMed page> Permalink: <this site>".
+    """
+    if credit.label is not None:
+        return label_citation(credit.label, heading, url, permalink_url)
+    parts = [_sentence(f"{title}: {heading}" if heading else title),
+             _sentence(credit.publisher + (f", updated {credit.updated}" if credit.updated else ""))]
     # Links stand bare at the end of their part: a full stop after one would join the address.
     parts += [url, f"Permalink: {permalink_url}"] if safe_http_url(url) else [permalink_url]
     if credit.references:
         parts.append("References: " + "; ".join(f"{r.title} <{r.url}>" if r.url else r.title
                                                   for r in credit.references))
+    return " ".join(parts)
+
+
+def label_citation(label: LabelRecord, heading: str, url: str, permalink_url: str) -> str:
+    """A drug label's citation: product, labeler, section, its record (version, date, application, set id), links."""
+    labeler = label.labeler + (" (repackager)" if label.repackaged else "") if label.labeler else ""
+    record = label.record()
+    parts = [_sentence(p) for p in (label.product, labeler, heading, "Drug label" + (f", {record}" if record else ""))
+             if p]
+    if safe_http_url(url):
+        parts += [f"Via {label.distributor}: {url}", f"Permalink: {permalink_url}"]
+    else:
+        parts += [_sentence(f"Via {label.distributor}"), permalink_url]
     return " ".join(parts)
