@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .errors import IndexNotFound
+from .history import LabelVersion, from_record, label_version
 from .models import Article, Passage, Section, article_permalink, section_link
 from .section_types import type_of
 
@@ -26,7 +27,12 @@ CREATE TABLE passages (
     section_id TEXT NOT NULL, ordinal INTEGER NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX passages_by_article ON passages (article_id);
+CREATE TABLE history (
+    article_id TEXT NOT NULL, version INTEGER NOT NULL, effective TEXT NOT NULL, source_path TEXT NOT NULL,
+    title TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (article_id, version)
+);
 """
+# ``history``: earlier versions of drug labels (``indexer/history.py``), never searched; ``record`` is JSON.
 
 
 class CatalogWriter:
@@ -36,6 +42,7 @@ class CatalogWriter:
         self._db = sqlite3.connect(path)
         self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
         self.rows = 0
+        self.history = 0  # history versions written
 
     def add_article(self, article: Article, fingerprint: str) -> None:
         """Record an article and its sections."""
@@ -52,6 +59,18 @@ class CatalogWriter:
                              [(self.rows + i, p.id, p.article_id, p.section_id, p.ordinal, p.text)
                               for i, p in enumerate(passages)])
         self.rows += len(passages)
+
+    def add_history(self, version: LabelVersion) -> None:
+        """Record an earlier version of a label (never searched)."""
+        self._db.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?)",
+                         (version.set_id, version.version, version.effective, version.source_path, version.title,
+                          version.record()))
+        self.history += 1
+
+    def copy_history(self, row: Sequence) -> None:
+        """Record a history row as another catalog holds it (``Catalog.history_row``)."""
+        self._db.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?)", tuple(row))
+        self.history += 1
 
     def close(self) -> None:
         """Commit and close; the file is complete after this."""
@@ -188,6 +207,49 @@ class Catalog:
         rows = self._db.execute("SELECT a.id, s.key, json_extract(s.value, '$.field') FROM articles a, "
                                 "json_each(a.meta, '$.label_sections') s WHERE json_extract(a.meta, '$.kind') = 'label'")
         return [(a, section, field) for a, section, field in rows if isinstance(field, str)]
+
+    # -- drug-label versions ----------------------------------------------------------------
+    def label_versions(self, article_id: str) -> list[LabelVersion]:
+        """Every version of a drug label the build holds, newest first, without their sections: the indexed
+        one (``current``), then the earlier ones of its history. Empty for an id that is no versioned label."""
+        head = self.article_header(article_id)
+        current = label_version(head, current=True) if head is not None else None
+        if current is None:
+            return []
+        rows = self._db.execute("SELECT version, effective, source_path, title FROM history WHERE article_id = ? "
+                                "ORDER BY version DESC", (article_id,)).fetchall()
+        return [current] + [from_record(article_id, r[0], r[1], r[2], r[3], None) for r in rows]
+
+    def label_version(self, article_id: str, version: int | None = None) -> LabelVersion | None:
+        """One version of a drug label with its sections: the indexed one (``version`` None or its number), else
+        an earlier one from the history; None when the build holds no such version."""
+        found = self.article(article_id)
+        current = label_version(found, current=True) if found is not None else None
+        if current is None or version is None or version == current.version:
+            return current
+        row = self._db.execute("SELECT version, effective, source_path, title, record FROM history "
+                               "WHERE article_id = ? AND version = ?", (article_id, version)).fetchone()
+        return from_record(article_id, *row) if row is not None else None
+
+    def label_current_versions(self) -> dict[str, int]:
+        """The indexed version of every drug label, by set id (labels without a whole-number version left out)."""
+        rows = self._db.execute("SELECT id, json_extract(meta, '$.version') FROM articles "
+                                "WHERE json_extract(meta, '$.kind') = 'label'")
+        return {a: v for a, v in rows if isinstance(v, int) and not isinstance(v, bool)}
+
+    def history_versions(self) -> dict[str, list[int]]:
+        """The versions each set id has in the history, newest first."""
+        found: dict[str, list[int]] = {}
+        for article_id, version in self._db.execute("SELECT article_id, version FROM history "
+                                                    "ORDER BY article_id, version DESC"):
+            found.setdefault(article_id, []).append(version)
+        return found
+
+    def history_row(self, article_id: str, version: int) -> tuple | None:
+        """One history row as stored, for carrying it into a new build."""
+        row = self._db.execute("SELECT * FROM history WHERE article_id = ? AND version = ?",
+                               (article_id, version)).fetchone()
+        return tuple(row) if row is not None else None
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

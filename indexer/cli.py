@@ -68,7 +68,8 @@ def main() -> None:
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @setting_options("index", "model", "backend", "chunk_tokens", "overlap_tokens", "batch_size", "keep_builds",
-                 "embed_window", "index_type", "max_source_bytes", "engine", "ray_address", "ray_actors")
+                 "keep_label_versions", "embed_window", "index_type", "max_source_bytes", "engine", "ray_address",
+                 "ray_actors")
 @click.option("--force", is_flag=True, help="Rebuild even when the live build already matches the sources.")
 @click.option("--report", "report_file", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
 def build(sources, force, report_file, **flags):
@@ -94,7 +95,8 @@ def build(sources, force, report_file, **flags):
                          log=lambda line: click.echo(line, err=True)) as engine:
             build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
                         force=force, window=conf["embed_window"], index_type=conf["index_type"],
-                        max_source_bytes=conf["max_source_bytes"], engine=engine, report=report)
+                        max_source_bytes=conf["max_source_bytes"], engine=engine, report=report,
+                        keep_label_versions=conf["keep_label_versions"])
     except KeyboardInterrupt:
         _fail("interrupted: nothing was published and the live index is untouched", code=130)
     except (MedsearchError, OSError) as exc:  # a folder that cannot be written, a full disk: one line, no traceback
@@ -149,6 +151,7 @@ def _report_json(report) -> dict:
             "warnings": [{"path": w.path, "warning": w.reason} for w in report.warnings],
             "respelt_titles": report.respelt,
             "replaced_versions": report.replaced,
+            "label_versions_kept": report.history,
             "error": report.error, "exit_code": report.exit_code}
 
 

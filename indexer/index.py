@@ -17,6 +17,7 @@ from . import lexicon as lexicons
 from . import manifest as manifests
 from .catalog import Catalog, make_passage
 from .errors import IndexIncompatible
+from .history import LabelVersion
 from .lexical import LexicalIndex
 from .models import Article, Passage
 from .publishing import live_build
@@ -264,6 +265,15 @@ class SearchIndex:
     def article_header(self, article_id: str) -> Article | None:
         """An article without its sections (title, link, front matter), cached for the life of the build."""
         return self._headers(article_id)
+
+    def label_versions(self, set_id: str) -> list[LabelVersion]:
+        """Every version of a drug label the build holds, newest first, without their sections: the indexed one,
+        then the earlier ones it kept as history (never searched)."""
+        return self._catalog.label_versions(set_id)
+
+    def label_version(self, set_id: str, version: int | None = None) -> LabelVersion | None:
+        """One version of a drug label with its sections: the indexed one, or ``version`` from the history."""
+        return self._catalog.label_version(set_id, version)
 
     def titles(self) -> dict[str, str]:
         """Every article's title by id."""

@@ -21,12 +21,14 @@ from .models import Article
 # cells filled in, empty cells kept, several header rows): a build of 4 shows dosing tables with values under
 # the wrong columns, so it is refused until rebuilt. 6: a drug label's meta names its labeler (no longer the
 # FDA as its publisher), repackaging, product, application numbers and NDCs: a build of 5 would credit its
-# labels to the FDA and cite them without their application number.
-FORMAT_VERSION = 6
+# labels to the FDA and cite them without their application number. 7: the catalog's ``history`` table, the
+# earlier versions of drug labels (`history.py`): a build of 6 has none, and its label pages would answer without.
+FORMAT_VERSION = 7
 # What each format changed, said when an older build is refused.
 FORMAT_CHANGES = {
     5: "drug-label tables as rectangular grids",
     6: "drug labels credited to their labeler, with application numbers and NDCs",
+    7: "earlier versions of drug labels kept as history",
 }
 MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest.sha256"

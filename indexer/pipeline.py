@@ -4,7 +4,9 @@ Two streaming passes over the sources keep memory bounded by a window of passage
 the corpus: the first only fingerprints articles (to see what changed), the second writes
 the build. Articles whose fingerprint matches the live build carry their passages and
 vectors over; new and changed ones are chunked and embedded, reusing any vector in the
-embedding cache. The live build is never touched; the new one is published by a pointer swap.
+embedding cache. The earlier versions of drug labels that the build sees, in its sources or
+in the live build, are kept as its history (`history.py`), never embedded. The live build
+is never touched; the new one is published by a pointer swap.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import __version__, diskspace, headings, publishing
+from . import history as histories
 from . import lexicon as lexicons
 from . import manifest as manifests
 from .cache import EmbeddingCache
@@ -61,6 +64,7 @@ class BuildReport:
     # Older versions of an article (a drug label's set id) that a newer one replaced:
     # {"id", "version", "path", "by_version", "by_path"}; not skipped, the build is complete.
     replaced: list[dict] = field(default_factory=list)
+    history: int = 0  # earlier versions of drug labels kept in the build's history (never searched)
     # What loading left out of an article that was kept (a link that is not http or https).
     warnings: list[Skipped] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
@@ -97,6 +101,18 @@ class _Chosen:
     path: str
     fingerprint: str
     sections: int
+    label: bool = False      # a drug label: its earlier versions are kept as history
+    # Every whole-number version of its id below ``version`` that the sources hold -> the place of its first copy.
+    earlier: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    """An earlier version of a label that the build keeps as history, and where it is read from."""
+
+    version: int
+    ordinal: int | None = None  # its place among the articles of the sources; None: from the live build
+    live: str = ""              # "current": the live build's indexed label; "history": the live build's history
 
 
 def _version(article: Article) -> int | None:
@@ -113,6 +129,7 @@ def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes
     version replaces one without; each replaced one goes to ``report.replaced``.
     """
     chosen: dict[str, _Chosen] = {}
+    versions: dict[str, dict[int, int]] = {}  # label id -> every whole-number version seen -> its first place
     ordinal = -1
     for item in iter_articles(sources, max_source_bytes):
         if isinstance(item, Skipped):
@@ -121,6 +138,8 @@ def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes
         report.warnings += [Skipped(item.source_path, warning) for warning in item.warnings]
         ordinal += 1
         seen, version = chosen.get(item.id), _version(item)
+        if version is not None and histories.version_number(item) is not None:  # a label's version
+            versions.setdefault(item.id, {}).setdefault(version, ordinal)
         # A copy without a readable version never beats one with a version, wherever it comes.
         if seen is not None and seen.version is None and version is not None:
             seen = None
@@ -137,19 +156,68 @@ def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes
                 report.replaced.append({"id": item.id, "version": seen.version, "path": seen.path,
                                         "by_version": version, "by_path": item.source_path})
             chosen[item.id] = _Chosen(ordinal, version, item.source_path, manifests.fingerprint(item),
-                                      len(item.sections))
+                                      len(item.sections), label=(item.meta or {}).get("kind") == "label")
+    for article_id, seen_versions in versions.items():
+        top = chosen[article_id]
+        if top.label and top.version is not None:
+            top.earlier.update({v: o for v, o in seen_versions.items() if v < top.version})
     return chosen
 
 
-def _chosen_articles(plan: BuildPlan) -> Iterator[Article]:
-    """Second pass: the occurrences ``_choose`` picked, in source order."""
+def _plan_history(chosen: dict[str, _Chosen], live: Path | None, keep: int) -> dict[str, tuple[_Earlier, ...]]:
+    """Which earlier versions of each label the build keeps, newest first, at most ``keep`` of them.
+
+    Only versions below the one indexed are history. A version in the sources is read from them; one the sources
+    lack, from the live build (its indexed label, else its history), so history survives incremental builds.
+    """
+    live_current: dict[str, int] = {}
+    live_history: dict[str, list[int]] = {}
+    if live is not None and keep:
+        catalog = Catalog(live / manifests.CATALOG)
+        try:
+            live_current, live_history = catalog.label_current_versions(), catalog.history_versions()
+        finally:
+            catalog.close()
+    plan: dict[str, tuple[_Earlier, ...]] = {}
+    for article_id, top in chosen.items():
+        if not top.label or top.version is None or not keep:
+            continue
+        found = {v: _Earlier(v, ordinal=o) for v, o in top.earlier.items()}
+        old = live_current.get(article_id)
+        if old is not None and old < top.version:
+            found.setdefault(old, _Earlier(old, live="current"))
+        for old in live_history.get(article_id, ()):
+            if old < top.version:
+                found.setdefault(old, _Earlier(old, live="history"))
+        if found:
+            plan[article_id] = tuple(found[v] for v in sorted(found, reverse=True)[:keep])
+    return plan
+
+
+def _same_history(plan: dict[str, tuple[_Earlier, ...]], live: Path) -> bool:
+    """Whether the live build's history holds the planned versions, no more and no fewer (a version is a version,
+    wherever it is read from)."""
+    catalog = Catalog(live / manifests.CATALOG)
+    try:
+        held = catalog.history_versions()
+    finally:
+        catalog.close()
+    return {a: [e.version for e in kept] for a, kept in plan.items()} == held
+
+
+def _chosen_articles(plan: BuildPlan, earlier: Callable[[Article], None] | None = None) -> Iterator[Article]:
+    """Second pass: the occurrences ``_choose`` picked, in source order; ``earlier`` gets the earlier versions
+    of labels that the plan keeps as history from the sources."""
     ordinal, chosen = -1, plan.chosen
+    kept = {e.ordinal for versions in plan.history.values() for e in versions} if earlier is not None else set()
     for item in iter_articles(plan.sources, plan.max_source_bytes):
         if isinstance(item, Skipped):
             continue
         ordinal += 1
         if item.id in chosen and chosen[item.id].ordinal == ordinal:
             yield item
+        elif earlier is not None and ordinal in kept:
+            earlier(item)
 
 
 def _replaced_in_live(live: Path, changed: list[str], chosen: dict[str, _Chosen]) -> list[dict]:
@@ -195,6 +263,8 @@ class BuildPlan:
     carry_from: Path | None = None         # a build whose passages and vectors are still valid
     carried: dict[str, str] = field(default_factory=dict)  # its article fingerprints
     chosen: dict[str, _Chosen] = field(default_factory=dict)  # which occurrence of each id is built
+    history: dict[str, tuple[_Earlier, ...]] = field(default_factory=dict)  # earlier label versions kept
+    history_from: Path | None = None       # the live build, where history the sources lack is read
     max_source_bytes: int = BY_NAME["max_source_bytes"].default  # as in the first pass, so both read the same
 
     def can_carry(self, article_id: str) -> bool:
@@ -207,10 +277,12 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
                 progress: bool | None = None, window: int = BY_NAME["embed_window"].default,
                 index_type: str = BY_NAME["index_type"].default, engine: Engine | None = None,
                 max_source_bytes: int = BY_NAME["max_source_bytes"].default,
-                report: BuildReport | None = None) -> BuildReport:
+                report: BuildReport | None = None,
+                keep_label_versions: int = BY_NAME["keep_label_versions"].default) -> BuildReport:
     """Build and publish a new index of ``sources``; the live build is untouched unless this succeeds.
 
     ``engine`` computes the missing vectors (default: this process's embedder, window by window).
+    ``keep_label_versions``: how many earlier versions of each drug label the build keeps as history.
     ``report`` is filled in as the build goes, so that a caller who passes one has it when the build fails.
     """
     started = time.perf_counter()
@@ -245,14 +317,17 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         for item in report.replaced:
             log(f"article {item['id']}: version {item['version'] if item['version'] is not None else '(none)'} ({item['path']}) replaced by version "
                 f"{item['by_version']} ({item['by_path']})")
-        if live is not None and live[1].recipe == recipe and not force and old_fingerprints == fingerprints:
+        history = _plan_history(chosen, live[0] if live else None, keep_label_versions)
+        if live is not None and live[1].recipe == recipe and not force and old_fingerprints == fingerprints \
+                and _same_history(history, live[0]):
             report.up_to_date, report.build_id = True, live[1].build_id
             return report
         # Vectors and passages can be carried over from any build with the same model and chunking.
         carry = live is not None and live[1].recipe.same_vectors(recipe) and not force
         plan = BuildPlan(sources, fingerprints, recipe, embedder, chunking, window,
                          carry_from=live[0] if carry and live is not None else None, carried=old_fingerprints if carry else {},
-                         chosen=chosen, max_source_bytes=max_source_bytes)
+                         chosen=chosen, max_source_bytes=max_source_bytes, history=history,
+                         history_from=live[0] if live is not None else None)
         report.build_id = publishing.new_build_id()
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
         try:
@@ -343,6 +418,25 @@ class _Pending:
         self.items = []
 
 
+def _carry_history(plan: BuildPlan, catalog: CatalogWriter) -> None:
+    """Write the history versions the sources lack from the live build."""
+    from_live = [(article_id, e) for article_id, kept in plan.history.items() for e in kept if e.ordinal is None]
+    if from_live and plan.history_from is not None:
+        old = Catalog(plan.history_from / manifests.CATALOG)
+        try:
+            for article_id, e in from_live:
+                if e.live == "current":
+                    version = old.label_version(article_id)
+                    if version is not None:
+                        catalog.add_history(version)
+                else:
+                    row = old.history_row(article_id, e.version)
+                    if row is not None:
+                        catalog.copy_history(row)
+        finally:
+            old.close()
+
+
 def _fresh_passages(plan: BuildPlan) -> Iterator[Passage]:
     """The passages the write will chunk anew (articles not carried over), as it will chunk them."""
     for article in _chosen_articles(plan):
@@ -375,7 +469,13 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
     names: dict[str, set[str]] = {}
     log(f"indexing {report.articles} articles: {report.added} new, {report.changed} changed, "
         f"{report.unchanged} unchanged, {report.removed} removed")
-    for article in _chosen_articles(plan):
+
+    def keep_earlier(article: Article) -> None:
+        version = histories.label_version(article)
+        if version is not None:
+            catalog.add_history(version)
+
+    for article in _chosen_articles(plan, keep_earlier):
         fingerprint = plan.fingerprints[article.id]
         catalog.add_article(article, fingerprint)
         for name in lexicons.article_names(article):
@@ -396,6 +496,8 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
         bar.update(1)
     pending.flush()
     bar.close()
+    _carry_history(plan, catalog)
+    report.history = catalog.history
     report.passages = len(vectors)
     report.stages["chunk_embed_write"] = time.perf_counter() - stage
     stage = time.perf_counter()

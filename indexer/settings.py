@@ -137,6 +137,9 @@ SETTINGS: tuple[Setting, ...] = (
             "200,000 sections).", choices=("auto", "flat", "hnsw")),
     Setting("keep_builds", int, 3, "Published builds kept in `builds/` (the live one included); keep 2 or more "
             "while serving so that a retired build outlives its last requests.", min=1, max=100),
+    Setting("keep_label_versions", int, 10, "Earlier versions of each drug label (one set id) a build keeps as "
+            "history, the newest of those it sees in its sources and the live build (the indexed version not "
+            "counted); shown by the label's versions and changes, never searched; 0 keeps none.", min=0, max=1000),
     Setting("engine", str, "local", "Where a build computes its vectors: local (this process) or ray (a Ray Data job "
             "over a pool of actors; needs `pip install -r requirements-ray.txt`); an index built either way is the "
             "same index.", choices=("local", "ray")),

@@ -14,13 +14,20 @@ from markupsafe import Markup
 from indexer.errors import BadQuery
 
 from . import api
-from .core import query
+from .core import label_changes, query
 from .core import search as service
 from .errors import error_response
 from .hosts import base_url
 from .live import pinned_searcher
 from .openapi import document
-from .serialise import article_json, passage_json, search_json
+from .serialise import (
+    article_json,
+    label_changes_json,
+    label_version_json,
+    passage_json,
+    search_json,
+    version_json,
+)
 
 bp = Blueprint("api_v1", __name__)
 SEARCH_PARAMS = api.SEARCH_PARAMS | {"build"}
@@ -89,6 +96,49 @@ def article(article_id: str):
         return error_response(404, "not_found", f"no article {article_id[:80]!r} in build {index.build_id}")
     return cacheable({"build_id": index.build_id, "article": article_json(found, base_url())}, index.build_id,
                      "article:" + article_id)
+
+
+def check_params(allowed: frozenset[str]) -> None:
+    """Refuse parameters a route does not take, as the search does."""
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise BadQuery("unknown_parameter", f"unknown parameter(s): {', '.join(unknown)}; allowed: "
+                                            f"{', '.join(sorted(allowed)) or 'none'}")
+
+
+@bp.get("/api/v1/labels/<set_id>/versions")
+def label_versions(set_id: str):
+    """The versions of a drug label the build holds, newest first, the indexed one marked ``current``."""
+    check_id(set_id, "label")
+    check_params(frozenset())
+    index = pinned_searcher().index
+    found = label_changes.versions(index, set_id)
+    return cacheable({"build_id": index.build_id, "set_id": set_id, "title": found[0].title,
+                      "versions": [version_json(v) for v in found]}, index.build_id, "label-versions:" + set_id)
+
+
+@bp.get("/api/v1/labels/<set_id>")
+def label(set_id: str):
+    """A drug label as the build indexes it, or ``?version=`` an earlier version from its history."""
+    check_id(set_id, "label")
+    check_params(frozenset({"version"}))
+    number = label_changes.parse_version(request.args, "version")
+    index = pinned_searcher().index
+    found = label_changes.version(index, set_id, number)
+    return cacheable({"build_id": index.build_id, "label": label_version_json(found)}, index.build_id,
+                     f"label:{set_id}:{found.version}")
+
+
+@bp.get("/api/v1/labels/<set_id>/changes")
+def label_changes_between(set_id: str):
+    """What changed from ``from`` to ``to`` (default: the two newest versions), section by section."""
+    check_id(set_id, "label")
+    check_params(frozenset({"from", "to"}))
+    before, after = (label_changes.parse_version(request.args, name) for name in ("from", "to"))
+    index = pinned_searcher().index
+    found = label_changes.changes(index, set_id, before, after)
+    return cacheable({"build_id": index.build_id, **label_changes_json(found)}, index.build_id,
+                     f"label-changes:{set_id}:{found.before.version}:{found.after.version}")
 
 
 @bp.get("/api/v1")

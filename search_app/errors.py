@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.errors import BadQuery, IndexNotFound
 
+from .core.label_changes import LabelNotFound
 from .core.search import BuildChanged
 from .live import pinned_searcher
 
@@ -96,6 +97,10 @@ def register(app: Flask) -> None:
         app.extensions["medsearch_live"].probe()
         return error_response(503, "index_unavailable", "the search index cannot be read on this server right now; "
                                                         "please try again later")
+
+    @app.errorhandler(LabelNotFound)
+    def label_not_found(exc: LabelNotFound):
+        return error_response(404, exc.code, exc.message)
 
     @app.errorhandler(BuildChanged)
     def build_changed(exc: BuildChanged):

@@ -248,7 +248,61 @@ def _schemas(conf: dict) -> dict[str, Any]:
             "sections": {"type": "array", "items": _ref("Section")},
         }, "An article with every section, in order."),
         "ArticleResponse": _object({"build_id": _string(), "article": _ref("Article")}),
+        **LABEL_SCHEMAS,
     }
+
+
+_VERSION = {
+    "version": {"type": "integer", "minimum": 0, "description": "The label's version number (DailyMed's)."},
+    "effective_date": _nullable(_string(description="The version's effective date, YYYY-MM-DD.")),
+    "source_file": _string(description="The file the build read this version from, by name (its folders are not "
+                                       "shown): `update.zip!prescription/label.zip!label.xml`, `label.json`."),
+    "current": {"type": "boolean", "description": "True for the version the build indexes (the one search "
+                                                  "finds); false for an earlier one kept as history."},
+}
+_SECTION_REF = {
+    "section_id": _string(),
+    "heading": _string(description="The section's heading as this version has it."),
+    "loinc": _nullable(_string(description="The section's LOINC code (`34066-1`, the boxed warning).")),
+    "field": _nullable(_string(description="The openFDA field the section is (`boxed_warning`).")),
+    "permalink": _nullable(_string(description="The section on this site's page of the label: only in the "
+                                               "indexed version (earlier versions have no page).")),
+}
+LABEL_SCHEMAS = {
+    "LabelVersionItem": _object(_VERSION, "One version of a drug label."),
+    "LabelVersionsResponse": _object({
+        "build_id": _string(), "set_id": _string(), "title": _string(description="The indexed version's title."),
+        "versions": {"type": "array", "minItems": 1, "items": _ref("LabelVersionItem"),
+                     "description": "Newest first: the indexed version, then the earlier versions the build keeps "
+                                    "as history (at most the server's `keep_label_versions`)."},
+    }),
+    "LabelResponse": _object({"build_id": _string(), "label": _object({
+        "set_id": _string(), "title": _string(), **_VERSION,
+        "recent_major_changes": _nullable(_object({
+            "loinc": _nullable(_string()), "heading": _string(), "text": _string(), "blocks": BLOCKS},
+            "The label's own \"Recent Major Changes\" list (LOINC 43683-2): shown, never searched.")),
+        "sections": {"type": "array", "items": _object({
+            **_SECTION_REF, "section_type": _string(enum=list(SECTION_TYPES)), "text": _string(),
+            "blocks": BLOCKS})},
+    }, "One version of a drug label with its sections, in the label's order.")}),
+    "LabelChangesResponse": _object({
+        "build_id": _string(), "set_id": _string(), "title": _string(),
+        "from": _ref("LabelVersionItem"), "to": _ref("LabelVersionItem"),
+        "added": {"type": "array", "items": _object(_SECTION_REF), "description": "Sections of `to` that `from` "
+                  "lacks, in the label's order."},
+        "removed": {"type": "array", "items": _object(_SECTION_REF), "description": "Sections of `from` that "
+                    "`to` lacks."},
+        "changed": {"type": "array", "description": "Sections of both (matched by LOINC code and heading) whose "
+                    "heading or text differ, as `to` has them.", "items": _object({
+                        **_SECTION_REF, "heading_before": _string(description="The heading in `from`."),
+                        "diff": {"type": "array", "description": "The section's sentences in reading order, as runs "
+                                 "that both versions share (`equal`), that `from` only has (`delete`) and that `to` "
+                                 "only has (`insert`); a changed sentence is a `delete` then an `insert`.",
+                                 "items": _object({"op": _string(enum=["equal", "delete", "insert"]),
+                                                   "text": _string()})}})},
+        "unchanged": {"type": "integer", "minimum": 0, "description": "Sections alike in both."},
+    }, "What changed from one version of a drug label to another, section by section."),
+}
 
 
 def _error(description: str, headers: dict | None = None) -> dict[str, Any]:
@@ -319,6 +373,11 @@ def _id_parameter(name: str, what: str) -> dict[str, Any]:
             "schema": _string(minLength=1, maxLength=300)}
 
 
+def _set_id() -> dict[str, Any]:
+    return {"name": "set_id", "in": "path", "required": True, "description": "The drug label's set id (its "
+            "article id, as search results give it).", "schema": _string(minLength=1, maxLength=300)}
+
+
 def document(conf: dict) -> dict[str, Any]:
     """The OpenAPI 3.0 document of the v1 API under the given settings."""
     search_parameters = [
@@ -379,6 +438,34 @@ def document(conf: dict) -> dict[str, Any]:
                 "operationId": "getArticle", "summary": "One article with its sections",
                 "parameters": [_id_parameter("article_id", "article")],
                 "responses": _responses("ArticleResponse", (404, "No article with that id in the served build.")),
+            }},
+            "/api/v1/labels/{set_id}/versions": {"get": {
+                "operationId": "getLabelVersions", "summary": "The versions of a drug label",
+                "description": "The label's indexed version and the earlier versions the build keeps as history "
+                               "(seen in its sources or an earlier build), newest first. History is never searched.",
+                "parameters": [_set_id()],
+                "responses": _responses("LabelVersionsResponse", (404, "No drug label with that set id in the "
+                                                                       "served build.")),
+            }},
+            "/api/v1/labels/{set_id}": {"get": {
+                "operationId": "getLabel", "summary": "A drug label, or an earlier version of it",
+                "parameters": [_set_id(), {"name": "version", "in": "query", "description": "An earlier version "
+                                           "from the label's versions; default: the indexed one.",
+                                           "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999}}],
+                "responses": _responses("LabelResponse", (404, "No drug label with that set id, or no such version "
+                                                               "of it, in the served build.")),
+            }},
+            "/api/v1/labels/{set_id}/changes": {"get": {
+                "operationId": "getLabelChanges", "summary": "What changed between two versions of a drug label",
+                "description": "Sections added, removed and changed from `from` to `to`, matched by LOINC code and "
+                               "heading, with each changed section's sentences marked.",
+                "parameters": [_set_id(), *({"name": name, "in": "query", "description": what,
+                                             "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999}}
+                                            for name, what in (("from", "The earlier version; default: the one "
+                                                                        "before `to`."),
+                                                               ("to", "The later version; default: the newest.")))],
+                "responses": _responses("LabelChangesResponse", (404, "No drug label with that set id, no such "
+                                                                      "version, or no earlier version to compare.")),
             }},
             "/api/v1/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document",

@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 
 from indexer.blocks import blocks_of
 from indexer.errors import BadQuery
+from indexer.history import recent_changes_of
 from indexer.lexicon import name_key
 from indexer.models import Article, Passage
 from indexer.section_types import LABELS, SECTION_TYPES
@@ -20,6 +21,7 @@ from indexer.urls import safe_http_url
 from .core import folding, query
 from .core import search as service
 from .core.credit import Credit, credit_of
+from .core.label_changes import latest_changes
 from .core.ranking import Hit
 from .core.search import SearchOutcome
 from .core.snippets import Snippet, snippet
@@ -33,6 +35,7 @@ bp = Blueprint("pages", __name__)
 EXAMPLES = ("can amitriptyline cause cramps", "what happens if I miss a dose of sertraline",
             "can I take ibuprofen with lisinopril", "how should I store insulin")
 MAX_MEDICINE_CHIPS = 6
+MAX_CHANGES_LISTED = 12  # "What changed in version W" lists this many sections; the JSON twin has them all
 PARAMETERS = frozenset({"q", "k", "offset", "drug", "section_type", "mode", "spell", "fold", "show"})
 HIDDEN_TYPES = frozenset({"other"})  # a chip for "other" would filter to nothing a reader asked for
 
@@ -299,7 +302,8 @@ def search():
 
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str):
-    found = pinned_searcher().index.article(article_id)
+    index = pinned_searcher().index
+    found = index.article(article_id)
     if found is None:
         abort(404, description=f"We have no article {article_id!r}. It may have been renamed or removed: "
                                "search for the medicine instead.")
@@ -310,7 +314,19 @@ def article(article_id: str):
     # not a section the reader jumps to from the contents.
     from_result = request.args.get("result", "")
     from_result = from_result if any(s.id == from_result for s in found.sections) else ""
-    return render_template("article.html", article=found, q="", boxed=boxed, from_result=from_result)
+    # A drug label: what changed since its previous version (when the build kept one), and its own list of
+    # recent major changes (never searched).
+    is_label = (found.meta or {}).get("kind") == "label"
+    changes = latest_changes(index, article_id) if is_label else None
+    listed: list[tuple[str, Any]] = []
+    if changes is not None:
+        listed = [("Changed", c) for c in changes.changed] + [("Added", c) for c in changes.added] + \
+                 [("Removed", c) for c in changes.removed]
+    return render_template("article.html", article=found, q="", boxed=boxed, from_result=from_result,
+                           changes=changes, changes_listed=listed[:MAX_CHANGES_LISTED],
+                           changes_more=max(0, len(listed) - MAX_CHANGES_LISTED),
+                           changes_url=url_for("api_v1.label_changes_between", set_id=article_id) if changes else "",
+                           recent_changes=recent_changes_of(found.meta) if is_label else None)
 
 
 @bp.get("/suggest")

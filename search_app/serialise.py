@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from indexer.blocks import blocks_of
+from indexer.history import LabelVersion, VersionSection
 from indexer.models import Article, Passage, article_permalink, section_link
 from indexer.section_types import type_of
 from indexer.urls import safe_http_url
 
 from .core.credit import Credit, LabelRecord, citation_text, credit_of
+from .core.label_changes import LabelChanges
 from .core.ranking import Hit
 from .core.search import SearchOutcome
 
@@ -186,3 +188,46 @@ def search_json(outcome: SearchOutcome, header_of: HeaderOf | None = None, base_
     return {"build_id": outcome.build_id, **body, "spell": "on" if req.respell else "off",
             "fold": "on" if req.fold else "off",
             "next_offset": outcome.next_offset}
+
+
+# -- drug-label versions (``core/label_changes.py``) ------------------------------------------------------
+def source_file(path: str) -> str:
+    """The file a label version came from, by name, its folders never shown: "update.zip!prescription/x.zip!x.xml"."""
+    outer, bang, inside = path.partition("!")
+    return outer.replace("\\", "/").rsplit("/", 1)[-1] + bang + inside
+
+
+def version_json(version: LabelVersion) -> dict[str, Any]:
+    """One version of a label in a list: its number, effective date, source file, and whether it is the indexed one."""
+    return {"version": version.version, "effective_date": version.effective or None,
+            "source_file": source_file(version.source_path), "current": version.current}
+
+
+def _section_ref(section: VersionSection, set_id: str, current: bool) -> dict[str, Any]:
+    """What names a section of a version; its permalink only in the indexed version (earlier ones have no page)."""
+    return {"section_id": section.section_id, "heading": section.heading, "loinc": section.code or None,
+            "field": section.field or None,
+            "permalink": article_permalink(set_id, section.section_id) if current else None}
+
+
+def label_version_json(version: LabelVersion) -> dict[str, Any]:
+    """One version of a label with its sections and its own "Recent Major Changes" list."""
+    recent = version.recent_changes
+    return {"set_id": version.set_id, "title": version.title, **version_json(version),
+            "recent_major_changes": {"loinc": recent["code"] or None, "heading": recent["heading"],
+                                     "text": recent["text"], "blocks": blocks_json(recent["text"])} if recent else None,
+            "sections": [{**_section_ref(s, version.set_id, version.current), "section_type": s.section_type,
+                          "text": s.text, "blocks": blocks_json(s.text)} for s in version.sections]}
+
+
+def label_changes_json(changes: LabelChanges) -> dict[str, Any]:
+    """What changed between two versions of a label: sections added, removed and changed, with the changed
+    sentences of each changed section marked (``diff``: runs of ``equal``, ``delete`` and ``insert``)."""
+    before, after = changes.before, changes.after
+    return {"set_id": after.set_id, "title": after.title, "from": version_json(before), "to": version_json(after),
+            "added": [_section_ref(c.section, after.set_id, after.current) for c in changes.added],
+            "removed": [_section_ref(c.section, before.set_id, before.current) for c in changes.removed],
+            "changed": [{**_section_ref(c.section, after.set_id, after.current),
+                         "heading_before": c.before.heading if c.before else c.section.heading,
+                         "diff": [{"op": run.op, "text": run.text} for run in c.diff]} for c in changes.changed],
+            "unchanged": changes.unchanged}

@@ -19,8 +19,9 @@ Each label becomes one article (see `labels.py` for its ``meta``):
   ("2.5 Dosage in Renal Impairment") become sections of their own.
 - tables: openFDA flattens every ``*_table`` into the prose; there it is replaced by its grid of
   rows ("cell | cell", merged cells filled in, `tables.py`), and its structure goes to ``meta["tables"]``.
-- left out: package label panels, product data elements, the recent-changes log, ids; the patient
-  leaflets (Medication Guide, Patient Information) go to ``meta["patient_leaflets"]``, not to search.
+- left out: package label panels, product data elements, ids; the patient leaflets (Medication Guide,
+  Patient Information) go to ``meta["patient_leaflets"]`` and the recent-changes list to
+  ``meta["recent_major_changes"]``, for the label's page, not to search.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ import lxml.html
 from lxml import etree
 
 from indexer.errors import BadArticle
+from indexer.history import RECENT_CHANGES
 from indexer.models import Article, Section
 
 from .assemble import Skipped, _unique, clean, one_line, slugify
@@ -194,6 +196,24 @@ def _label_order(items: list[tuple[str, str]], roots: list[int]) -> list[int]:
         return (-1,) if name == "boxed_warning" else (1000 + rank.get(name, len(rank)),)
 
     return sorted(roots, key=key)
+
+
+_RECENT_HEADING = re.compile(r"^\s*recent major changes\b[\s:.]*", re.IGNORECASE)
+
+
+def _recent_changes(label: dict) -> dict | None:
+    """The label's own "Recent Major Changes" list (LOINC 43683-2), its table as rows, for ``meta``: not a section
+    (it names changed sections and dates, and would answer searches in their place), shown on the label's page."""
+    kind = kind_of_field(RECENT_CHANGES)
+    text = " ".join(" ".join(item.split()) for item in label.get(RECENT_CHANGES) or () if isinstance(item, str))
+    if kind is None or not re.search(r"[A-Za-z]{2}", text):
+        return None
+    heading, body = kind.name, _RECENT_HEADING.sub("", text)  # its entries start with section names: no heading
+    for table, flat in _tables({RECENT_CHANGES + "_table": label.get(RECENT_CHANGES + "_table")}):
+        at = _copy_of(flat, "".join(flat.split()), body, "".join(body.split()))
+        if at is not None:
+            body = f"{body[:at[0]]}\n\n{table.text()}\n\n{body[at[1]:]}"
+    return {"code": kind.code, "heading": heading, "text": clean(body)}
 
 
 def _sections(label: dict, brand_words: frozenset[str]) -> tuple[list[Section], dict, dict, list[dict]]:
@@ -356,6 +376,9 @@ def label_article(label: object, where: str, number: int = 1) -> Article:
         extra={"boxed_warning": boxed, "tables": tables, "label_sections": codes, "patient_leaflets": leaflets,
                "pharm_classes": names["pharm_class_epc"]},
     )
+    recent = _recent_changes(fields)
+    if recent:
+        meta[RECENT_CHANGES] = recent
     title = label_title(product, labeler, set_id)
     return Article(id=set_id, title=title, url=dailymed_url(set_id), sections=tuple(sections),
                    source_path=where.split("#", 1)[0], meta=meta)

@@ -7,8 +7,8 @@ article; an untitled subsection's text joins its titled parent; an untitled top-
 (a boxed warning often has no title) is headed by its code's name. A non-numbered subsection's
 heading keeps its parents' in front ("WARNINGS: Do not use"), so "Children" under "DOSAGE AND
 ADMINISTRATION" still says what it is. Highlights (``excerpt``), package label panels, product
-data and the recent-changes list are left out; the patient leaflets go to
-``meta["patient_leaflets"]``. Tables become their grid of rows ("cell | cell", merged cells filled
+data are left out; the patient leaflets go to ``meta["patient_leaflets"]`` and the recent-changes
+list to ``meta["recent_major_changes"]``, for the label's page, not to search. Tables become their grid of rows ("cell | cell", merged cells filled
 in, `tables.py`) in the text and ``meta["tables"]``. The OTC "Drug Facts" sections (active ingredient, purpose,
 uses, warnings and their do-not-use / ask-a-doctor / stop-use parts, directions) are sections
 like any other, typed by their codes.
@@ -25,6 +25,7 @@ from pathlib import Path
 from lxml import etree
 
 from indexer.errors import BadArticle
+from indexer.history import RECENT_CHANGES
 from indexer.models import Article, Section
 
 from .assemble import _unique, clean, one_line, slugify
@@ -108,6 +109,7 @@ class _Walker:
         self.used: set[str] = set()
         self.boxed: str | None = None
         self.leaflets: list[dict] = []
+        self.recent: dict | None = None  # the label's "Recent Major Changes" list, for its page (not searched)
 
     def _all_text(self, section) -> str:
         """A leaflet's whole text: its own, then each part's title and text, in order."""
@@ -140,6 +142,13 @@ class _Walker:
         if kind is not None and kind.leaflet:
             self.leaflets.append({"field": kind.field, "code": code, "heading": _title_of(section) or kind.name,
                                   "text": self._all_text(section)})
+            return
+        if kind is not None and kind.field == RECENT_CHANGES:  # its text sits in the highlights' excerpt
+            texts = [_text_of(el, []) for el in (section.find("v:text", _V),
+                                                 section.find("v:excerpt/v:highlight/v:text", _V)) if el is not None]
+            text = "\n\n".join(t for t in texts if t)
+            if text and self.recent is None:
+                self.recent = {"code": code, "heading": kind.name, "text": text}
             return
         if kind is not None and not kind.indexed:
             return
@@ -262,6 +271,8 @@ def load_spl(path: Path, text: str) -> Iterator[Article]:
                "patient_leaflets": walker.leaflets,
                "document_title": _title_of(root)},
     )
+    if walker.recent:
+        meta[RECENT_CHANGES] = walker.recent
     title = label_title(name, labeler, set_id)
     yield Article(id=set_id, title=title, url=dailymed_url(set_id), sections=tuple(walker.sections),
                   source_path=str(path), meta=meta)
