@@ -123,6 +123,7 @@ def test_an_unknown_label_or_version_is_a_404_in_the_one_error_shape(client, pat
     assert response.status_code == 404
     body = response.get_json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message"} and body["error"]["code"] == code
+    assert ("no-such-label" if "no-such-label" in path else COUMADIN) in body["error"]["message"]
 
 
 @pytest.mark.parametrize("path", [f"/api/v1/labels/{COUMADIN}?version=x", f"/api/v1/labels/{COUMADIN}/changes?frm=1",
@@ -177,7 +178,9 @@ def test_a_label_without_history_has_no_what_changed_box(tmp_path, embedder):
 
 
 def test_history_and_recent_major_changes_are_not_searched(one_build, embedder):
-    searcher = Searcher(SearchIndex.open(one_build), embedder)
+    index = SearchIndex.open(one_build)
+    assert [v.version for v in index.label_versions(COUMADIN)] == [17, 16]  # the build holds version 16 ...
+    searcher = Searcher(index, embedder)  # ... and never finds it
     for mode in ("lexical", "hybrid"):
         hits = searcher.search("warfarin mechanism of action vitamin K epoxide reductase", 10, mode=mode).hits
         assert hits and all(h.passage.section_id != "mechanism-of-action" for h in hits), mode
