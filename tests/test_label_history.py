@@ -5,16 +5,19 @@ searched. Built from two versions of the Coumadin fixture (a real openFDA label)
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from lxml import html
 
+from indexer.errors import IndexIncompatible
 from indexer.index import SearchIndex
+from indexer.manifest import FORMAT_VERSION
 from indexer.pipeline import build_index
 from search_app.core.ranking import Searcher
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, rewrite_manifest
 
 COUMADIN = "3ebcb71e-9a7e-4969-abb9-7c7d3e3aae3c"
 QUIET = {"log": lambda line: None}
@@ -217,3 +220,14 @@ def test_history_survives_incremental_builds_and_is_bounded(tmp_path, embedder):
     assert build_index([v18], index, embedder, keep_label_versions=1, **QUIET).history == 1
     versions = client_of(index).get(f"/api/v1/labels/{COUMADIN}/versions").get_json()["versions"]
     assert [v["version"] for v in versions] == [18, 17]
+
+
+def test_a_build_made_before_history_is_refused_saying_why(one_build, tmp_path):
+    old = tmp_path / "index"
+    shutil.copytree(one_build, old, symlinks=True)
+    path = old / "current" / "manifest.json"
+    rewrite_manifest(path, {**json.loads(path.read_text()), "format_version": 6})
+    with pytest.raises(IndexIncompatible, match=rf"format version 6, this code reads {FORMAT_VERSION} \(since then: "
+                                                r"earlier versions of drug labels kept as history(; [^)]*)?\); "
+                                                r"rebuild it with `python -m indexer build`"):
+        SearchIndex.open(old)
