@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from indexer.errors import BadQuery, MedsearchError
 
+from . import lookups
 from .matching import Match, Thresholds, judge
 from .query import MAX_OFFSET, SearchRequest
 from .ranking import Filters, Hit, Searcher
@@ -63,6 +64,21 @@ def next_page(req: SearchRequest, shown: int, total: int, exact: bool = True) ->
     return following if shown == req.k and more and following <= MAX_OFFSET else None
 
 
+def _labels_first(hits: list[Hit], named: tuple[str, ...], searcher: Searcher, req: SearchRequest) -> list[Hit]:
+    """The page with the named labels first (on the first page: each label's opening section), their other
+    sections not repeated below; the rest of the ranking follows as it was."""
+    index = searcher.index
+    rest = [h for h in hits if h.passage.article_id not in named]
+    if req.offset:
+        return [replace(h, rank=req.offset + n + 1) for n, h in enumerate(rest)]
+    first_rows = [int(index.rows_of([article_id])[0]) for article_id in named if len(index.rows_of([article_id]))]
+    passages = index.passages(first_rows)
+    top = max((h.score for h in hits), default=1.0)
+    leading = [Hit(rank=0, score=top, passage=passages[row], name_match=True, about_asked=True,
+                   medicines=index.article_medicines(passages[row].article_id)) for row in first_rows]
+    return [replace(h, rank=n + 1) for n, h in enumerate((leading + rest)[:req.k])]
+
+
 def _knows(searcher: Searcher, drug: str) -> bool:
     """Whether ``drug`` names a medicine of the searcher's build (the filter's own test)."""
     try:
@@ -97,6 +113,11 @@ def run(req: SearchRequest, searcher: Searcher, urgency: Assessor | None = None,
     analysis = result.analysis
     medicines = tuple(m.generic for m in analysis.medicines)
     match = judge(analysis, result.best_cosine, limits or searcher.thresholds)
+    # An NDC, set id or application number names its label: it comes first, whatever the words score.
+    named = lookups.labels_named(req.q, searcher.index) if not (req.drugs or req.section_types) else ()
+    if named:
+        result = replace(result, hits=_labels_first(result.hits, named, searcher, req))
+        match = replace(match, level="strong")
     # The notice must agree with what the search found: the match verdict and the names it understood.
     evidence = Evidence(match.level, analysis.names, analysis.corrected if analysis.corrections else None)
     notice = urgency.assess(req.q, vector=result.query_vector, medicines=medicines, evidence=evidence) \
