@@ -115,7 +115,8 @@ def section_chips(req: query.SearchRequest, result: SearchOutcome | None) -> tup
     shown = set(req.section_types)
     if result is not None:
         shown |= {kind for _, kind in result.first_page} | set(result.analysis.intents)
-    first, rest = [], []
+    first: list[Chip] = []
+    rest: list[Chip] = []
     for kind in SECTION_TYPES:
         if kind in HIDDEN_TYPES and kind not in req.section_types:
             continue
@@ -148,7 +149,7 @@ def medicine_chips(req: query.SearchRequest, result: SearchOutcome | None, artic
     if result is not None:
         candidates += list(result.analysis.names)
         leading = (articles.get(a) or index.article_header(a) for a, _ in result.first_page)
-        candidates += [medicine_name(a, names) for a in leading if a is not None]
+        candidates += [n for n in (medicine_name(a, names) for a in leading if a is not None) if n]
     chips: list[Chip] = []
     covered: set[frozenset[str]] = set()
     for name in candidates:
@@ -157,10 +158,10 @@ def medicine_chips(req: query.SearchRequest, result: SearchOutcome | None, artic
             continue
         covered.add(ids)
         about = [articles.get(a) or index.article_header(a) for a in sorted(ids)]
-        about = [a for a in about if a is not None and medicine_name(a, names)]
-        if not about and name not in req.drugs:  # a topic ("statins and muscle pain") is no medicine
+        medicines = [a for a in about if a is not None and medicine_name(a, names)]
+        if not medicines and name not in req.drugs:  # a topic ("statins and muscle pain") is no medicine
             continue
-        label = about[0].title if len(about) == 1 else name
+        label = medicines[0].title if len(medicines) == 1 else name
         label = label[:1].upper() + label[1:]
         chips.append(Chip(label, search_url(req, drugs=_toggle(req.drugs, name)), name in req.drugs))
         if len(chips) >= MAX_MEDICINE_CHIPS:

@@ -263,7 +263,7 @@ class RayEngine:
         self.crash_file = _crash_file
         self._started = False      # a session this engine started (and must shut down)
         self._connected = False
-        self._model_ref = None
+        self._model_ref: Any = None  # the export's files in Ray's object store, once connected
         self._export: dict[str, Any] = {}
         self.start_seconds = 0.0
         self.pool: tuple[int, int] = (0, 0)  # (actors, CPUs each) of the last job

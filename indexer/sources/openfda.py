@@ -222,6 +222,8 @@ def _sections(label: dict, brand_words: frozenset[str]) -> tuple[list[Section], 
     leaflets = []
     for name, text in _field_items(label, tables, leaflets=True):
         kind = kind_of_field(name)
+        if kind is None:  # every leaflet field is in the section table; a guard, not a case
+            continue
         found = split_heading(text, name, brand_words, own=True)
         heading, body = (found[0], found[1]) if found else (kind.name, text)
         leaflets.append({"field": name, "code": kind.code, "heading": heading, "text": clean(body)})
@@ -275,11 +277,11 @@ def _sections(label: dict, brand_words: frozenset[str]) -> tuple[list[Section], 
         emit(i, None)
     sections = builder.sections
     table_meta: dict[str, list[dict]] = {}
-    for table, _ in tables:
-        rows = clean(table.text())  # as the section's text was cleaned
-        holder = next((s.id for s in sections if rows in s.text), None)
-        if holder is not None:
-            table_meta.setdefault(holder, []).append(table.to_meta())
+    for grid, _ in tables:
+        rows = clean(grid.text())  # as the section's text was cleaned
+        section_id = next((s.id for s in sections if rows in s.text), None)
+        if section_id is not None:
+            table_meta.setdefault(section_id, []).append(grid.to_meta())
     return sections, table_meta, builder.codes, leaflets
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -183,7 +184,7 @@ def _product(doc) -> dict:
     product = doc.find(".//v:manufacturedProduct/v:manufacturedProduct", _V)
     if product is None:
         product = doc.find(".//v:manufacturedProduct/v:manufacturedMedicine", _V)
-    found = {"brand": "", "generic": "", "form": "", "substances": [], "routes": []}
+    found: dict[str, Any] = {"brand": "", "generic": "", "form": "", "substances": [], "routes": []}
     if product is None:
         return found
     name = product.find("v:name", _V)

@@ -99,13 +99,13 @@ def snippet(text: str, matched: tuple[str, ...] | list[str], query: str = "", bu
     own = set(tokens(query))
     scores = [_score(u, wanted, own) for u in units]
     if len(text) <= budget * 1.25:
-        chosen = set(range(len(units)))
+        chosen: set[int] = set(range(len(units)))
     else:
         # Most query words first; of equals, the shorter (more of them fit) and then the earlier.
         order = sorted((i for i, s in enumerate(scores) if s), key=lambda i: (-scores[i], len(units[i].text), i))
         if not order:  # matched by meaning only: the passage's start
             order = list(range(len(units)))
-        chosen: set[int] = set()
+        chosen = set()
         used = 0
         for i in order:
             need = [j for j in (units[i].lead, i) if j is not None and j not in chosen]
