@@ -33,13 +33,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlencode
 
 import psutil
-
 from _common import PY, ROOT, SHARED
 
 OUT = ROOT / "bench" / "out" / "load"
@@ -382,7 +381,8 @@ def ensure_index(index: Path, sources: list[str], rebuild: bool = False) -> None
     An index that exists and was built from other sources is never rebuilt without ``rebuild``:
     ``--index`` may name someone's real index, and the load test would replace it.
     """
-    from indexer import manifest as manifests, publishing
+    from indexer import manifest as manifests
+    from indexer import publishing
     from indexer.errors import IndexNotFound, MedsearchError
 
     try:

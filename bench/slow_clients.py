@@ -140,7 +140,7 @@ class SlowClients:
             try:
                 if not sock.recv(4096):
                     return  # closed by the server
-            except socket.timeout:
+            except TimeoutError:
                 pass
             if kind == "slow head":
                 sock.sendall(f"X-Slow-{sent}: 1\r\n".encode())

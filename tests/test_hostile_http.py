@@ -249,7 +249,7 @@ class SlowClients:
                     try:
                         if not sock.recv(1024):
                             break  # dropped by the server
-                    except socket.timeout:
+                    except TimeoutError:
                         pass
                     if kind:
                         sock.sendall(b"X-Slow: 1\r\n" if kind == 1 else b"x")
