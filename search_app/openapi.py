@@ -75,6 +75,10 @@ CITATION = {
                                     "Drug label, version, effective date, application number, set id. Via "
                                     "DailyMed (U.S. National Library of Medicine): DailyMed link. Permalink)."),
     "citation_csl": _ref("CslItem"),
+    "loinc": _nullable(_string(description="A drug label's section: its LOINC section code (`34066-1` is the boxed "
+                                           "warning); null for other articles.")),
+    "field": _nullable(_string(description="A drug label's section: the openFDA field it came from "
+                                           "(`boxed_warning`); null for other articles and SPL-only sections.")),
 }
 BLOCKS = {"type": "array", "description": "The text's structure, in reading order, for showing lists as lists and "
           "tables as tables: the same words as `text`.", "items": {
@@ -159,7 +163,7 @@ def _schemas(conf: dict) -> dict[str, Any]:
         "section_id": _string(), "heading": _string(), "section_type": _string(enum=list(SECTION_TYPES)),
         "text": _string(), "blocks": BLOCKS, "url": _string(), "permalink": _string(),
         "permalink_url": CITATION["permalink_url"], "citation": CITATION["citation"],
-        "citation_csl": CITATION["citation_csl"],
+        "citation_csl": CITATION["citation_csl"], "loinc": CITATION["loinc"], "field": CITATION["field"],
     }
     return {
         "Error": _object({"error": _object({

@@ -105,9 +105,15 @@ def _cited(article: Article | None, credit: Credit, item_id: str, title: str, he
 
 
 def cite(passage: Passage, article: Article | None, base_url: str) -> dict[str, Any]:
-    """The citation fields of a passage."""
-    return _cited(article, credit_of(article), passage.id, passage.title, passage.heading, passage.url,
-                  base_url.rstrip("/") + passage.permalink)
+    """The citation fields of a passage, with its label section's codes."""
+    return {**_cited(article, credit_of(article), passage.id, passage.title, passage.heading, passage.url,
+                     base_url.rstrip("/") + passage.permalink), **section_codes(article, passage.section_id)}
+
+
+def section_codes(article: Article | None, section_id: str) -> dict[str, str | None]:
+    """A drug label section's LOINC code and openFDA field, so a client can ask for "the boxed warning" by code."""
+    found = ((article.meta if article is not None else {}).get("label_sections") or {}).get(section_id) or {}
+    return {"loinc": found.get("code") or None, "field": found.get("field") or None}
 
 
 def passage_fields(p: Passage) -> dict[str, Any]:
@@ -147,7 +153,8 @@ def article_json(article: Article, base_url: str) -> dict[str, Any]:
         sections.append({"section_id": s.id, "heading": s.heading, "section_type": type_of(s),
                          "text": s.text, "blocks": blocks_json(s.text), "url": url, "permalink": permalink,
                          "permalink_url": base + permalink,
-                         "citation": cited["citation"], "citation_csl": cited["citation_csl"]})
+                         "citation": cited["citation"], "citation_csl": cited["citation_csl"],
+                         **section_codes(article, s.id)})
     permalink = article_permalink(article.id)
     whole = article_citation(article, base_url)
     return {"article_id": article.id, "title": article.title, "url": article.url or permalink,

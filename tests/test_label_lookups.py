@@ -72,3 +72,18 @@ def test_the_identifier_table_is_built_once_per_build(label_client):
         assert labels_named("55154-7701", index) == (COUMADIN,)
         assert labels_named("55154-7701 0071-0155", index) == (COUMADIN, LIPITOR)
         assert labels_named("NDA020702", index) == (LIPITOR,)
+
+
+def test_every_label_section_and_hit_says_its_loinc_code_and_field(label_client):
+    hit = first(label_client, "coumadin boxed warning")["results"]
+    boxed = [h for h in hit if h["article_id"] == COUMADIN and h["section_id"] == "boxed-warning"]
+    assert boxed and (boxed[0]["loinc"], boxed[0]["field"]) == ("34066-1", "boxed_warning")
+    article = label_client.get(f"/api/v1/articles/{COUMADIN}").get_json()["article"]
+    codes = {s["section_id"]: (s["loinc"], s["field"]) for s in article["sections"]}
+    assert all(loinc for loinc, _ in codes.values()), codes
+    assert ("34066-1", "boxed_warning") in codes.values()
+    passage = label_client.get(f"/api/v1/passages/{boxed[0]['passage_id']}").get_json()["passage"]
+    assert passage["loinc"] == "34066-1"
+    # An article that is not a label has none.
+    plain = label_client.get("/api/v1/search", query_string={"q": "warfarin"}).get_json()["results"]
+    assert all("loinc" in h for h in plain)
