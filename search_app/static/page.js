@@ -75,4 +75,11 @@
     row.addEventListener("scroll", function () { mark(row); }, { passive: true });
   });
   window.addEventListener("resize", function () { Array.prototype.forEach.call(rows, mark); });
+  // A long contents list (a drug label's) starts folded on a phone, so the label's text is on the first screen;
+  // on a wider screen it stays open beside the text. Without this file it is simply open.
+  if (window.matchMedia && window.matchMedia("(max-width: 48rem)").matches) {
+    Array.prototype.forEach.call(document.querySelectorAll("details[data-fold-on-phone]"), function (fold) {
+      fold.open = false;
+    });
+  }
 }());
