@@ -31,9 +31,10 @@ bind = [f"{_conf['host']}:{_conf['port']}"]
 workers = _conf["workers"]
 threads = _conf["threads"]
 # gthread, except that each request (head and body) is read on the worker's event loop and a thread
-# takes it only once it is whole: slow or half-open clients hold a socket each, never a thread
-# (search_app/worker.py; 100 of them held, /healthz still answers: bench/README.md). A request not
-# whole within 10 s is dropped; gunicorn's own 400/414/431 answers come in the app's error shape.
+# takes it only once it is whole, and what of its answer the client does not take at once is sent from
+# the loop: slow senders, half-open clients and clients that never read hold a socket each, never a
+# thread (search_app/worker.py; bench/README.md). A request not whole within 10 s is dropped, an answer
+# not taken within 20 s is reset; gunicorn's own 400/414/431 answers come in the app's error shape.
 worker_class = "search_app.worker.RequestWorker"
 worker_connections = 1000   # sockets per worker (slow clients included) before it stops accepting
 preload_app = True          # load the model and index once, before forking

@@ -83,7 +83,8 @@ def run(conf: dict) -> None:
     app = create_app(conf)
     options = {
         "bind": [f"{conf['host']}:{conf['port']}"], "workers": 1, "threads": conf["threads"],
-        # The production worker: a request is read whole before a thread takes it (search_app/worker.py).
+        # The production worker: a request is read whole before a thread takes it, and the rest of an answer the
+        # client does not take at once is sent after the thread lets go of it (search_app/worker.py).
         "worker_class": "search_app.worker.RequestWorker", "worker_connections": 1000,
         "preload_app": True, "proc_name": "medsearch", "loglevel": "warning",
         "accesslog": None, "control_socket_disable": True, **LIMITS,

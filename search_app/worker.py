@@ -1,4 +1,5 @@
-"""The production server's worker: gunicorn's threaded worker, with each request read before a thread takes it.
+"""The production server's worker: gunicorn's threaded worker, with each request read before a thread
+takes it and each answer sent after the thread has let go of it.
 
 gunicorn's gthread worker gives every new connection to a thread, which then blocks reading
 the request: eight clients that connect and send nothing, or send their headers a byte at a
@@ -7,7 +8,16 @@ This worker reads each request (its head, and a body up to ``max_body_bytes``) i
 event loop without blocking, and hands the connection to a thread only once the whole request
 is there. A request not complete within ``REQUEST_TIMEOUT`` seconds is dropped. A slow client
 then costs a socket and a buffer, never a thread; gunicorn's ``worker_connections`` bounds the
-sockets. Sends and the rare blocking read on a thread are bounded by socket timeouts.
+sockets. Answers go the same way back: a thread sends what the client's socket takes at once and
+leaves the rest to the event loop, which reads the connection's next request only once the answer
+is out, and resets the connection if it is not out within ``SEND_TIMEOUT`` seconds. The kernel
+holds at most ``KERNEL_UNSENT`` bytes of answer that a client has not taken (TCP_NOTSENT_LOWAT;
+by default it takes up to 4 MiB, about a hundred pipelined searches computed for a client that
+never reads). A client that never reads its answers then costs a socket and about two answers,
+never a thread (eight such clients held every thread of 2 workers x 4 threads, 20 s at a time).
+A chunked body that no thread could read to its end (a chunk size of more than 8 hex digits, one
+past ``max_body_bytes``, a size line that never ends) is refused on the event loop at once. The
+rare blocking read on a thread is bounded by a socket timeout.
 
 gunicorn's own refusals (414 for a request line over ``limit_request_line``, 431 for too many or
 too large header fields, 400 for a malformed request) are answered in the app's error shape:
@@ -29,6 +39,7 @@ import threading
 import time
 from collections import deque
 from functools import partial
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from gunicorn import http, util
@@ -39,16 +50,18 @@ from .errors import SECURITY_HEADERS, is_json_path, plain_error
 
 REQUEST_TIMEOUT = 10.0   # seconds a client has to send a whole request (head and body) once it starts one
 LINGER = 2.0             # seconds a closed connection is drained, so that the client reads the whole answer
-SEND_TIMEOUT = 20        # seconds a thread waits on a client that does not read its answer
+SEND_TIMEOUT = 20        # seconds a client has to read the part of an answer its socket did not take at once
 RECEIVE_TIMEOUT = 5      # seconds a thread waits for bytes it still needs (a request refused early)
+KERNEL_UNSENT = 64 * 1024  # most bytes of answers the kernel holds unsent for a client, beyond what is in flight
 HEAD_CAP = 32 * 1024     # most bytes of request line and headers held (nginx's default is 4 x 8 KiB)
 READ_SIZE = 64 * 1024
 DEFAULT_MAX_BODY = 16384
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
 
 
-class _Reading:
-    """A request being read on the event loop: its bytes so far and when it must be complete."""
+class _Waiting:
+    """A connection on the event loop: the bytes of its request so far (or of its answer still to send)
+    and when it must be done."""
 
     __slots__ = ("buffer", "deadline")
 
@@ -57,24 +70,39 @@ class _Reading:
         self.deadline = deadline
 
 
-WAIT, READY, READY_THEN_CLOSE, TOO_LARGE = "wait", "ready", "ready-then-close", "too-large"
+WAIT, READY, READY_THEN_CLOSE = "wait", "ready", "ready-then-close"
 
 
-def request_state(buffer: bytes | bytearray, limit_request_line: int, max_body: int) -> str:
+class Refusal(NamedTuple):
+    """A request answered on the event loop, without a thread: its status, reason phrase and message."""
+
+    status: int
+    reason: str
+    message: str
+
+
+HEAD_TOO_LARGE = Refusal(431, "Request Header Fields Too Large",
+                         f"the request's header fields are over {HEAD_CAP} bytes in all")
+BAD_CHUNK = Refusal(400, "Bad Request", "this is not a request the server can read (a chunk size over 8 hex "
+                                        "digits, or a chunk size or trailer line that never ends)")
+
+
+def request_state(buffer: bytes | bytearray, limit_request_line: int, max_body: int) -> str | Refusal:
     """Whether the bytes of a request are enough to hand it to a thread.
 
     READY: the head and any body are complete (or the request is malformed in a way gunicorn
     refuses from these bytes alone); READY_THEN_CLOSE: the app will refuse it without reading all
     of its body (over ``max_body``), so the connection closes after the answer; WAIT: more bytes
-    are needed; TOO_LARGE: the head is over ``HEAD_CAP``.
+    are needed; a ``Refusal``: the event loop answers it (a head over ``HEAD_CAP``, a chunked body
+    a thread would wait on in vain).
     """
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         if buffer.find(b"\r\n") < 0 and len(buffer) > limit_request_line + 2:
             return READY  # gunicorn answers 414 from what is there
-        return TOO_LARGE if len(buffer) > HEAD_CAP else WAIT
+        return HEAD_TOO_LARGE if len(buffer) > HEAD_CAP else WAIT
     if end > HEAD_CAP:
-        return TOO_LARGE
+        return HEAD_TOO_LARGE
     length, chunked = None, False
     for line in bytes(buffer[:end]).split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
@@ -97,29 +125,61 @@ def request_state(buffer: bytes | bytearray, limit_request_line: int, max_body: 
     return READY if len(body) >= length else WAIT
 
 
-def _chunked_state(body: memoryview, max_body: int) -> str:
-    """Walk the chunks buffered so far: READY at the last chunk, at a malformed one or past ``max_body``."""
+def _chunked_state(body: memoryview, max_body: int) -> str | Refusal:
+    """Walk the chunks buffered so far: READY at the last chunk or a malformed one; refused at a size
+    no body has, past ``max_body``, or at a line that never ends (gunicorn would wait for the bytes)."""
     position, total = 0, 0
     data = body.tobytes()
     while True:
         line_end = data.find(b"\r\n", position)
         if line_end < 0:
-            return READY_THEN_CLOSE if len(data) - position > 1024 else WAIT  # a size line that never ends
+            return BAD_CHUNK if len(data) - position > 1024 else WAIT  # a size line that never ends
         size = data[position:line_end].split(b";", 1)[0].strip()
-        if not _CHUNK_SIZE.fullmatch(size):
+        if not _HEX.fullmatch(size):
             return READY_THEN_CLOSE  # gunicorn raises InvalidChunkSize and the app answers 400
+        if len(size) > 8:
+            return BAD_CHUNK  # gunicorn takes any length of hex, then waits for that many bytes
         size_n = int(size, 16)
         if size_n == 0:  # the last chunk; trailers end at an empty line
             rest = data[line_end + 2:]
             if rest.startswith(b"\r\n") or b"\r\n\r\n" in rest:
                 return READY
-            return READY_THEN_CLOSE if len(rest) > HEAD_CAP else WAIT
+            return BAD_CHUNK if len(rest) > HEAD_CAP else WAIT
         total += size_n
-        if total > max_body:
-            return READY_THEN_CLOSE  # 413 once the app has read max_body + 1 bytes, all of them here
+        if total > max_body:  # what the app answers once it has read max_body + 1 bytes, said before they come
+            return Refusal(413, "Request Entity Too Large", f"request bodies are limited to {max_body} bytes; "
+                                                            "this API takes its parameters in the URL")
         position = line_end + 2 + size_n + 2
         if position > len(data):
             return WAIT
+
+
+class _Answer:
+    """Stands in for a client socket while a thread writes an answer: what the socket does not take at once
+    is kept in ``unsent``, for the event loop to send; the thread never waits on the client."""
+
+    def __init__(self, sock):
+        self._sock = sock
+        self.unsent = bytearray()
+
+    def sendall(self, data):
+        if not self.unsent:  # else in order, after what is already waiting
+            try:
+                data = memoryview(data)[self._sock.send(data, socket.MSG_DONTWAIT):]
+            except (BlockingIOError, InterruptedError):
+                pass
+        self.unsent += data
+
+    def send(self, data):
+        self.sendall(data)
+        return len(data)
+
+    def sendfile(self, file, offset=0, count=None):
+        file.seek(offset)
+        self.sendall(file.read(count))
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
 
 
 class _Capture:
@@ -177,6 +237,7 @@ class RequestWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reading: deque = deque()    # connections whose request is being read, oldest deadline first
+        self.writing: deque = deque()    # connections whose answer is being sent, oldest deadline first
         self.lingering: deque = deque()  # connections being closed, oldest deadline first
         self.first_lines = threading.local()
         self.max_body = DEFAULT_MAX_BODY
@@ -192,10 +253,11 @@ class RequestWorker(ThreadWorker):
         if self.cfg.is_ssl or negotiation.prior_knowledge_allowed(self.cfg, conn.client):
             return super().enqueue_req(conn)
         if not hasattr(conn, "medsearch"):  # a new connection: bound what a thread may wait on it
-            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", SEND_TIMEOUT, 0))
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", RECEIVE_TIMEOUT, 0))
+            if hasattr(socket, "TCP_NOTSENT_LOWAT"):
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, KERNEL_UNSENT)
         held = conn.parser.unreader.take_buffered() if conn.parser is not None else b""  # pipelined bytes
-        conn.medsearch = _Reading(held, time.monotonic() + REQUEST_TIMEOUT)
+        conn.medsearch = _Waiting(held, time.monotonic() + REQUEST_TIMEOUT)
         if held and self._advance(conn):
             return
         conn.sock.setblocking(False)
@@ -230,13 +292,11 @@ class RequestWorker(ThreadWorker):
             return False
         if registered:
             self._stop_reading(conn)
-        if state == TOO_LARGE:
+        if isinstance(state, Refusal):
             first_line = bytes(conn.medsearch.buffer[:conn.medsearch.buffer.find(b"\r\n")][:2048])
-            self.log.warning("Invalid request from ip=%s: request head over %d bytes", conn.client[0] if
-                             isinstance(conn.client, tuple) else conn.client, HEAD_CAP)
-            self._send_now(conn, error_bytes(431, "Request Header Fields Too Large",
-                                             f"the request's header fields are over {HEAD_CAP} bytes in all",
-                                             path_of(first_line)))
+            self.log.warning("Invalid request from ip=%s: %s", conn.client[0] if isinstance(conn.client, tuple)
+                             else conn.client, state.message)
+            self._send_now(conn, error_bytes(*state, path_of(first_line)))
             self._linger(conn)
             return True
         buffer = bytes(conn.medsearch.buffer)
@@ -273,19 +333,49 @@ class RequestWorker(ThreadWorker):
         except OSError:
             pass
 
-    # -- closing on the event loop ---------------------------------------------------------------
+    # -- sending and closing on the event loop ----------------------------------------------------
     def finish_request(self, conn, fs):
-        """A connection to close lingers on the event loop (gthread's graceful close waits up to 2 s
-        on the loop itself, for every client that does not close its side)."""
+        """The rest of an answer is sent on the event loop, before the connection's next request is read;
+        a connection to close lingers there (gthread's graceful close waits up to 2 s on the loop itself,
+        for every client that does not close its side)."""
         try:
             result = fs.result() if not fs.cancelled() else False
         except Exception:
             self._close(conn)
             return
+        if getattr(conn, "unsent", None):
+            self._send_later(conn, fs)
+            return
         if result is False or result is None:
             self._linger(conn)
             return
         super().finish_request(conn, fs)
+
+    def _send_later(self, conn, fs):
+        """Send ``conn.unsent`` as the client takes it, within ``SEND_TIMEOUT``; then finish as the thread said."""
+        conn.medsearch, conn.unsent = _Waiting(conn.unsent, time.monotonic() + SEND_TIMEOUT), None
+        conn.medsearch_done = fs
+        try:
+            conn.sock.setblocking(False)
+            self.poller.register(conn.sock, selectors.EVENT_WRITE, partial(self._on_writable, conn))
+        except (OSError, ValueError):  # closed on the thread (an error after the headers were sent)
+            self._close(conn)
+            return
+        self.writing.append(conn)
+
+    def _on_writable(self, conn, _sock):
+        try:
+            sent = conn.sock.send(conn.medsearch.buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # the client left
+            self._stop(conn, self.writing)
+            self._close(conn)
+            return
+        del conn.medsearch.buffer[:sent]
+        if not conn.medsearch.buffer:
+            self._stop(conn, self.writing)
+            self.finish_request(conn, conn.medsearch_done)
 
     def _linger(self, conn):
         """Send FIN, then read and drop what the client still sends until it closes, for ``LINGER`` s at most."""
@@ -295,7 +385,7 @@ class RequestWorker(ThreadWorker):
         except OSError:
             self._close(conn)
             return
-        conn.medsearch = _Reading(b"", time.monotonic() + LINGER)
+        conn.medsearch = _Waiting(b"", time.monotonic() + LINGER)
         self.lingering.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_linger_readable, conn))
 
@@ -309,14 +399,16 @@ class RequestWorker(ThreadWorker):
             self._close(conn)
 
     def murder_pending(self):
-        """Also drop requests not complete by their deadline, and end lingering closes."""
+        """Also drop requests not complete and answers not sent by their deadline, and end lingering closes."""
         super().murder_pending()
         now = time.monotonic()
-        for waiting in (self.reading, self.lingering):
+        for waiting in (self.reading, self.writing, self.lingering):
             while waiting and waiting[0].medsearch.deadline <= now:
                 conn = waiting.popleft()
                 try:
                     self.poller.unregister(conn.sock)
+                    if waiting is self.writing:  # a reset: a FIN would wait behind the answer in the kernel
+                        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 except (KeyError, ValueError, OSError):
                     pass
                 self._close(conn)
@@ -324,7 +416,13 @@ class RequestWorker(ThreadWorker):
     # -- on a thread -------------------------------------------------------------------------
     def handle(self, conn):
         self.first_lines.value = getattr(conn, "medsearch_first_line", b"")
-        return super().handle(conn)
+        if not hasattr(conn, "medsearch"):  # TLS or HTTP/2: gthread's own code path
+            return super().handle(conn)
+        client, conn.sock = conn.sock, _Answer(conn.sock)
+        try:
+            return super().handle(conn)
+        finally:
+            conn.sock, conn.unsent = client, conn.sock.unsent
 
     def _keepalive_after(self, conn, keepalive):
         if getattr(conn, "medsearch_close", False):

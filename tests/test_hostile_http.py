@@ -1,13 +1,14 @@
 """Hostile HTTP against the real production server (gunicorn from gunicorn.conf.py) over raw sockets on 127.0.0.1.
 
-Hosts, chunked bodies, gunicorn's own refusals, a seeded fuzz of the raw request layer and
-100 slow clients: no answer is a 5xx, every answer has the security headers and the one
-error shape, and /healthz keeps answering while slow clients hold connections.
+Hosts, chunked bodies, gunicorn's own refusals, a seeded fuzz of the raw request layer, 100 slow
+clients and 8 that never read their answers: no answer is a 5xx, every answer has the security
+headers and the one error shape, and /healthz keeps answering while slow clients hold connections.
 """
 from __future__ import annotations
 
 import json
 import random
+import select
 import socket
 import threading
 import time
@@ -148,6 +149,22 @@ def test_malformed_chunked_bodies_get_400_not_500(servers, body):
     status, _, _ = parse(exchange(port(plain), b"GET /api/v1/search?q=cramps HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                   b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n"))
     assert status == 200
+    assert not errors_logged(plain)
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"ffffffffffffffffff\r\nabc", 400),  # a chunk size no body has
+    (b"ffffffff\r\nabc", 413),            # 4 GiB, over max_body_bytes
+    (b"a" * 2000, 400),                   # a chunk size line that never ends
+])
+def test_a_chunked_body_no_thread_could_finish_is_refused_at_once(servers, body, status):
+    plain, _ = servers
+    # The client sends nothing more and waits: the worker answered only after its 5 s receive timeout.
+    raw = exchange(port(plain), b"GET /api/v1/search?q=cramps HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n" + body, timeout=2)
+    answer_status, headers, answer = parse(raw)
+    assert answer_status == status, answer[:300]
+    assert_error_shape(b"/api/v1/search", status, headers, answer)
     assert not errors_logged(plain)
 
 
@@ -292,4 +309,43 @@ def test_healthz_and_searches_answer_while_100_slow_clients_hold_connections(ser
         assert clients.open == 0
     finally:
         clients.stop()
+    assert not errors_logged(plain)
+
+
+def hung_up(sock: socket.socket) -> bool:
+    """Whether the server closed the connection, seen without reading what it sent."""
+    poller = select.poll()
+    poller.register(sock, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(0))
+
+
+def test_clients_that_never_read_their_answers_hold_no_thread(servers):
+    plain, _ = servers
+    non_readers = []
+    try:
+        for _ in range(8):  # as many as the 2 workers x 2 threads, twice over
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(5)
+            sock.connect(("127.0.0.1", port(plain)))
+            non_readers.append(sock)
+            # More large answers than the kernel buffers of both sides hold (about 40 KiB each here).
+            sock.sendall(b"GET /api/v1/search?q=missed+dose&k=50 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 200)
+        time.sleep(3)  # their answers fill the buffers: the old worker's threads then waited 20 s on each
+        started = time.monotonic()
+        answered = []
+        for i in range(10):
+            target = b"/api/v1/search?q=cramps&k=2" if i % 2 else b"/healthz"
+            answered.append(parse(exchange(port(plain), b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                           b"Connection: close\r\n\r\n", timeout=5))[0])
+        assert answered == [200] * 10
+        assert not any(hung_up(sock) for sock in non_readers)  # still held while those were answered
+        # An answer not taken within the worker's 20 s send timeout: the connection is dropped.
+        deadline = started + 30
+        while not all(hung_up(sock) for sock in non_readers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(hung_up(sock) for sock in non_readers)
+    finally:
+        for sock in non_readers:
+            sock.close()
     assert not errors_logged(plain)
