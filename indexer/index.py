@@ -6,9 +6,10 @@ never reads its arrays, its vector store or its catalog.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from .lexical import LexicalIndex
 from .models import Article, Passage
 from .publishing import live_build
 from .section_types import SECTION_TYPES
-from .sources.labels import SUPPORTING_FIELDS
+from .sources.labels import SUPPORTING_FIELDS, kind_of_field
 from .store import VectorStore
 
 _TYPE_INDEX = {t: i for i, t in enumerate(SECTION_TYPES)}
@@ -48,7 +49,6 @@ class SearchIndex:
         sections: dict[tuple[str, str], int] = {}
         self._row_article = np.array([self._article_position[r[1]] for r in rows], dtype=np.int32)
         self._row_section = np.array([sections.setdefault((r[1], r[2]), len(sections)) for r in rows], dtype=np.int32)
-        self._row_type = np.array([_TYPE_INDEX.get(r[3], _TYPE_INDEX["other"]) for r in rows], dtype=np.int8)
         # The rows of each article, in row order: "the rows of these articles" without a pass over every row.
         by_article = np.argsort(self._row_article, kind="stable")
         by_article.setflags(write=False)  # callers get views of it
@@ -60,6 +60,20 @@ class SearchIndex:
         self._section_types = [""] * len(sections)
         for r in rows:
             self._section_types[sections[(r[1], r[2])]] = r[3]
+        # The label section each section is (its openFDA field: "boxed_warning", "overdosage"; "" outside labels).
+        # A label section's type is the one the section table gives its field, also in a build made before the
+        # table changed (the boxed warning had "serious_side_effects" until it got a type of its own).
+        self._section_fields = [""] * len(sections)
+        for article_id, section_id, field in catalog.label_section_fields():
+            number = sections.get((article_id, section_id))
+            if number is not None and field:
+                self._section_fields[number] = field
+                kind = kind_of_field(field)
+                if kind is not None and kind.indexed:
+                    self._section_types[number] = kind.type
+        section_type_index = np.array([_TYPE_INDEX.get(t, _TYPE_INDEX["other"]) for t in self._section_types],
+                                      dtype=np.int8)
+        self._row_type = section_type_index[self._row_section]
         headings = catalog.section_headings()
         self._section_headings = [""] * len(sections)
         for article_id, section_id, heading in headings:
@@ -68,11 +82,7 @@ class SearchIndex:
                 self._section_headings[number] = heading
         self._medicines(catalog, sections, headings)
         # Rows of the parts of drug labels that support the prescribing information (pharmacology, studies, ...).
-        supporting = np.zeros(len(sections), dtype=bool)
-        for article_id, section_id, field in catalog.label_section_fields():
-            number = sections.get((article_id, section_id))
-            if number is not None and field in SUPPORTING_FIELDS:
-                supporting[number] = True
+        supporting = np.array([field in SUPPORTING_FIELDS for field in self._section_fields], dtype=bool)
         self._row_supporting = supporting[self._row_section]
         try:  # the heading vector of each label section (-1: none), read by ranking within a label
             self._heading_position, self._heading_vectors = heading_vectors.load(build_dir, sections, vectors.dimension)
@@ -130,7 +140,7 @@ class SearchIndex:
                               for name, numbers in heading_sections.items()}
 
     @classmethod
-    def open(cls, index_dir: Path, model: dict[str, Any] | None = None, checksums: bool = True) -> "SearchIndex":
+    def open(cls, index_dir: Path, model: dict[str, Any] | None = None, checksums: bool = True) -> SearchIndex:
         """Open the live build of ``index_dir``, refusing one that does not match its manifest or the model."""
         build_dir = live_build(Path(index_dir))
         manifest = manifests.read(build_dir)
@@ -230,6 +240,20 @@ class SearchIndex:
         if has.any():
             out[has] = self._heading_vectors[position[has]] @ vector
         return out
+
+    def label_sections(self) -> list[tuple[int, str, str]]:
+        """(section number, openFDA field, heading) of every drug-label section, for learning what each kind is called."""
+        return [(number, field, self._section_headings[number]) for number, field in enumerate(self._section_fields)
+                if field]
+
+    @property
+    def section_count(self) -> int:
+        """How many sections the build holds (section numbers run from 0 to this)."""
+        return len(self._section_keys)
+
+    def sections_with(self, token: str) -> np.ndarray:
+        """The numbers of the sections of which some passage (title, heading and text) holds a BM25 token."""
+        return np.unique(self._row_section[self._lexical.rows_with(token)])
 
     def sections_of(self, rows: np.ndarray) -> np.ndarray:
         """The section number of each row (rows of one section share it)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import bm25s
 import numpy as np
@@ -91,7 +91,7 @@ class LexicalIndex:
         return {"kind": "bm25s", "method": "lucene", "k1": K1, "b": B, "tokens": "english stopwords, snowball",
                 "document": "title: heading, text", "version": 1}
 
-    def __init__(self, retriever: "bm25s.BM25"):
+    def __init__(self, retriever: bm25s.BM25):
         self._bm25 = retriever
         self.vocabulary = frozenset(retriever.vocab_dict)
         # bm25s's eager index: per token, the rows it occurs in and their BM25 scores (a sparse matrix).
@@ -102,12 +102,12 @@ class LexicalIndex:
         self._token_ids = retriever.vocab_dict
 
     @classmethod
-    def build(cls, documents: Iterable[str]) -> "LexicalIndex":
+    def build(cls, documents: Iterable[str]) -> LexicalIndex:
         """Index documents in row order."""
         return cls.build_from_tokens([tokens(doc) or ["\0"] for doc in documents])
 
     @classmethod
-    def build_from_tokens(cls, documents: list[list[str]]) -> "LexicalIndex":
+    def build_from_tokens(cls, documents: list[list[str]]) -> LexicalIndex:
         """Index already tokenised documents in row order (an empty document is ``["\\0"]``)."""
         retriever = bm25s.BM25(method="lucene", k1=K1, b=B)
         retriever.index(documents, show_progress=False)
@@ -117,7 +117,7 @@ class LexicalIndex:
         self._bm25.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path) -> "LexicalIndex":
+    def load(cls, directory: Path) -> LexicalIndex:
         return cls(bm25s.BM25.load(str(directory), show_progress=False, verbosity=0))
 
     def scores(self, query_tokens: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
@@ -139,3 +139,10 @@ class LexicalIndex:
             start, end = self._indptr[token_id], self._indptr[token_id + 1]
             total[self._indices[start:end]] += w * self._data[start:end]
         return total
+
+    def rows_with(self, token: str) -> np.ndarray:
+        """The rows whose document holds ``token`` (a BM25 token, as ``tokens`` makes it), in row order."""
+        token_id = self._token_ids.get(token)
+        if token_id is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.asarray(self._indices[self._indptr[token_id]:self._indptr[token_id + 1]], dtype=np.int64))

@@ -2,6 +2,9 @@
 
 A section whose source says what it is (a drug label's LOINC code, see
 ``indexer/sources/labels.py``) carries that type in ``Section.section_type``; `type_of` honours it.
+A boxed warning has a type of its own, ``boxed_warning``: a label's (LOINC 34066-1) and an article's
+headed so ("BOXED WARNING", MedlinePlus's "IMPORTANT WARNING", which retells the label's box), so
+that a filter or a query can ask for it alone; other serious effects are ``serious_side_effects``.
 
 Covers our own headings ("Common side effects of sertraline"), DailyMed's upper-case
 label headings ("ADVERSE REACTIONS") and MedlinePlus's questions ("What should I do if I
@@ -12,12 +15,12 @@ from __future__ import annotations
 import re
 
 SECTION_TYPES: tuple[str, ...] = (
-    "uses", "dosage", "side_effects", "serious_side_effects", "interactions", "warnings", "pregnancy",
+    "uses", "dosage", "side_effects", "boxed_warning", "serious_side_effects", "interactions", "warnings", "pregnancy",
     "overdose", "missed_dose", "stopping", "storage", "ingredients", "mechanism", "other",
 )
 
 LABELS: dict[str, str] = {
-    "uses": "Uses", "dosage": "Dosage", "side_effects": "Side effects",
+    "uses": "Uses", "dosage": "Dosage", "side_effects": "Side effects", "boxed_warning": "Boxed warning",
     "serious_side_effects": "Serious side effects", "interactions": "Interactions", "warnings": "Warnings",
     "pregnancy": "Pregnancy & breastfeeding", "overdose": "Overdose", "missed_dose": "Missed dose",
     "stopping": "Stopping", "storage": "Storage", "ingredients": "Ingredients & appearance",
@@ -28,7 +31,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("other", r"^what (causes|are the causes of)\b"),  # a condition's causes ("What causes insomnia?")
     ("missed_dose", r"\b(miss(ed|ing)?|forg[eo]t+(en)?)\b.*\bdose|\bmissed\b"),
     ("overdose", r"overdos|too much|too many|in case of emergency|poison"),
-    ("serious_side_effects", r"serious|severe|urgent|emergency|boxed warning|important warning|get help|call (a|your) doctor"),
+    ("boxed_warning", r"boxed warning|black.?box|important warning"),
+    ("serious_side_effects", r"serious|severe|urgent|emergency|get help|call (a|your) doctor"),
     ("pregnancy", r"pregnan|breast.?feed|lactation|nursing mothers|fertility|contracepti"),
     ("stopping", r"\bstop(ping)?\b|coming off|withdraw|discontinu|reducing"),
     ("storage", r"stor(e|age|ing)|disposal|keep(ing)? .* (safe|cool)|how supplied/storage"),

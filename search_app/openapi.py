@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from indexer import __version__
-from indexer.section_types import SECTION_TYPES
+from indexer.section_types import LABELS, SECTION_TYPES
 
 from .core.query import MAX_OFFSET
 from .core.ranking import MODES
@@ -399,7 +399,10 @@ def document(conf: dict) -> dict[str, Any]:
                         "and muscle cramps\"); repeat for any of several.",
          "schema": {"type": "array", "items": _string()}},
         {"name": "section_type", "in": "query", "style": "form", "explode": True,
-         "description": "Only sections of this type; repeat for any of several.",
+         "description": "Only sections of this type; repeat for any of several. The types, as the page's chips "
+                        "name them: " + "; ".join(f"`{t}` ({LABELS[t]})" for t in SECTION_TYPES) + ". A drug "
+                        "label's section takes its type from its LOINC code; `boxed_warning` is a label's boxed "
+                        "warning (and an article's section headed \"Boxed warning\" or \"Important warning\").",
          "schema": {"type": "array", "items": _string(enum=list(SECTION_TYPES))}},
         {"name": "mode", "in": "query", "description": "hybrid (default): meaning and words; dense: meaning only; "
                                                        "lexical: words only.",

@@ -66,7 +66,7 @@ def test_a_labels_boxed_warning_comes_first_on_its_page_and_is_marked_on_cards(c
     data = search(client, q="warfarin bleeding risk")
     article_id = data["results"][0]["article_id"]
     article = client.get(f"/api/v1/articles/{article_id}").get_json()["article"]
-    boxed = [s for s in article["sections"] if s["section_type"] == "serious_side_effects" and
+    boxed = [s for s in article["sections"] if s["section_type"] == "boxed_warning" and
              "warning" in s["heading"].lower()]
     assert boxed, [s["heading"] for s in article["sections"]]
     page = html.fromstring(client.get(f"/articles/{article_id}").get_data(as_text=True))

@@ -78,7 +78,7 @@ def test_an_openfda_label_is_one_article_keyed_by_set_id_with_dailymed_link_and_
 def test_openfda_sections_keep_label_order_headings_and_types_from_the_field_name():
     label = one(GOOD / "coumadin.json")
     boxed = label.sections[0]
-    assert (boxed.heading, boxed.section_type) == ("WARNING: BLEEDING RISK", "serious_side_effects")
+    assert (boxed.heading, boxed.section_type) == ("WARNING: BLEEDING RISK", "boxed_warning")
     assert boxed.text.startswith("• COUMADIN can cause major or fatal bleeding")
     # The fixture's fields come in openFDA's scrambled order (drug interactions first): numbers put them right.
     numbers = [float(m.group(1)) for s in label.sections if (m := re.match(r"(\d+(?:\.\d+)?) ", s.heading))]
@@ -235,7 +235,7 @@ def test_spl_without_a_title_is_named_from_product_and_manufacturer():
     assert "document_title" not in label.meta
     assert label.title == "Haloperidol tablet, Contract Pharmacy Services-PA"
     boxed = label.sections[0]
-    assert (boxed.heading, boxed.section_type) == ("Boxed Warning", "serious_side_effects")
+    assert (boxed.heading, boxed.section_type) == ("Boxed Warning", "boxed_warning")
     assert label.meta["boxed_warning"] == boxed.id
     assert section(label, "OVERDOSAGE: Treatment").section_type == "overdose"
     assert section(label, "DOSAGE AND ADMINISTRATION: Inital Dosage Range: Children").section_type == "dosage"
@@ -245,7 +245,7 @@ def test_spl_without_a_title_is_named_from_product_and_manufacturer():
 
 
 @pytest.mark.parametrize(("code", "expected"), [
-    ("34084-4", "side_effects"), ("34066-1", "serious_side_effects"), ("34088-5", "overdose"),
+    ("34084-4", "side_effects"), ("34066-1", "boxed_warning"), ("34088-5", "overdose"),
     ("34073-7", "interactions"), ("42228-7", "pregnancy"), ("34080-2", "pregnancy"), ("77290-5", "pregnancy"),
     ("53414-9", "pregnancy"), ("34068-7", "dosage"), ("44425-7", "storage"), ("34069-5", "storage"),
     ("34067-9", "uses"), ("43679-0", "mechanism"), ("50566-9", "serious_side_effects"), ("99999-9", "other"),

@@ -26,6 +26,9 @@ from search_app.core.understanding import intents
     # our own corpus headings
     ("Common side effects of sertraline", "side_effects"),
     ("Serious side effects: get help straight away", "serious_side_effects"),
+    # a boxed warning, as a label heads it in an article and as MedlinePlus retells it, is a type of its own
+    ("BOXED WARNING", "boxed_warning"),
+    ("IMPORTANT WARNING:", "boxed_warning"),
     ("Stopping amitriptyline", "stopping"),
     # a disease page's "causes" is about the condition, not a medicine's side effects
     ("What causes Insomnia ?", "other"),

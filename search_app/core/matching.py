@@ -4,7 +4,9 @@
 ``weak``: the closest passages may not answer it, or it names only medicines this build
 has no article about (the results are then about other medicines).
 ``none``: nonsense or off-topic: nothing in the build is close; the closest passages are
-still returned, flagged. A query naming a medicine the build covers is never ``none``.
+still returned, flagged. A query naming a medicine the build covers is never ``none``, nor is a
+look-up of a part of a drug label that the build's labels have ("boxed warning", "pregnancy" on an
+index of labels: ``label_sections``), however far its few words are from any passage.
 
 The evidence is the query's cosine to the nearest passage of the build and the share of its
 words the build knows; the thresholds are settings, calibrated by ``bench/match_eval.py`` on
@@ -49,6 +51,8 @@ def judge(analysis: Analysis, best_cosine: float, t: Thresholds) -> Match:
         level = "strong" if best_cosine >= t.strong_from else "weak"
     elif uncovered:
         level = "weak"  # results can only be about other medicines
+    elif analysis.sections.lookup:  # every word names a part of a label this build holds
+        level = "strong" if best_cosine >= t.strong_from else "weak"
     elif best_cosine < t.none_below or analysis.known_share < t.known_below:
         level = "none"
     else:

@@ -3,27 +3,29 @@
 score = cosine + w_lexical * BM25 / max BM25 + w_name * (article is about a medicine the
 query names) + w_intent * (section type is what the query asks about) - w_supporting * (a
 supporting part of a drug label: pharmacology, studies, ...) + w_heading * cosine(query, the
-drug-label section's own heading). The weights are settings, tuned on the MedicationQA dev
-queries by ``bench/tune_ranking.py`` (w_supporting and w_heading on the label questions by
-``bench/labels_bench.py tune``).
+drug-label section's own heading) + w_section * (share of the query's words that name the
+drug-label section: "boxed warning", "dose", ``label_sections``). The weights are settings, tuned
+on the MedicationQA dev queries by ``bench/tune_ranking.py`` (w_supporting and w_heading on the
+label questions by ``bench/labels_bench.py tune``, w_section by ``bench/label_intent.py tune``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from indexer.embedding import Embedder
-from indexer.settings import BY_NAME
 from indexer.errors import BadQuery
 from indexer.index import SearchIndex
 from indexer.lexical import words_stemming_to
 from indexer.lexicon import name_key
 from indexer.models import Passage
 from indexer.section_types import SECTION_TYPES
+from indexer.settings import BY_NAME
 
 from . import folding
+from .label_sections import LabelSections
 from .matching import THRESHOLD_SETTINGS, Thresholds
 from .understanding import Analysis, Understander
 
@@ -39,6 +41,7 @@ class Weights:
     intent: float = BY_NAME["weight_intent"].default
     supporting: float = BY_NAME["weight_supporting"].default
     heading: float = BY_NAME["weight_heading"].default
+    section: float = BY_NAME["weight_section"].default
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Candidates:
     intent: np.ndarray
     supporting: np.ndarray  # in a supporting part of a drug label (pharmacology, studies, ...)
     heading: np.ndarray     # cosine of the query to the row's drug-label section heading (0 elsewhere)
+    section: np.ndarray     # share of the query's words naming the row's drug-label section (0 elsewhere)
     tier: np.ndarray   # how many of the query's constraining medicines each row is about
     dense_rank: dict[int, int] = field(default_factory=dict)
     lexical_rank: dict[int, int] = field(default_factory=dict)
@@ -117,7 +121,8 @@ class Searcher:
         self.embedder = embedder
         self.weights = weights or Weights()
         self.understander = Understander(index.names, index.vocabulary, medicine_names=index.medicine_names,
-                                         english=embedder.whole_words, article_medicines=index.article_medicines)
+                                         english=embedder.whole_words, article_medicines=index.article_medicines,
+                                         label_sections=LabelSections(index))
 
     # -- filters -------------------------------------------------------------------------
     def allowed_rows(self, filters: Filters) -> np.ndarray | None:
@@ -206,8 +211,10 @@ class Searcher:
                           self.index.about(rows, analysis.articles).astype(np.float32),
                           self.index.of_type(rows, analysis.intents).astype(np.float32),
                           self.index.supporting(rows).astype(np.float32),
-                          self.index.heading_similarity(rows, query), tier, dense_rank,
-                          lexical_rank, complete)
+                          self.index.heading_similarity(rows, query),
+                          self.understander.label_sections.cue(analysis.sections, self.index.sections_of(rows))
+                          if self.understander.label_sections is not None else np.zeros(len(rows), np.float32),
+                          tier, dense_rank, lexical_rank, complete)
 
     def about_rows(self, medicines, allowed: np.ndarray | None) -> np.ndarray:
         """Rows about any of the medicines (their articles, sections naming them), within ``allowed``."""
@@ -222,7 +229,7 @@ class Searcher:
         if mode == "lexical":
             return c.lexical
         return (c.dense + w.lexical * c.lexical + w.name * c.name + w.intent * c.intent - w.supporting * c.supporting
-                + w.heading * c.heading)
+                + w.heading * c.heading + w.section * c.section)
 
     def ranked_sections(self, c: Candidates, scores: np.ndarray) -> list[tuple[int, float, int]]:
         """(row, score, candidate position) of the best passage of each section, best first.
@@ -324,5 +331,5 @@ def open_searcher(conf: dict) -> Searcher:
     embedder = load_embedder(conf["model"], conf["batch_size"], conf["backend"], conf["model_cache"])
     index = SearchIndex.open(Path(conf["index"]), model=embedder.describe())
     return Searcher(index, embedder, Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"],
-                                              conf["weight_supporting"], conf["weight_heading"]),
+                                              conf["weight_supporting"], conf["weight_heading"], conf["weight_section"]),
                     thresholds=Thresholds(*(conf[n] for n in THRESHOLD_SETTINGS)))

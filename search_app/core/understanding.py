@@ -8,9 +8,9 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
 from pathlib import Path
 
 import jellyfish
@@ -19,6 +19,9 @@ from rapidfuzz import fuzz, process
 
 from indexer.lexical import STOPWORDS, stem, tokens, words
 from indexer.lexicon import generic_table, name_key, synonym_table
+from indexer.sources.labels import kind_of_field
+
+from .label_sections import LabelSections, SectionAsk, Unit
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 LAY_TERMS_FILE = DATA / "lay_terms.tsv"
@@ -91,6 +94,7 @@ class Analysis:
     medicines: tuple[NamedMedicine, ...] = ()  # the names that are medicines, one per medicine
     comparison: bool = False                   # asks about several medicines or alternatives
     known_share: float = 0.0                   # share of the query's content words the build knows
+    sections: SectionAsk = SectionAsk()        # the parts of a drug label it names ("boxed warning", "dose")
 
     @property
     def constraining(self) -> tuple[NamedMedicine, ...]:
@@ -128,13 +132,30 @@ def intents(text: str) -> frozenset[str]:
     return frozenset(label for label, pattern in _INTENT_PATTERNS if pattern.search(text))
 
 
+def section_units(own: list[str], names: list[str], lay: list[tuple[str, tuple[str, ...]]]) -> tuple[Unit, ...]:
+    """The query's words that may name a part of a label: its tokens less the names, a lay phrase as one unit
+    with its clinical phrasings ("side effects" or "adverse reactions"), the longest phrase first."""
+    named = set(tokens(" ".join(names)))
+    used: set[str] = set()
+    units: list[Unit] = []
+    for phrase, clinical in sorted(lay, key=lambda found: -len(found[0])):
+        words_of = tuple(t for t in tokens(phrase) if t not in named)
+        if words_of and not used & set(words_of):
+            used.update(words_of)
+            units.append((words_of, *(tuple(tokens(c)) for c in clinical if tokens(c))))
+    units += [((t,),) for t in dict.fromkeys(own) if t not in named and t not in used]
+    return tuple(units)
+
+
 class Understander:
     """Analyses queries against one build's lexicon and vocabulary."""
 
     def __init__(self, names: dict[str, list[str]], vocabulary: frozenset[str], expansion_weight: float = 0.5,
                  medicine_names: frozenset[str] = frozenset(), english: frozenset[str] = frozenset(),
-                 article_medicines: Callable[[str], tuple[str, ...]] = lambda article_id: ()):
+                 article_medicines: Callable[[str], tuple[str, ...]] = lambda article_id: (),
+                 label_sections: LabelSections | None = None):
         self.names = names
+        self.label_sections = label_sections  # what the build's labels call their parts
         self.vocabulary = vocabulary
         self.english = english  # real words: never respelt into a medicine name
         self.article_medicines = article_medicines
@@ -243,10 +264,12 @@ class Understander:
             groups.append(sorted(self.synonyms.get(name, frozenset()) - {name}))
         key_text = " " + " ".join(key_words) + " "
         lay_words: set[str] = set()  # words of the lay phrases the query holds: known words, for the match verdict
+        lay_found: list[tuple[str, tuple[str, ...]]] = []
         for padded, clinical in self._lay:
             if padded in key_text:
                 groups.append(list(clinical))
                 lay_words.update(padded.split())
+                lay_found.append((padded, clinical))
         own = tokens(" ".join(fixed))
         extra: dict[str, float] = {}
         for group in groups:
@@ -263,10 +286,14 @@ class Understander:
                     or w in lay_words)
         comparison = bool(_COMPARISON.search(corrected)) or (
             len(medicines) >= 2 and re.search(r"\bor\b", corrected, re.I) is not None)
+        sections = SectionAsk()
+        if self.label_sections is not None:
+            sections = self.label_sections.ask(section_units(own, found_names, lay_found))
+        asked = intents(corrected) | {kind.type for f in sections.kinds if (kind := kind_of_field(f)) and kind.indexed}
         return Analysis(text=text, corrected=corrected, corrections=tuple(corrections), names=tuple(found_names),
                         articles=articles, expansions=tuple(dict.fromkeys(expansions)),
-                        intents=intents(corrected), lexical_terms=terms, medicines=medicines, comparison=comparison,
-                        known_share=known / len(content) if content else 0.0)
+                        intents=frozenset(asked), lexical_terms=terms, medicines=medicines, comparison=comparison,
+                        known_share=known / len(content) if content else 0.0, sections=sections)
 
     def medicines(self, found: list[str]) -> tuple[NamedMedicine, ...]:
         """The found names that are medicines, one entry per medicine (a brand and its generic are one)."""
