@@ -309,8 +309,12 @@ def article(article_id: str):
         abort(404, description=f"We have no article {article_id!r}. It may have been renamed or removed: "
                                "search for the medicine instead.")
     boxed = str((found.meta or {}).get("boxed_warning") or "")
-    if boxed and any(s.id == boxed for s in found.sections):  # a label's boxed warning comes first, whatever its place
+    if boxed and any(s.id == boxed for s in found.sections):
+        # A label's boxed warning comes first, whatever its place: before its other sections, and on the page before
+        # what changed in this version and its recent major changes too (article.html).
         found = replace(found, sections=tuple(sorted(found.sections, key=lambda s: s.id != boxed)))
+    else:
+        boxed = ""
     # "Read in context" links say which section the result came from (?result=): the page labels that one only,
     # not a section the reader jumps to from the contents.
     from_result = request.args.get("result", "")
@@ -323,7 +327,9 @@ def article(article_id: str):
     if changes is not None:
         listed = [("Changed", c) for c in changes.changed] + [("Added", c) for c in changes.added] + \
                  [("Removed", c) for c in changes.removed]
+    # A label's sections fold under their headings on a phone (page.js); an ordinary article's never do.
     return render_template("article.html", article=found, q="", boxed=boxed, from_result=from_result,
+                           fold_sections=is_label and len(found.sections) > 1,
                            changes=changes, changes_listed=listed[:MAX_CHANGES_LISTED],
                            changes_more=max(0, len(listed) - MAX_CHANGES_LISTED),
                            changes_url=url_for("api_v1.label_changes_between", set_id=article_id) if changes else "",
@@ -428,17 +434,42 @@ def table_view(rows: tuple[tuple[str, ...], ...], spans: tuple[tuple[int, ...], 
     return TableView(drawn[:header_rows], drawn[header_rows:])
 
 
+# A bullet that leads an item: "•" (or "●") at the start or after a space, and before a space or a word ("•Known
+# hypersensitivity"), so that the dot of a unit ("mcg•day/mL", "ng •hr/mL") or a salt ("C 17 H 18 F 3 NO •HCl",
+# "•H 2 O") is not one. Drug labels write their lists inline ("• Monitor INR ... • Instruct patients ..."), in one
+# paragraph.
+_BULLET = re.compile(r"(?:^|(?<=\s))[•●](?=\s|$|[A-Z]?[a-z]{2,}\b(?!/))")
+
+
+def bullet_list(text: str) -> tuple[str, list[str]] | None:
+    """A paragraph's inline bullets as (the text leading into them, [item, ...]), or None where they make no list.
+
+    Two items or more make a list; so does one led by nothing or by a colon ("contraindicated in: • Pregnancy").
+    A lone bullet inside a sentence, and empty items ("• •"), are left as they are. Text after the last item
+    stays in it: nothing tells where an item ends."""
+    parts = _BULLET.split(text)
+    lead, items = parts[0].strip(), [" ".join(part.split()) for part in parts[1:] if part.strip()]
+    if len(items) >= 2 or (items and (not lead or lead.endswith(":"))):
+        return lead, items
+    return None
+
+
 @bp.app_template_filter("blocks")
 def blocks(text: str) -> list[tuple[str, Any]]:
-    """Section or passage text as ("p", text), ("ul", [item, ...]) and ("table", TableView) (``indexer.blocks``)."""
+    """Section or passage text as ("p", text), ("ul", [item, ...]) and ("table", TableView) (``indexer.blocks``);
+    a paragraph's inline bullets as a list (``bullet_list``), the stored text unchanged."""
     out: list[tuple[str, Any]] = []
     for block in blocks_of(text):
+        listed = bullet_list(block.text) if block.kind == "p" else None
         if block.kind == "li" and not block.list_start and out and out[-1][0] == "ul":
             out[-1][1].append(block.text)
         elif block.kind == "li":
             out.append(("ul", [block.text]))
         elif block.kind == "table":
             out.append(("table", table_view(block.rows, block.spans, block.header_rows)))
+        elif listed is not None:
+            lead, items = listed
+            out += ([("p", lead)] if lead else []) + [("ul", items)]
         else:
             out.append(("p", block.text))
     return out
