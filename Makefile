@@ -7,7 +7,7 @@ INDEX ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: serve serve-prod test index install clean
+.PHONY: serve serve-prod test lint index install clean
 
 # requirements.txt pins everything, setuptools included, so the project itself (pyproject.toml) installs
 # editable without resolving or downloading anything again.
@@ -37,6 +37,12 @@ serve-prod: index
 test: install
 	@bash .ci/chromium
 	$(PY) -m pytest -q
+
+# The lint and type checks CI runs (ruff and mypy at the versions of requirements-dev.txt; settings in pyproject.toml).
+lint: install
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(VENV)/bin/ruff check indexer search_app bench tests
+	$(VENV)/bin/mypy indexer search_app
 
 clean:
 	rm -rf $(VENV) var
