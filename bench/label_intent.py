@@ -5,6 +5,7 @@ named medicine's label first, and a bare look-up of a part the build's labels ha
     .venv/bin/python bench/label_intent.py queries [--fresh]     # bench/label_queries*.jsonl, right section and label
     .venv/bin/python bench/label_intent.py bare                   # bare look-ups ("boxed warning") and off-topic noise
     .venv/bin/python bench/label_intent.py tune                   # weight_section, chosen on the tuning parts
+    .venv/bin/python bench/label_intent.py identifiers             # NDCs, set ids, application numbers as queries
     .venv/bin/python bench/label_intent.py all [--fresh]          # templates, queries and bare, one index load
 
 **Template look-ups** are written from the structure of the build's labels, never from questions: for
@@ -203,6 +204,62 @@ def score_bare(searcher, index) -> dict:
             "noise_none": sum(level == "none" for level in judged), "noise_count": len(judged)}
 
 
+def identifier_lookups(index) -> list[tuple[str, str, str, set[str]]]:
+    """(query, kind, part, labels that carry it) for every identifier of every label of the build: its set id, each
+    product NDC with and without dashes, its first package NDC, each application number as "NDA022406" and as
+    "NDA 22406". An identifier several labels carry (an application number a repackager shares) is answered by any."""
+    carriers: dict[tuple[str, str], set[str]] = {}
+    parts: dict[tuple[str, str], str] = {}
+
+    def add(query: str, kind: str, label) -> None:
+        key = (query.casefold(), kind)
+        carriers.setdefault(key, set()).add(label.id)
+        parts[key] = min(parts.get(key, "~"), label.meta["set_id"])
+
+    for label in _labels(index):
+        meta = label.meta
+        add(meta["set_id"], "set id", label)
+        for ndc in meta.get("product_ndcs") or ():
+            add(str(ndc), "product NDC", label)
+            add(str(ndc).replace("-", ""), "product NDC, no dashes", label)
+        for ndc in (meta.get("package_ndcs") or ())[:1]:
+            add(str(ndc), "package NDC", label)
+        for number in meta.get("application_numbers") or ():
+            found = re.fullmatch(r"([A-Za-z]+)0*(\d+)", str(number).strip())
+            add(str(number), "application number", label)
+            if found:
+                add(f"{found.group(1)} {found.group(2)}", "application number, spaced", label)
+    return [(query, kind, part_of(parts[(query, kind)]), labels)
+            for (query, kind), labels in sorted(carriers.items())]
+
+
+def cmd_identifiers(args, searcher=None) -> dict:
+    from search_app.core import query as search_query
+    from search_app.core.search import run
+
+    searcher = searcher or _searcher(args.index)
+    lookups = identifier_lookups(searcher.index)
+    by: dict[str, dict[str, list[int]]] = {}
+    misses = []
+    for text, kind, part, labels in lookups:
+        hits = run(search_query.SearchRequest(q=text, k=10), searcher).hits
+        first = bool(hits) and hits[0].passage.article_id in labels
+        by.setdefault(kind, {}).setdefault(part, [0, 0])
+        by[kind][part][0] += first
+        by[kind][part][1] += 1
+        if not first:
+            misses.append({"query": text, "kind": kind, "part": part})
+    print(f"identifier look-ups on {args.index} ({len(lookups)}): the label first (tune | kept)")
+    for kind, parts in by.items():
+        t, k = parts.get("tune", [0, 0]), parts.get("kept", [0, 0])
+        print(f"    {kind:28} {t[0]}/{t[1]} | {k[0]}/{k[1]}")
+    total = [sum(p.get(part, [0, 0])[i] for p in by.values()) for part in ("tune", "kept") for i in (0, 1)]
+    print(f"  all: tune {total[0]}/{total[1]}, kept {total[2]}/{total[3]}; misses: {misses[:10]}")
+    found = {"by_kind": by, "misses": misses}
+    _save("identifiers", found)
+    return found
+
+
 def _searcher(index_dir: Path):
     """The searcher of the build at ``index_dir``, with the configured model and weights."""
     from indexer import settings as registry
@@ -270,6 +327,7 @@ def cmd_all(args) -> None:
     cmd_templates(args, searcher)
     cmd_queries(args, searcher)
     cmd_bare(args, searcher)
+    cmd_identifiers(args, searcher)
 
 
 def cmd_tune(args) -> None:
@@ -301,7 +359,7 @@ def _save(name: str, data: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name in ("templates", "queries", "bare", "tune", "all"):
+    for name in ("templates", "queries", "bare", "identifiers", "tune", "all"):
         cmd = sub.add_parser(name)
         cmd.add_argument("--index", type=Path, default=INDEX)
         cmd.add_argument("--misses", type=int, default=0, help="print up to this many misses of the tuning parts")
@@ -313,7 +371,8 @@ def main() -> None:
     if not hasattr(args, "fresh"):
         args.fresh = False
     commands: dict[str, Callable[[argparse.Namespace], object]] = {
-        "templates": cmd_templates, "queries": cmd_queries, "bare": cmd_bare, "tune": cmd_tune, "all": cmd_all}
+        "templates": cmd_templates, "queries": cmd_queries, "bare": cmd_bare, "identifiers": cmd_identifiers,
+        "tune": cmd_tune, "all": cmd_all}
     commands[args.cmd](args)
 
 
