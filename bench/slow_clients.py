@@ -11,7 +11,7 @@ Starts a server over an index on a free 127.0.0.1 port and, one phase after anot
   reads an answer; a connection the server closes is opened again at once;
 
 and while each phase holds its clients it asks for /healthz and a search, one after another, each
-with a ``--probe-timeout``, and samples how many connections are held and the memory (PSS) of every
+with a ``--probe-timeout``, and samples how many connections are held and the memory (PSS and RSS) of every
 process of the server. Then, with no hostile client, it runs the load test's clients
 (``bench/load_test.py``) at ``--load-levels``.
 
@@ -144,17 +144,21 @@ class Server:
             time.sleep(0.3)
         raise SystemExit(f"{self.label} did not start within 180 s")
 
-    def pss_mib(self) -> float:
-        """PSS of every process of the server (nginx, gunicorn's master and workers), MiB."""
-        total = 0
+    def memory_mib(self) -> tuple[float, float]:
+        """PSS and RSS summed over every process of the server (nginx, gunicorn's master and workers), MiB.
+
+        The PSS sum is the real total; the RSS sum counts the pages the processes share once in each.
+        """
+        pss = rss = 0
         for process in self.processes:
             try:
                 root = psutil.Process(process.pid)
                 for proc in [root, *root.children(recursive=True)]:
-                    total += proc.memory_full_info().pss
+                    info = proc.memory_full_info()
+                    pss, rss = pss + info.pss, rss + info.rss
             except psutil.Error:
                 pass
-        return round(total / 2**20, 1)
+        return round(pss / 2**20, 1), round(rss / 2**20, 1)
 
     def stop(self) -> None:
         for process in reversed(self.processes):  # the proxy first
@@ -277,13 +281,13 @@ def under_clients(server: Server, count: int, kinds: tuple[str, ...], args) -> d
     held: list[int] = []
     health: list[tuple[int, float]] = []
     search: list[tuple[int, float]] = []
-    pss: list[float] = []
+    memory: list[tuple[float, float]] = []
     deadline = time.monotonic() + args.seconds
     next_sample = 0.0
     while time.monotonic() < deadline:
         held.append(clients.open)
         if time.monotonic() >= next_sample:
-            pss.append(server.pss_mib())
+            memory.append(server.memory_mib())
             next_sample = time.monotonic() + 2
         health.append(get(server.port, "/healthz", args.probe_timeout))
         search.append(get(server.port, "/api/v1/search?q=missed+dose&k=3", args.probe_timeout))
@@ -301,13 +305,15 @@ def under_clients(server: Server, count: int, kinds: tuple[str, ...], args) -> d
             "search_answered": sum(1 for s, _ in search if s == 200), "search_requests": len(search),
             "search_p50_ms": round(statistics.median(t for _, t in search) * 1000, 1),
             "search_p99_ms": round(percentile([t for _, t in search], 0.99) * 1000, 1),
-            "pss_max_mib": max(pss)}
+            "pss_max_mib": max(m[0] for m in memory), "rss_max_mib": max(m[1] for m in memory)}
 
 
 def measure(spec: str, index: Path, args) -> dict:
     server = Server(spec, index, args.workers, args.threads)
     try:
-        result: dict = {"server": spec, "pss_idle_mib": server.pss_mib(),
+        pss, rss = server.memory_mib()
+        result: dict = {"server": spec, "load_average_start": round(os.getloadavg()[0], 2),
+                        "pss_idle_mib": pss, "rss_idle_mib": rss,
                         "healthz_idle_p50_ms": round(statistics.median(
                             get(server.port, "/healthz", 30)[1] for _ in range(20)) * 1000, 1)}
         if args.clients:
@@ -319,7 +325,8 @@ def measure(spec: str, index: Path, args) -> dict:
             load = Load(server.port, load_queries())
             result["load"] = [{k: v for k, v in load.run(c, args.load_seconds).items() if not k.startswith("_")}
                               for c in args.load_levels]
-            result["pss_after_load_mib"] = server.pss_mib()
+            result["pss_after_load_mib"], result["rss_after_load_mib"] = server.memory_mib()
+        result["load_average_end"] = round(os.getloadavg()[0], 2)
     finally:
         server.stop()
     return result
@@ -329,10 +336,11 @@ def report(runs: list[dict], args) -> None:
     def probes(r: dict) -> str:
         return (f"{r['held_median']:.0f} / {r['held_min']} | {r['reconnects']} | {r['healthz_answered']}/"
                 f"{r['healthz_requests']} | {r['healthz_p50_ms']} / {r['healthz_p99_ms']} / {r['healthz_max_ms']} | "
-                f"{r['search_answered']}/{r['search_requests']}, {r['search_p99_ms']} | {r['pss_max_mib']} |")
+                f"{r['search_answered']}/{r['search_requests']}, {r['search_p99_ms']} | {r['pss_max_mib']} / "
+                f"{r['rss_max_mib']} |")
 
     head = ("| server | clients | held (median / min) | reconnects | /healthz answered | /healthz p50 / p99 / max ms "
-            "| searches answered, p99 ms | PSS max MiB |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            "| searches answered, p99 ms | PSS / RSS max MiB |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     print(f"\n{args.workers} workers x {args.threads} threads, {args.seconds:.0f} s a phase, probes time out at "
           f"{args.probe_timeout:.0f} s")
     if args.clients:
@@ -344,16 +352,16 @@ def report(runs: list[dict], args) -> None:
         for r in runs:
             for phase in r["non_readers"]:
                 print(f"| {r['server']} | {phase['clients']} | {probes(phase)}")
-    print("\n| server | PSS idle MiB | /healthz idle p50 ms" +
-          "".join(f" | c{c} req/s, p50 / p99 ms" for c in args.load_levels) +
-          (" | PSS after load MiB |" if args.load_levels else " |"))
-    print("| --- | ---: | ---: |" + " ---: |" * (len(args.load_levels) + bool(args.load_levels)))
+    print("\n| server | load average at start / end | PSS / RSS idle MiB | /healthz idle p50 ms" +
+          "".join(f" | c{c} req/s, p50 / p95 / p99 ms" for c in args.load_levels) +
+          (" | PSS / RSS after load MiB |" if args.load_levels else " |"))
+    print("| --- | ---: | ---: | ---: |" + " ---: |" * (len(args.load_levels) + bool(args.load_levels)))
     for r in runs:
-        levels = "".join(f" | {x['throughput']}, {x['p50_ms']} / {x['p99_ms']}" + (f" ({x['errors']} errors)"
-                                                                                    if x["errors"] else "")
-                         for x in r.get("load", []))
-        after = f" | {r['pss_after_load_mib']} |" if "load" in r else " |"
-        print(f"| {r['server']} | {r['pss_idle_mib']} | {r['healthz_idle_p50_ms']}{levels}{after}")
+        levels = "".join(f" | {x['throughput']}, {x['p50_ms']} / {x['p95_ms']} / {x['p99_ms']}"
+                         + (f" ({x['errors']} errors)" if x["errors"] else "") for x in r.get("load", []))
+        after = f" | {r['pss_after_load_mib']} / {r['rss_after_load_mib']} |" if "load" in r else " |"
+        print(f"| {r['server']} | {r['load_average_start']} / {r['load_average_end']} | {r['pss_idle_mib']} / "
+              f"{r['rss_idle_mib']} | {r['healthz_idle_p50_ms']}{levels}{after}")
 
 
 def main() -> None:
