@@ -22,9 +22,10 @@ CREATE TABLE sections (
     article_id TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL,
     heading TEXT NOT NULL, text TEXT NOT NULL, section_type TEXT NOT NULL, PRIMARY KEY (article_id, id)
 );
+CREATE TABLE texts (id INTEGER PRIMARY KEY, first_row INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
-    section_id TEXT NOT NULL, ordinal INTEGER NOT NULL, text TEXT NOT NULL
+    section_id TEXT NOT NULL, ordinal INTEGER NOT NULL, text_id INTEGER NOT NULL, text TEXT
 );
 CREATE INDEX passages_by_article ON passages (article_id);
 CREATE TABLE history (
@@ -32,6 +33,9 @@ CREATE TABLE history (
     title TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (article_id, version)
 );
 """
+# ``texts``: each distinct text once (``indexer/texts.py``), numbered as the vectors and BM25 documents, with the
+# row of its first passage; ``passages.text`` is NULL where the row's own text is its text's as stored (a copy
+# whose case or spacing differs keeps its own, so each row still shows what its label says).
 # ``history``: earlier versions of drug labels (``indexer/history.py``), never searched; ``record`` is JSON.
 
 
@@ -42,6 +46,7 @@ class CatalogWriter:
         self._db = sqlite3.connect(path)
         self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
         self.rows = 0
+        self.texts = 0
         self.history = 0  # history versions written
 
     def add_article(self, article: Article, fingerprint: str) -> None:
@@ -53,12 +58,23 @@ class CatalogWriter:
                              [(article.id, s.id, i, s.heading, s.text, type_of(s))
                               for i, s in enumerate(article.sections)])
 
-    def add_passages(self, passages: Sequence[Passage]) -> None:
-        """Record passages in the order their vectors were added to the vector store."""
-        self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
-                             [(self.rows + i, p.id, p.article_id, p.section_id, p.ordinal, p.text)
-                              for i, p in enumerate(passages)])
-        self.rows += len(passages)
+    def add_passages(self, placed: Sequence[tuple[Passage, int, str | None]]) -> None:
+        """Record passages in row order, each with its text id and its own text where it differs from its text's.
+
+        A text id one past the last recorded is a new text, stored with this passage's text (text ids follow the
+        order of the vectors and BM25 documents).
+        """
+        texts, rows = [], []
+        for i, (p, text_id, own) in enumerate(placed):
+            if text_id == self.texts:
+                texts.append((text_id, self.rows + i, p.text))
+                self.texts += 1
+            elif not 0 <= text_id < self.texts:
+                raise ValueError(f"text id {text_id} out of order (next is {self.texts})")
+            rows.append((self.rows + i, p.id, p.article_id, p.section_id, p.ordinal, text_id, own))
+        self._db.executemany("INSERT INTO texts VALUES (?, ?, ?)", texts)
+        self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self.rows += len(placed)
 
     def add_history(self, version: LabelVersion) -> None:
         """Record an earlier version of a label (never searched)."""
@@ -117,9 +133,9 @@ class Catalog:
             db.close()
 
     def counts(self) -> dict[str, int]:
-        """Number of articles, sections and passages."""
+        """Number of articles, sections, passages and distinct texts."""
         return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-                for table in ("articles", "sections", "passages")}
+                for table in ("articles", "sections", "passages", "texts")}
 
     def _article_header(self, article_id: str) -> sqlite3.Row | None:
         return self._db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
@@ -133,9 +149,9 @@ class Catalog:
         cursor = self._db.cursor()
         cursor.row_factory = None  # plain tuples, read by position: every search reads ten of these
         found = cursor.execute(
-            f"""SELECT p.row, p.id, p.article_id, p.section_id, p.ordinal, p.text,
+            f"""SELECT p.row, p.id, p.article_id, p.section_id, p.ordinal, COALESCE(p.text, t.text),
                        a.title, a.url, s.heading, s.section_type
-                FROM passages p JOIN articles a ON a.id = p.article_id
+                FROM passages p JOIN texts t ON t.id = p.text_id JOIN articles a ON a.id = p.article_id
                 JOIN sections s ON s.article_id = p.article_id AND s.id = p.section_id
                 WHERE p.row IN ({marks})""", rows).fetchall()
         return {r[0]: make_passage(*r[1:]) for r in found}
@@ -147,7 +163,8 @@ class Catalog:
             return {}
         cursor = self._db.cursor()
         cursor.row_factory = None
-        found = cursor.execute(f"SELECT row, id, ordinal, text FROM passages WHERE row IN ({','.join('?' * len(rows))})",
+        found = cursor.execute(f"SELECT p.row, p.id, p.ordinal, COALESCE(p.text, t.text) FROM passages p "
+                               f"JOIN texts t ON t.id = p.text_id WHERE p.row IN ({','.join('?' * len(rows))})",
                                rows).fetchall()
         return {r[0]: r[1:] for r in found}
 
@@ -157,6 +174,17 @@ class Catalog:
                                                 (article_id,))]
         found = self.passages(rows)
         return rows, [found[r] for r in rows]
+
+    def passages_to_carry(self, article_id: str) -> list[tuple[Passage, int]]:
+        """(passage, text id) of each passage of an article, in row order (for carrying them into a new build)."""
+        found = self._db.execute("SELECT row, text_id FROM passages WHERE article_id = ? ORDER BY row",
+                                 (article_id,)).fetchall()
+        passages = self.passages([r[0] for r in found])
+        return [(passages[row], text_id) for row, text_id in found]
+
+    def row_texts(self) -> list[int]:
+        """The text id of every passage, in row order."""
+        return [r[0] for r in self._db.execute("SELECT text_id FROM passages ORDER BY row")]
 
     def passage(self, passage_id: str) -> Passage | None:
         """One passage by its id."""

@@ -136,11 +136,11 @@ def _write_report(report, path: Path) -> None:
 def _report_json(report) -> dict:
     return {"index": report.index_dir, "build_id": report.build_id, "published": report.published,
             "up_to_date": report.up_to_date, "articles": report.articles, "sections": report.sections,
-            "passages": report.passages,
+            "passages": report.passages, "texts": report.texts,
             "articles_added": report.added, "articles_changed": report.changed, "articles_removed": report.removed,
             "articles_unchanged": report.unchanged,
             "passages_embedded": report.embedded, "passages_from_cache": report.from_cache,
-            "passages_carried_over": report.carried,
+            "passages_carried_over": report.carried, "passages_sharing_a_text": report.shared,
             "label_headings": report.headings, "label_headings_embedded": report.headings_embedded,
             "seconds": round(report.seconds, 3), "stages": {k: round(v, 3) for k, v in report.stages.items()},
             "embed_seconds": round(report.embed_seconds, 3),
@@ -166,8 +166,9 @@ def _summarise(report) -> None:
             "nothing to do")
     elif report.published:
         out(f"published build {report.build_id} to {report.index_dir}: {report.articles} articles, "
-            f"{report.sections} sections, {report.passages} passages ({report.embedded} embedded, "
-            f"{report.from_cache} from the cache, {report.carried} carried over; articles {report.added} new, "
+            f"{report.sections} sections, {report.passages} passages of {report.texts} distinct texts "
+            f"({report.embedded} embedded, {report.from_cache} from the cache, {report.carried} carried over, "
+            f"{report.shared} sharing a stored text; articles {report.added} new, "
             f"{report.changed} changed, {report.removed} removed), {len(report.skipped)} skipped files, "
             f"{report.seconds:.1f}s ({report.passages_per_second:.1f} passages/s embedding)")
     else:

@@ -3,6 +3,10 @@
 ``SearchIndex`` is the boundary between ranking and storage: ranking asks it for the
 nearest rows, BM25 scores, the rows of some articles or section types, and passages, and
 never reads its arrays, its vector store or its catalog.
+
+Vectors and BM25 documents are one per distinct text (``texts.py``), rows one per passage: the
+index searches the texts and answers in rows, every row carrying a text it found, so that ranking
+still weighs each passage in its own article and section.
 """
 from __future__ import annotations
 
@@ -36,7 +40,6 @@ class SearchIndex:
         self.build_dir = build_dir
         self.manifest = manifest
         self._vectors = vectors
-        self._size = len(vectors)  # an opened build never changes; ranking asks this several times a query
         self._catalog = catalog
         self._lexical = LexicalIndex.load(build_dir / manifests.BM25_DIR)
         # A build never changes, so article headers (cited by every result) are read from SQLite once.
@@ -44,6 +47,15 @@ class SearchIndex:
         self.names: dict[str, list[str]] = lexicons.load(build_dir / manifests.LEXICON)["names"]
         # Per-row arrays let ranking score and filter candidates without touching SQLite.
         rows = catalog.row_table()
+        self._size = len(rows)  # passage rows; an opened build never changes; ranking asks this several times a query
+        # The text of each row, and the rows of each text (rows sorted by text, and where each text starts).
+        self._row_text = np.array(catalog.row_texts(), dtype=np.int64)
+        self._texts = len(vectors)
+        if len(self._row_text) != len(rows) or (len(rows) and int(self._row_text.max()) >= self._texts):
+            raise IndexIncompatible(f"index {build_dir}: its passages name {self._texts} texts inconsistently; "
+                                    "rebuild it with `python -m indexer build`")
+        self._by_text = np.argsort(self._row_text, kind="stable")
+        self._text_starts = np.searchsorted(self._row_text[self._by_text], np.arange(self._texts + 1))
         article_ids = sorted({r[1] for r in rows})
         self._article_position = {a: i for i, a in enumerate(article_ids)}
         sections: dict[tuple[str, str], int] = {}
@@ -164,25 +176,77 @@ class SearchIndex:
         return self._size
 
     # -- retrieval -------------------------------------------------------------------------
+    @property
+    def text_count(self) -> int:
+        """How many distinct texts the build holds (its vectors and BM25 documents)."""
+        return self._texts
+
+    def _rows_of_texts(self, texts: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+        """The rows carrying each of ``texts``, text after text in that order (each text's rows in row order),
+        only those in ``allowed`` (a mask over rows) when given."""
+        if not len(texts):
+            return np.zeros(0, dtype=np.int64)
+        starts, ends = self._text_starts[texts], self._text_starts[np.asarray(texts) + 1]
+        if bool(np.all(ends - starts == 1)):  # the usual case: every text has one row
+            rows = self._by_text[starts]
+        else:
+            rows = np.concatenate([self._by_text[a:b] for a, b in zip(starts.tolist(), ends.tolist())])
+        return rows if allowed is None else rows[allowed[rows]]
+
+    def _mask(self, rows: np.ndarray) -> np.ndarray:
+        mask = np.zeros(self._size, dtype=bool)
+        mask[rows] = True
+        return mask
+
     def nearest(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and cosine scores of the k passages nearest to one query vector, best first."""
-        scores, rows = self._vectors.search(vector.reshape(1, -1), k, allowed)
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+        """Rows and cosine scores of the passages of the k texts nearest to one query vector, best first (a text's
+        copies together, in row order); with ``allowed``, among those rows only."""
+        texts = None if allowed is None else np.unique(self._row_text[allowed])
+        scores, found = self._vectors.search(vector.reshape(1, -1), k, texts)
+        keep = found[0] >= 0
+        found, text_scores = found[0][keep], scores[0][keep]
+        counts = self._text_starts[found + 1] - self._text_starts[found]
+        if allowed is None:
+            return self._rows_of_texts(found), np.repeat(text_scores, counts)
+        mask = self._mask(allowed)
+        rows = self._rows_of_texts(found)
+        kept = mask[rows]
+        return rows[kept], np.repeat(text_scores, counts)[kept]
 
     def similarity(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Cosine of each row's passage to a query vector."""
         if not len(rows):
             return np.zeros(0, dtype=np.float32)
-        return np.asarray(self._vectors.vectors(rows) @ vector, dtype=np.float32)
+        return np.asarray(self._vectors.vectors(self._row_text[rows]) @ vector, dtype=np.float32)
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
-        """The stored unit vectors of some rows (for checks and benchmarks)."""
-        return self._vectors.vectors(np.asarray(rows))
+        """The stored unit vectors of some rows (for checks and benchmarks); copies of one text share theirs."""
+        return self._vectors.vectors(self._row_text[np.asarray(rows, dtype=np.int64)])
 
     def lexical_scores(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
-        """BM25 score of every row for the query's tokens (weighted)."""
-        return self._lexical.scores(terms, weights)
+        """BM25 score of every row for the query's tokens (weighted): the score of the text it carries."""
+        return self._lexical.scores(terms, weights)[self._row_text]
+
+    def best_rows(self, scores: np.ndarray, depth: int) -> np.ndarray:
+        """The rows of the ``depth`` texts with the highest positive row score, best first (ties by text), each
+        text's rows together; ``scores`` is a score per row, such as ``lexical_scores`` (0 where filtered out)."""
+        positive = np.flatnonzero(scores > 0)
+        best = np.zeros(self._texts, dtype=np.float32)
+        np.maximum.at(best, self._row_text[positive], scores[positive])
+        texts = np.flatnonzero(best > 0)
+        if len(texts) > depth:  # keep the texts scoring at least the depth-th best (ties included) before sorting
+            threshold = np.partition(best[texts], len(texts) - depth)[len(texts) - depth]
+            texts = texts[best[texts] >= threshold]
+        texts = texts[np.argsort(-best[texts], kind="stable")][:depth]
+        return self._rows_of_texts(texts, scores > 0)
+
+    def texts_of(self, rows: np.ndarray) -> np.ndarray:
+        """The text id of each row (copies of one text share it)."""
+        return self._row_text[np.asarray(rows, dtype=np.int64)]
+
+    def copies(self, row: int) -> np.ndarray:
+        """Every row carrying the same text as ``row`` (itself included), in row order."""
+        return self._rows_of_texts(self._row_text[[int(row)]])
 
     # -- rows ------------------------------------------------------------------------------
     def rows_of(self, article_ids: Iterable[str]) -> np.ndarray:
@@ -253,7 +317,7 @@ class SearchIndex:
 
     def sections_with(self, token: str) -> np.ndarray:
         """The numbers of the sections of which some passage (title, heading and text) holds a BM25 token."""
-        return np.unique(self._row_section[self._lexical.rows_with(token)])
+        return np.unique(self._row_section[self._rows_of_texts(self._lexical.rows_with(token))])
 
     def sections_of(self, rows: np.ndarray) -> np.ndarray:
         """The section number of each row (rows of one section share it)."""

@@ -83,13 +83,13 @@ K1, B = 1.2, 0.75  # Lucene's BM25 defaults, which bm25s follows
 
 
 class LexicalIndex:
-    """BM25 over passages; rows are the same rows as the vector store."""
+    """BM25 over the build's distinct texts (``texts.py``), numbered as the vector store's vectors."""
 
     @staticmethod
     def describe() -> dict:
         """What the manifest records about the lexical index (a change of any of it means a rebuild)."""
         return {"kind": "bm25s", "method": "lucene", "k1": K1, "b": B, "tokens": "english stopwords, snowball",
-                "document": "title: heading, text", "version": 1}
+                "document": "title: heading, text of a distinct text's first passage", "version": 2}
 
     def __init__(self, retriever: bm25s.BM25):
         self._bm25 = retriever
@@ -100,6 +100,10 @@ class LexicalIndex:
         self._num_docs = int(matrix["num_docs"])
         self._data, self._indices, self._indptr = matrix["data"], matrix["indices"], matrix["indptr"]
         self._token_ids = retriever.vocab_dict
+
+    def __len__(self) -> int:
+        """How many documents it holds."""
+        return self._num_docs
 
     @classmethod
     def build(cls, documents: Iterable[str]) -> LexicalIndex:
@@ -121,7 +125,7 @@ class LexicalIndex:
         return cls(bm25s.BM25.load(str(directory), show_progress=False, verbosity=0))
 
     def scores(self, query_tokens: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
-        """BM25 score of every row for the query tokens (unknown tokens ignored).
+        """BM25 score of every document for the query tokens (unknown tokens ignored).
 
         ``weights`` scales each token's contribution (expansions count less than the
         reader's own words); tokens repeated in the query count once.
@@ -141,7 +145,7 @@ class LexicalIndex:
         return total
 
     def rows_with(self, token: str) -> np.ndarray:
-        """The rows whose document holds ``token`` (a BM25 token, as ``tokens`` makes it), in row order."""
+        """The documents that hold ``token`` (a BM25 token, as ``tokens`` makes it), in order."""
         token_id = self._token_ids.get(token)
         if token_id is None:
             return np.zeros(0, dtype=np.int64)

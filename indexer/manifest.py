@@ -23,12 +23,15 @@ from .models import Article
 # FDA as its publisher), repackaging, product, application numbers and NDCs: a build of 5 would credit its
 # labels to the FDA and cite them without their application number. 7: the catalog's ``history`` table, the
 # earlier versions of drug labels (`history.py`): a build of 6 has none, and its label pages would answer without.
-FORMAT_VERSION = 7
+# 8: passages of the same text stored once (`texts.py`): vectors and BM25 documents are numbered by distinct text,
+# not by passage row, and the catalog's ``texts`` table maps one to the other; a build of 7 has no such table.
+FORMAT_VERSION = 8
 # What each format changed, said when an older build is refused.
 FORMAT_CHANGES = {
     5: "drug-label tables as rectangular grids",
     6: "drug labels credited to their labeler, with application numbers and NDCs",
     7: "earlier versions of drug labels kept as history",
+    8: "passages of the same text stored once: one vector and one BM25 document per distinct text",
 }
 MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest.sha256"
@@ -61,7 +64,8 @@ def fingerprint(article: Article) -> str:
 class Counts:
     articles: int
     sections: int
-    passages: int
+    passages: int   # passage rows, each with its own article, section and position
+    texts: int      # distinct texts among them (``texts.py``): the vectors and BM25 documents
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class Manifest:
                 bad, "recipe.")
         _expect(recipe["model"], {"name": str, "dimension": int, "fingerprint": str, "backend": str}, bad,
                 "recipe.model.")
-        _expect(data["counts"], {"articles": int, "sections": int, "passages": int}, bad, "counts.")
+        _expect(data["counts"], {"articles": int, "sections": int, "passages": int, "texts": int}, bad, "counts.")
         for name, mapping in (("articles", data["articles"]), ("files", data["files"])):
             if not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
                 raise bad(f"field {name!r} must map names to strings")
@@ -220,9 +224,12 @@ def check_counts(build_dir: Path, manifest: Manifest, vectors: int, dimension: i
     """Refuse a build whose vector store or catalog holds other counts than its manifest says."""
     rebuild = "rebuild it with `python -m indexer build`"
     expected = manifest.counts
-    if vectors != expected.passages or catalog["passages"] != expected.passages:
-        raise IndexIncompatible(f"index {build_dir}: manifest says {expected.passages} passages, the vector "
-                                f"store holds {vectors} and the catalog {catalog['passages']}; {rebuild}")
+    if catalog["passages"] != expected.passages:
+        raise IndexIncompatible(f"index {build_dir}: manifest says {expected.passages} passages, the catalog "
+                                f"holds {catalog['passages']}; {rebuild}")
+    if vectors != expected.texts or catalog["texts"] != expected.texts:
+        raise IndexIncompatible(f"index {build_dir}: manifest says {expected.texts} distinct texts, the vector "
+                                f"store holds {vectors} and the catalog {catalog['texts']}; {rebuild}")
     if catalog["articles"] != expected.articles:
         raise IndexIncompatible(f"index {build_dir}: manifest says {expected.articles} articles, the catalog "
                                 f"holds {catalog['articles']}; {rebuild}")

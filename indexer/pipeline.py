@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__, diskspace, headings, publishing
+from . import __version__, diskspace, headings, publishing, texts
 from . import history as histories
 from . import lexicon as lexicons
 from . import manifest as manifests
@@ -36,6 +36,7 @@ from .models import Article, Passage
 from .settings import BY_NAME
 from .sources import Skipped, iter_articles
 from .store import VectorStore, choose_factory
+from .texts import TextTable
 
 
 @dataclass
@@ -49,6 +50,7 @@ class BuildReport:
     articles: int = 0
     sections: int = 0
     passages: int = 0
+    texts: int = 0  # distinct texts among the passages: each embedded, stored and BM25-indexed once
     added: int = 0
     changed: int = 0
     removed: int = 0
@@ -56,6 +58,7 @@ class BuildReport:
     embedded: int = 0
     from_cache: int = 0
     carried: int = 0
+    shared: int = 0  # new passages whose text the build already stored: neither embedded nor looked up
     tokens_embedded: int = 0
     headings: int = 0           # drug-label section headings given a vector (headings.npz) ...
     headings_embedded: int = 0  # ... of which embedded by this build (the others were in the cache)
@@ -343,7 +346,7 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
             manifests.write(staging, manifests.Manifest(
                 build_id=report.build_id, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 code_version=__version__, recipe=recipe, vector_index=vector_index,
-                counts=manifests.Counts(report.articles, report.sections, report.passages), articles=fingerprints,
+                counts=manifests.Counts(report.articles, report.sections, report.passages, report.texts), articles=fingerprints,
                 sources=[str(s) for s in sources],
                 skipped=[{"path": s.path, "reason": s.reason} for s in report.skipped], engine=engine.name))
             publishing.publish(index_dir, staging, report.build_id)
@@ -367,7 +370,11 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
 
 
 class _Pending:
-    """Passages waiting for vectors, flushed a window at a time in row order."""
+    """Passages waiting for vectors, flushed a window at a time in row order.
+
+    Each passage is placed on its text (``texts.py``): the first passage of a text brings its vector and
+    BM25 document, later copies only point at it, so duplicates are never embedded, stored or indexed twice.
+    """
 
     def __init__(self, vectors: VectorStore, catalog: CatalogWriter, embedder: Embedder, cache: EmbeddingCache,
                  report: BuildReport, on_flush: Callable[[int], None], window: int, engine: Engine | None = None,
@@ -375,46 +382,60 @@ class _Pending:
         self.window = window
         self.engine = engine or LocalEngine(embedder)
         self.ahead = ahead  # cache hits still to be counted as embedded (the engine embedded them ahead)
-        self.items: list[tuple[Passage, np.ndarray | None]] = []
+        self.items: list[tuple[Passage, np.ndarray | None, bool]] = []  # (passage, its vector if carried, carried)
         self.vectors, self.catalog, self.embedder, self.cache = vectors, catalog, embedder, cache
         self.report, self.on_flush = report, on_flush
         self.lexical_docs: list[list[str]] = []
+        self.texts = TextTable()
 
-    def add(self, passage: Passage, vector: np.ndarray | None = None) -> None:
-        self.items.append((passage, vector))
+    def add(self, passage: Passage, vector: np.ndarray | None = None, carried: bool = False) -> None:
+        """Queue a passage; ``vector``, when given, is the embedding of its own ``embed_text`` (carried over)."""
+        self.items.append((passage, vector, carried))
         if len(self.items) >= self.window:
             self.flush()
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, batch: list[str]) -> np.ndarray:
         """The engine's vectors of texts the cache lacks, timed and counted in the report."""
         t0 = time.perf_counter()
-        fresh = self.engine.encode(texts)
+        fresh = self.engine.encode(batch)
         self.report.embed_seconds += time.perf_counter() - t0
         self.report.tokens_embedded += sum(min(n + 2, self.embedder.max_seq_length)
-                                           for n in self.embedder.count_tokens(texts))
+                                           for n in self.embedder.count_tokens(batch))
         return fresh
 
     def flush(self) -> None:
         if not self.items:
             return
-        missing = [i for i, (_, v) in enumerate(self.items) if v is None]
-        vectors: list[np.ndarray | None] = [v for _, v in self.items]
+        placed: list[tuple[Passage, int, str | None]] = []
+        new: list[tuple[Passage, np.ndarray | None]] = []  # the first passage of each new text, in text order
+        for passage, vector, carried in self.items:
+            text_key, own = texts.key(passage.heading, passage.text), texts.digest(passage.text)
+            known = self.texts.find(text_key)
+            if known is None:
+                placed.append((passage, self.texts.add(text_key, own), None))
+                new.append((passage, vector))
+                self.report.carried += vector is not None
+            else:
+                placed.append((passage, known[0], None if known[1] == own else passage.text))
+                self.report.carried += carried
+                self.report.shared += not carried
+        missing = [i for i, (_, v) in enumerate(new) if v is None]
+        vectors: list[np.ndarray | None] = [v for _, v in new]
         if missing:
-            texts = [self.items[i][0].embed_text for i in missing]
-            keys = [self.cache.key(text) for text in texts]
-            found, todo = self.cache.fill(keys, texts, self._encode)
+            embed_texts = [new[i][0].embed_text for i in missing]
+            keys = [self.cache.key(text) for text in embed_texts]
+            found, todo = self.cache.fill(keys, embed_texts, self._encode)
             for i, key in zip(missing, keys):
                 vectors[i] = found[key]
             hits = len(missing) - len(todo)
             ahead, self.ahead = min(hits, self.ahead), self.ahead - min(hits, self.ahead)
             self.report.embedded += len(todo) + ahead
             self.report.from_cache += hits - ahead
-        self.report.carried += len(self.items) - len(missing)
-        passages = [p for p, _ in self.items]
-        self.vectors.add(np.stack([v for v in vectors if v is not None]))  # every one is found by now
-        self.catalog.add_passages(passages)
-        self.lexical_docs.extend(tokens(p.embed_text) or ["\0"] for p in passages)
-        self.on_flush(len(passages))
+        if new:
+            self.vectors.add(np.stack([v for v in vectors if v is not None]))  # every one is found by now
+        self.catalog.add_passages(placed)
+        self.lexical_docs.extend(tokens(p.embed_text) or ["\0"] for p, _ in new)
+        self.on_flush(len(placed))
         self.items = []
 
 
@@ -438,10 +459,23 @@ def _carry_history(plan: BuildPlan, catalog: CatalogWriter) -> None:
 
 
 def _fresh_passages(plan: BuildPlan) -> Iterator[Passage]:
-    """The passages the write will chunk anew (articles not carried over), as it will chunk them."""
-    for article in _chosen_articles(plan):
-        if not plan.can_carry(article.id):
-            yield from passages_for(article, plan.chunking, plan.embedder.count_tokens)
+    """The passages the write will chunk anew (articles not carried over) and embed: each the first of its text,
+    as the write will chunk them."""
+    seen: set[bytes] = set()
+    old = Catalog(plan.carry_from / manifests.CATALOG) if plan.carry_from is not None else None
+    try:
+        for article in _chosen_articles(plan):
+            if old is not None and plan.can_carry(article.id):  # carried texts come first where they come first
+                seen.update(texts.key(p.heading, p.text) for p, _ in old.passages_to_carry(article.id))
+                continue
+            for passage in passages_for(article, plan.chunking, plan.embedder.count_tokens):
+                text_key = texts.key(passage.heading, passage.text)
+                if text_key not in seen:
+                    seen.add(text_key)
+                    yield passage
+    finally:
+        if old is not None:
+            old.close()
 
 
 def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: BuildReport,
@@ -486,9 +520,12 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
             log(f"article {article.id}: title read as naming " + ", ".join(
                 f"{right} (spelt {wrong!r})" for wrong, right in respelt.items()))
         if old_catalog is not None and old_vectors is not None and plan.can_carry(article.id):
-            rows, carried = old_catalog.passages_of_article(article.id)
-            for passage, vector in zip(carried, old_vectors.vectors(np.array(rows))):
-                pending.add(passage, vector)
+            # Each passage brings its text's vector along, whichever copy it was embedded from: a label whose
+            # repackaged copy is removed (or came first) is not embedded again.
+            carried = old_catalog.passages_to_carry(article.id)
+            old = old_vectors.vectors(np.array([text_id for _, text_id in carried], dtype=np.int64))
+            for (passage, _), vector in zip(carried, old):
+                pending.add(passage, vector, carried=True)
         else:
             for passage in passages_for(article, plan.chunking, embedder.count_tokens):
                 pending.add(passage)
@@ -498,7 +535,7 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
     bar.close()
     _carry_history(plan, catalog)
     report.history = catalog.history
-    report.passages = len(vectors)
+    report.passages, report.texts = catalog.rows, len(vectors)
     report.stages["chunk_embed_write"] = time.perf_counter() - stage
     stage = time.perf_counter()
     vectors.save(staging / manifests.VECTORS)

@@ -185,7 +185,7 @@ def test_a_build_without_its_heading_vectors_is_refused(private_index):
 
 @pytest.mark.parametrize("field, value, message", [
     ("format_version", 99, "format version 99"),
-    ("counts", {"articles": 7, "sections": 1, "passages": 3}, "manifest says 3 passages"),
+    ("counts", {"articles": 7, "sections": 1, "passages": 3, "texts": 3}, "manifest says 3 passages"),
     ("recipe.model", {"name": "other", "dimension": 768, "fingerprint": "x", "backend": "torch"}, "768-dimensional"),
     ("counts", {"articles": "7", "sections": 1, "passages": 3}, "field 'counts.articles' must be a int, it is a str"),
     ("build_id", 42, "field 'build_id' must be a str"),

@@ -158,12 +158,12 @@ class Searcher:
             lexical_all = np.zeros(len(self.index), dtype=np.float32)
         query = self.embedder.encode_query(analysis.corrected)[0]
         depth = 0 if mode == "lexical" else self.pool if mode == "hybrid" else self.pool * 4
-        rows, scores = self.index.nearest(query, max(depth, 1), allowed)
+        rows, scores = self.index.nearest(query, max(depth, 1), allowed)  # the rows of the depth nearest texts
         if allowed is not None:  # how close the build comes to the query is asked of the whole build
             best = self.index.nearest(query, 1)[1]
         else:
             best = scores
-        return Signals(query, rows[:depth], lexical_all, float(best[0]) if len(best) else 0.0)
+        return Signals(query, rows if depth else rows[:0], lexical_all, float(best[0]) if len(best) else 0.0)
 
     def candidates(self, analysis: Analysis, mode: str = "hybrid", allowed: np.ndarray | None = None,
                    every_row: bool = False, signals: Signals | None = None) -> Candidates:
@@ -175,14 +175,14 @@ class Searcher:
         query, dense_rows, lexical_all, _ = signals if signals is not None else self.signals(analysis, mode, allowed)
         depth = self.pool if mode == "hybrid" else self.pool * 4
         constraining = analysis.constraining if mode == "hybrid" else ()
-        dense_rank = dict(zip(dense_rows.tolist(), range(1, len(dense_rows) + 1)))
-        lexical_rows = top_positive(lexical_all, depth)
-        lexical_rank = dict(zip(lexical_rows.tolist(), range(1, len(lexical_rows) + 1)))
+        dense_rank = self.text_ranks(dense_rows)
+        lexical_rows = self.index.best_rows(lexical_all, depth)  # the rows of the depth best texts
+        lexical_rank = self.text_ranks(lexical_rows)
         allowed_count = len(self.index) if allowed is None else len(allowed)
         # The pool is complete when no retriever was cut short: then ranking every row adds nothing.
         complete = every_row or (
             (mode == "lexical" or len(dense_rank) >= allowed_count)
-            and (mode == "dense" or int(np.count_nonzero(lexical_all)) <= depth))
+            and (mode == "dense" or int(np.count_nonzero(lexical_all)) <= len(lexical_rows)))
         if every_row:
             rows = np.arange(len(self.index)) if allowed is None else np.asarray(allowed, dtype=np.int64)
         else:
@@ -215,6 +215,12 @@ class Searcher:
                           self.understander.label_sections.cue(analysis.sections, self.index.sections_of(rows))
                           if self.understander.label_sections is not None else np.zeros(len(rows), np.float32),
                           tier, dense_rank, lexical_rank, complete)
+
+    def text_ranks(self, rows: np.ndarray) -> dict[int, int]:
+        """Each row's rank in a retriever's list, copies of one text (together in the list) sharing theirs."""
+        texts = self.index.texts_of(rows)
+        ranks = np.cumsum(np.concatenate(([True], texts[1:] != texts[:-1]))) if len(rows) else texts
+        return dict(zip(rows.tolist(), ranks.tolist()))
 
     def about_rows(self, medicines, allowed: np.ndarray | None) -> np.ndarray:
         """Rows about any of the medicines (their articles, sections naming them), within ``allowed``."""
@@ -306,15 +312,6 @@ class Searcher:
                             query_vector=signals.query,
                             best_cosine=signals.best_cosine,
                             first_page=tuple((p.article_id, p.section_type) for p in first))
-
-
-def top_positive(scores: np.ndarray, depth: int) -> np.ndarray:
-    """Rows of the ``depth`` highest positive scores, best first (ties by row), without sorting every row."""
-    rows = np.flatnonzero(scores > 0)
-    if len(rows) > depth:  # keep the rows scoring at least the depth-th best (ties included) before sorting
-        threshold = np.partition(scores[rows], len(rows) - depth)[len(rows) - depth]
-        rows = rows[scores[rows] >= threshold]
-    return rows[np.argsort(-scores[rows], kind="stable")][:depth]
 
 
 def matched_terms(text: str, stems: set[str]) -> tuple[str, ...]:
