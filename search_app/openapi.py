@@ -10,6 +10,7 @@ from typing import Any
 from indexer import __version__
 from indexer.section_types import LABELS, SECTION_TYPES
 
+from .core.copies import LISTED as ALSO_IN_LISTED
 from .core.query import MAX_OFFSET
 from .core.ranking import MODES
 
@@ -144,6 +145,25 @@ def _schemas(conf: dict) -> dict[str, Any]:
         "more_labels": {"type": "integer", "minimum": 0, "description": "For an FDA drug label: how many other labels "
                         "of the same medicine (other makers, repackagers) are folded behind this, its best-matching "
                         "one; ask with `fold=off` (and `drug=`) to list them. 0 for other articles."},
+        "also_in": {"type": "array", "maxItems": ALSO_IN_LISTED, "description": "The other articles whose passage "
+                    "says the same (the same heading and text once normalised: Unicode NFKC, whitespace collapsed, "
+                    "case-folded), newest first: a repackager's copy of a label, a generic's copy of the brand's "
+                    "text, class labeling. A page shows each text once, from the newest label (an original before a "
+                    f"repackager's copy of the same date); at most {ALSO_IN_LISTED} are listed, `also_in_count` "
+                    "says how many there are.",
+                    "items": _object({
+                        "article_id": _string(), "title": _string(description="Article title."),
+                        "labeler": _nullable(_string(description="A drug label's labeler; null for other articles.")),
+                        "set_id": _nullable(_string(description="A drug label's DailyMed set id.")),
+                        "version": _nullable({"type": "integer", "description": "A drug label's version."}),
+                        "effective_date": _nullable(_string(format="date", description="A drug label's "
+                                                            "effective date.")),
+                        "url": _nullable(_string(description="The article's own page elsewhere (a label's DailyMed "
+                                                             "page); null when it has no http(s) link.")),
+                        "permalink": _string(description="This site's page for the article, as a path."),
+                    })},
+        "also_in_count": {"type": "integer", "minimum": 0, "description": "How many other articles print this "
+                          "passage's text (0: only this one); `also_in` lists the newest of them."},
         "explanation": _object({
             "dense_rank": _nullable({"type": "integer", "minimum": 1}),
             "lexical_rank": _nullable({"type": "integer", "minimum": 1}),
@@ -157,7 +177,7 @@ def _schemas(conf: dict) -> dict[str, Any]:
         **CITATION,
     }
     passage = {key: value for key, value in hit.items()
-               if key not in ("rank", "score", "explanation", "medicines", "more_labels")}
+               if key not in ("rank", "score", "explanation", "medicines", "more_labels", "also_in", "also_in_count")}
     passage["ordinal"] = {"type": "integer", "minimum": 0, "description": "Position of the passage in its section."}
     section = {
         "section_id": _string(), "heading": _string(), "section_type": _string(enum=list(SECTION_TYPES)),

@@ -63,6 +63,7 @@ class Card:
     elsewhere: str = ""  # "About amoxicillin": set when the result is not about the medicine the query names
     more_labels: tuple[str, str] | None = None  # ("12 more labels of atorvastatin: 3 older, 9 repackaged", url)
     boxed: tuple[str, str] | None = None  # a drug label's boxed warning: (what to say, link to it or "")
+    also_in: str = ""  # "Also in 4 other labels": the same text, shown once (the list is ``hit.also_in``)
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -225,7 +226,16 @@ def card_for(hit: Hit, article: Article | None, asked: tuple[str, ...] = (), nam
                 citation=cite(p, article, base_url())["citation"], why=why_lines(hit, named),
                 context_url=context_link(p),
                 snippet=snippet(p.text, hit.matched, query, shown_above=f"{p.title} {p.heading}"),
-                elsewhere=elsewhere_label(hit, asked), boxed=boxed)
+                elsewhere=elsewhere_label(hit, asked), boxed=boxed, also_in=also_in_label(hit))
+
+
+def also_in_label(hit: Hit) -> str:
+    """ "Also in 1 other label" ("articles" when some copy is no drug label); '' when the text is printed once."""
+    count = hit.also_in.count
+    if not count:
+        return ""
+    noun = "label" if all(c.set_id for c in hit.also_in.copies) else "article"
+    return f"Also in {count} other {noun}{'' if count == 1 else 's'}"
 
 
 def json_twin(req: query.SearchRequest) -> str:

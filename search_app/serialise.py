@@ -16,6 +16,7 @@ from indexer.models import Article, Passage, article_permalink, section_link
 from indexer.section_types import type_of
 from indexer.urls import safe_http_url
 
+from .core.copies import Copy
 from .core.credit import Credit, LabelRecord, citation_text, credit_of
 from .core.label_changes import LabelChanges
 from .core.ranking import Hit
@@ -128,10 +129,18 @@ def blocks_json(text: str) -> list[dict[str, Any]]:
     return [block.to_json() for block in blocks_of(text)]
 
 
+def copy_json(copy: Copy) -> dict[str, Any]:
+    """Another article printing a hit's text: which label it is and where to read it."""
+    return {"article_id": copy.article_id, "title": copy.title, "labeler": copy.labeler, "set_id": copy.set_id,
+            "version": copy.version, "effective_date": copy.effective, "url": copy.url or None,
+            "permalink": copy.permalink}
+
+
 def hit_json(hit: Hit) -> dict[str, Any]:
-    """A ranked passage with why it matched."""
+    """A ranked passage with why it matched, and the other articles printing its text (shown once)."""
     return {"rank": hit.rank, "score": round(hit.score, 4), **passage_fields(hit.passage),
             "medicines": list(hit.medicines), "more_labels": hit.more_labels,
+            "also_in": [copy_json(c) for c in hit.also_in.copies], "also_in_count": hit.also_in.count,
             "explanation": {"dense_rank": hit.dense_rank, "lexical_rank": hit.lexical_rank,
                             "matched_terms": list(hit.matched), "names_medicine": hit.name_match,
                             "about_medicine_asked": hit.about_asked, "section_type_asked": hit.intent_match}}

@@ -24,7 +24,7 @@ from indexer.models import Passage
 from indexer.section_types import SECTION_TYPES
 from indexer.settings import BY_NAME
 
-from . import folding
+from . import copies, folding
 from .label_sections import LabelSections
 from .matching import THRESHOLD_SETTINGS, Thresholds
 from .understanding import Analysis, Understander
@@ -68,6 +68,7 @@ class Hit:
     about_asked: bool = False          # about a medicine the query names (its article, or a section naming it)
     medicines: tuple[str, ...] = ()    # generic names of the medicines the passage's article is about
     more_labels: int = 0               # other labels of this label's medicine, folded behind it
+    also_in: copies.Elsewhere = copies.Elsewhere()  # the other articles printing the same text, shown once
 
 
 @dataclass
@@ -278,6 +279,7 @@ class Searcher:
         fold = fold and bool(self.index.label_medicine)
         if fold:
             ranked = self.fold_labels(ranked)
+        ranked = copies.show_once(self.index, ranked, c.tier)
         if len(ranked) < offset + k and not c.complete:
             # Past the pool every allowed row is ranked, and the pool's order stays the order of the first
             # pages, so that a later page never repeats or skips a section an earlier page showed.
@@ -290,6 +292,7 @@ class Searcher:
                 r for r, section in zip(rest, rest_sections) if section not in shown]
             if fold:
                 ranked = self.fold_labels(ranked)
+            ranked = copies.show_once(self.index, ranked, wide.tier)
             c = wide
         page = ranked[offset:offset + k]
         passages = self.index.passages([row for row, _, _ in page])
@@ -300,7 +303,8 @@ class Searcher:
                     name_match=bool(c.name[i]), intent_match=bool(c.intent[i]), about_asked=bool(c.tier[i]),
                     medicines=self.index.article_medicines(passages[row].article_id),
                     more_labels=self.index.label_counts.get(self.index.label_medicine.get(passages[row].article_id, ""),
-                                                            1) - 1 if fold else 0)
+                                                            1) - 1 if fold else 0,
+                    also_in=copies.elsewhere(self.index, row))
                 for n, (row, score, i) in enumerate(page)]
         if offset == 0:
             first = [h.passage for h in hits]

@@ -1,0 +1,101 @@
+"""Passages of the same text shown once: which copy a page shows, and the other labels that print it.
+
+A build stores each distinct text once (``indexer/texts.py``: the same heading and text once
+normalised), and every passage carrying it is retrieved with it. A page shows each text once
+(`show_once`), whatever the folding of labels: the copy shown is, among its copies ranked as high
+as the best-ranked one (as many of the query's medicines, a score within `folding.TIE`), the one
+from the label to show first, as `folding.recency` orders labels (the newest effective date, then
+an original over a repackager's copy). The others are listed with the hit (`elsewhere`), newest
+first.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from indexer.models import Article, article_permalink
+from indexer.urls import safe_http_url
+
+from . import folding
+from .credit import label_record
+
+LISTED = 20  # copies listed with a hit (the count says how many there are): class labeling is in dozens of labels
+
+
+class CopyIndex(Protocol):
+    def article_header(self, article_id: str) -> Article | None: ...
+
+    def article_of(self, row: int) -> str: ...
+
+    def texts_of(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def copies(self, row: int) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Another article (a drug label) whose passage says the same as a hit's."""
+
+    article_id: str
+    title: str
+    url: str             # the article's own page elsewhere (a label's DailyMed page), or '' when it has no http(s) one
+    permalink: str       # its page on this site
+    labeler: str | None = None
+    set_id: str | None = None
+    version: int | None = None
+    effective: str | None = None  # YYYY-MM-DD
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """The other articles printing a hit's text: the newest ``LISTED`` of them, and how many there are."""
+
+    copies: tuple[Copy, ...] = ()
+    count: int = 0
+
+
+def show_once(index: CopyIndex, ranked: Sequence[tuple[int, float, int]], tiers: np.ndarray
+              ) -> list[tuple[int, float, int]]:
+    """``ranked`` (row, score, candidate position) with each text once, at the place of its best-ranked copy,
+    showing the copy from the label to show first among those ranked as high (``tiers``: by candidate position)."""
+    if not ranked:
+        return []
+    texts = index.texts_of(np.array([row for row, _, _ in ranked], dtype=np.int64)).tolist()
+    places: dict[int, list[int]] = {}
+    for n, text in enumerate(texts):
+        places.setdefault(text, []).append(n)
+    shown = []
+    for n, (_, score, i) in enumerate(ranked):
+        group = places[texts[n]]
+        if group[0] != n:
+            continue
+        tied = [m for m in group if tiers[ranked[m][2]] == tiers[i] and score - ranked[m][1] <= folding.TIE]
+        # Greatest recency first; of equals, the best-ranked (the first in ``tied``).
+        best = max(tied, key=lambda m: (folding.recency(index.article_header(index.article_of(ranked[m][0]))), -m))
+        shown.append((ranked[best][0], score, ranked[best][2]))
+    return shown
+
+
+def copy_of(article_id: str, header: Article | None) -> Copy:
+    """What a list of copies says of one article."""
+    if header is None:
+        return Copy(article_id, article_id, "", article_permalink(article_id))
+    label = label_record(header)
+    return Copy(article_id, header.title, header.url if safe_http_url(header.url) else "",
+                article_permalink(article_id), label.labeler or None if label else None,
+                label.set_id if label else None, label.version if label else None, label.effective if label else None)
+
+
+def elsewhere(index: CopyIndex, row: int) -> Elsewhere:
+    """The other articles carrying the text of ``row``, newest first (as ``folding.recency`` orders labels)."""
+    own = index.article_of(row)
+    copies = index.copies(row)
+    if len(copies) < 2:
+        return Elsewhere()
+    others = list(dict.fromkeys(a for a in (index.article_of(int(r)) for r in copies) if a != own))
+    others.sort(key=lambda a: (header.title if (header := index.article_header(a)) is not None else a))
+    others.sort(key=lambda a: folding.recency(index.article_header(a)), reverse=True)  # stable: titles break ties
+    return Elsewhere(tuple(copy_of(a, index.article_header(a)) for a in others[:LISTED]), len(others))
