@@ -231,6 +231,17 @@ def path_of(first_line: bytes) -> str:
     return target.split("?", 1)[0]
 
 
+# This worker is an adapter over gunicorn's ThreadWorker internals, locked to the version it was written and tested
+# against (pyproject.toml and requirements.txt pin it). ``ADAPTS`` names what it overrides or calls on the base, with
+# the parameters it relies on: tests/test_worker_contract.py checks them against the installed gunicorn, so an
+# upgrade that moves them fails there, by name, rather than in production.
+GUNICORN_VERSION = "27.0.1"
+ADAPTS = {"__init__": "(self, *args, **kwargs)", "load_wsgi": "(self)", "enqueue_req": "(self, conn)",
+          "finish_request": "(self, conn, fs)", "murder_pending": "(self)", "handle": "(self, conn)",
+          "_keepalive_after": "(self, conn, keepalive)", "handle_error": "(self, req, client, addr, exc)"}
+ADAPTS_STATE = ("poller", "nr_conns")  # the base's attributes it reads (set in ThreadWorker.init_process)
+
+
 class RequestWorker(ThreadWorker):
     """gthread, except that a connection reaches a thread only with a whole request read."""
 
