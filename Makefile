@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 index: install
 	$(PY) -m indexer build corpus --index $(INDEX)
 
-# gunicorn with one worker (search_app/server.py); `python -m search_app serve --dev` for Flask's reloader.
+# gunicorn with one worker (search_app/web/server.py); `python -m search_app serve --dev` for Flask's reloader.
 serve: index
 	MEDSEARCH_INDEX=$(INDEX) $(PY) -m search_app serve --host $(HOST) --port $(PORT)
 

@@ -1,6 +1,6 @@
 """Production server: `make serve-prod`, or `.venv/bin/gunicorn -c gunicorn.conf.py`.
 
-The settings are those of `search_app.server.gunicorn_options`, the one configuration `make serve` uses too:
+The settings are those of `search_app.web.server.gunicorn_options`, the one configuration `make serve` uses too:
 workers forked from one preloaded app (model and index loaded once), each answering on threads through the
 production worker, one JSON object a log line. Address, workers and threads come from the medsearch settings
 (`MEDSEARCH_HOST`, `MEDSEARCH_PORT`, `MEDSEARCH_WORKERS`, `MEDSEARCH_THREADS`); gunicorn's own flags still
@@ -22,7 +22,7 @@ except settings_mod.BadSetting as exc:  # refuse to start, in one line rather th
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(2)
 
-from search_app.server import gunicorn_options  # noqa: E402  (after the environment above is set)
+from search_app.web.server import gunicorn_options  # noqa: E402  (after the environment above is set)
 
-wsgi_app = "search_app.worker:production_app()"  # create_app(); a broken index is one error line
+wsgi_app = "search_app.web.worker:production_app()"  # create_app(); a broken index is one error line
 globals().update(gunicorn_options(_conf, production=True))

@@ -194,7 +194,7 @@ def main() -> int:
     from indexer.sources import load_file
     from indexer.sources.assemble import clean
     from indexer.sources.labels import kind_of_code, kind_of_field
-    from search_app.serialise import article_json
+    from search_app.web.serialise import article_json
 
     def key(text: str) -> str:
         return re.sub(r"\s+", "", clean(text))

@@ -114,7 +114,7 @@ class Server:
         if name == "waitress":
             command = [str(PY), "-m", "waitress", "--host=127.0.0.1", f"--port={app_port}",
                        f"--threads={workers * threads}", "--connection-limit=1000", "--channel-timeout=10",
-                       "--call", "search_app.worker:production_app"]
+                       "--call", "search_app.web.worker:production_app"]
         else:
             command = [str(PY.parent / "gunicorn"), "-c", "gunicorn.conf.py",
                        *(["--worker-class", "gthread"] if name.endswith("gthread") else [])]

@@ -1,4 +1,6 @@
-"""medsearch's query side: the Flask-free search core (``search_app.core``) and the web app over it.
+"""medsearch's query side: the Flask-free search core (``search_app.core``) and the web layer over it
+(``search_app.web``: views, presenters, templates, the JSON APIs, the server), which depends on the core, never
+the other way.
 
 ``import search_app`` imports no Flask: ``create_app`` imports the web layer when it is called.
 """
@@ -12,33 +14,7 @@ if TYPE_CHECKING:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Create the app: settings resolved, model and index loaded once, blueprints registered.
+    """Create the web app (``search_app.web.create_app``, imported only now: Flask loads with it)."""
+    from .web import create_app as create_web_app
 
-    Lower-case keys of ``config`` are medsearch settings (over the environment and config file),
-    upper-case ones Flask's own; a bad setting raises ``BadSetting`` before anything is loaded.
-    """
-    from flask import Flask
-
-    from indexer import settings as settings_mod
-
-    from . import api, api_v1, assets, errors, limits, pages
-    from .core import urgency
-    from .json_provider import OrjsonProvider
-    from .live import LiveSearcher
-
-    app = Flask(__name__)
-    app.json = OrjsonProvider(app)  # every JSON answer (search answers are 25-30 kB)
-    config = dict(config or {})
-    app.config.update({k: v for k, v in config.items() if k.isupper()})
-    conf = settings_mod.resolve({k: v for k, v in config.items() if not k.isupper()}, source="create_app(config)")
-    app.config["MEDSEARCH"] = conf
-    # Each request is pinned to the searcher of one build; a newly published build is swapped in live.
-    app.extensions["medsearch_live"] = LiveSearcher(conf)
-    app.extensions["urgency"] = urgency.load(conf)  # rules and detector, for the embedder the index uses
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(api_v1.bp)
-    limits.install(app, conf)
-    assets.install(app)  # versioned, cached, gzipped static files
-    errors.register(app)
-    return app
+    return create_web_app(config)

@@ -25,7 +25,7 @@ def main() -> None:
 def serve(dev, **flags):
     """Serve the search site: gunicorn, one worker (the production server), or Flask's with --dev."""
     conf = resolve_flags(flags)
-    from . import server
+    from .web import server
 
     try:
         (server.run_dev if dev else server.run)(conf)

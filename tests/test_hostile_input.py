@@ -18,7 +18,7 @@ from indexer.hostnames import BadHost, allowed, check_host, parse_allowed
 from indexer.index import SearchIndex
 from indexer.pipeline import build_index
 from indexer.publishing import BUILDS, CURRENT
-from search_app.errors import SECURITY_HEADERS, LastResort, error_response
+from search_app.web.errors import SECURITY_HEADERS, LastResort, error_response
 
 from .conftest import CORPUS, ROOT
 

@@ -5,7 +5,7 @@ import json
 
 from flask import Flask
 
-from search_app.json_provider import OrjsonProvider
+from search_app.web.json_provider import OrjsonProvider
 
 
 def test_a_search_answer_is_the_json_modules_document_written_by_orjson(app, client):

@@ -24,7 +24,7 @@ from indexer.models import Article
 from indexer.pipeline import build_index
 from indexer.sources import load_file
 from indexer.sources.openfda import label_article
-from search_app.serialise import article_json
+from search_app.web.serialise import article_json
 
 from .conftest import FIXTURES, rewrite_manifest
 

@@ -57,7 +57,7 @@ def test_an_identifier_finds_its_label_first(label_client, query, article):
 
 def test_an_unknown_identifier_or_a_question_is_left_to_the_ranking(label_client):
     assert query_keys("warfarin dose") == [] and query_keys("what is 0071-0155") == []
-    from search_app.live import pinned_searcher
+    from search_app.web.live import pinned_searcher
 
     with label_client.application.test_request_context("/"):
         assert labels_named("0000-0000", pinned_searcher().index) == ()  # names no label: ordinary ranking
@@ -65,7 +65,7 @@ def test_an_unknown_identifier_or_a_question_is_left_to_the_ranking(label_client
 
 
 def test_the_identifier_table_is_built_once_per_build(label_client):
-    from search_app.live import pinned_searcher
+    from search_app.web.live import pinned_searcher
 
     with label_client.application.test_request_context("/"):
         index = pinned_searcher().index

@@ -10,7 +10,7 @@ import pytest
 from lxml import html
 
 from indexer.pipeline import build_index
-from search_app.pages import bullet_list
+from search_app.web.pages import bullet_list
 
 from .conftest import FIXTURES
 

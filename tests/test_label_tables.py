@@ -22,7 +22,7 @@ from indexer.manifest import FORMAT_VERSION
 from indexer.models import Article, Section
 from indexer.pipeline import build_index
 from indexer.sources import load_file
-from search_app.openapi import BLOCKS
+from search_app.web.openapi import BLOCKS
 
 from .conftest import FIXTURES, rewrite_manifest
 

@@ -63,3 +63,10 @@ def test_a_python_call_searches_without_a_web_server(index_dir):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.split()[0] == "amitriptyline"
+
+
+def test_search_app_is_two_packages_and_its_command_line():
+    """The search core and the web layer are packages of their own; only the package's entry points sit beside them."""
+    top = {path.name for path in (ROOT / "search_app").iterdir() if path.suffix == ".py"}
+    assert top == {"__init__.py", "__main__.py", "cli.py"}
+    assert (ROOT / "search_app" / "web" / "templates").is_dir() and (ROOT / "search_app" / "web" / "static").is_dir()

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from search_app.limits import RateLimiter
+from search_app.web.limits import RateLimiter
 
 from .serving import serving
 

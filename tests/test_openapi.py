@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from indexer import settings as settings_mod
-from search_app.openapi import document
+from search_app.web.openapi import document
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]

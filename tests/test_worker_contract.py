@@ -1,4 +1,4 @@
-"""The contract of search_app/worker.py, a version-locked adapter over gunicorn's ThreadWorker internals.
+"""The contract of search_app/web/worker.py, a version-locked adapter over gunicorn's ThreadWorker internals.
 
 RequestWorker overrides and calls methods of gunicorn's threaded worker that are not a public API. These tests
 fail, naming what moved, when the installed gunicorn is not the version the adapter was written for or no longer
@@ -14,7 +14,7 @@ from pathlib import Path
 import gunicorn
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from search_app import worker
+from search_app.web import worker
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -30,7 +30,7 @@ from flask import current_app, g
 from indexer.errors import IndexNotFound
 from indexer.publishing import CURRENT
 
-from .core.ranking import Searcher, open_searcher
+from ..core.ranking import Searcher, open_searcher
 
 log = logging.getLogger("medsearch.live")
 # Longest a health check waits for a newly published build to be opened and swapped in; a load balancer's

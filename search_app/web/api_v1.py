@@ -13,9 +13,9 @@ from markupsafe import Markup
 
 from indexer.errors import BadQuery
 
+from ..core import label_changes, query
+from ..core import search as service
 from . import api
-from .core import label_changes, query
-from .core import search as service
 from .errors import error_response
 from .hosts import base_url
 from .live import pinned_searcher

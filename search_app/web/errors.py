@@ -11,8 +11,8 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.errors import BadQuery, IndexNotFound
 
-from .core.label_changes import LabelNotFound
-from .core.search import BuildChanged
+from ..core.label_changes import LabelNotFound
+from ..core.search import BuildChanged
 from .live import pinned_searcher
 
 SECURITY_HEADERS = {

@@ -18,14 +18,14 @@ from indexer.models import Article, Passage
 from indexer.section_types import LABELS, SECTION_TYPES
 from indexer.urls import safe_http_url
 
-from .core import folding, query
-from .core import search as service
-from .core.credit import Credit, credit_of
-from .core.label_changes import latest_changes
-from .core.ranking import Hit
-from .core.search import SearchOutcome
-from .core.snippets import Snippet, snippet
-from .core.suggest import Suggester
+from ..core import folding, query
+from ..core import search as service
+from ..core.credit import Credit, credit_of
+from ..core.label_changes import latest_changes
+from ..core.ranking import Hit
+from ..core.search import SearchOutcome
+from ..core.snippets import Snippet, snippet
+from ..core.suggest import Suggester
 from .hosts import base_url  # citations' permalinks start where the API's do
 from .live import pinned_searcher
 from .serialise import article_citation, cite

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .core import query
-from .core import search as service
+from ..core import query
+from ..core import search as service
 from .live import pinned_searcher
 from .serialise import search_json
 

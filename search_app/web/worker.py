@@ -23,7 +23,7 @@ gunicorn's own refusals (414 for a request line over ``limit_request_line``, 431
 too large header fields, 400 for a malformed request) are answered in the app's error shape:
 JSON under ``/api/``, the plain error page elsewhere, with the security headers.
 
-Use it with ``worker_class = "search_app.worker.RequestWorker"`` (as ``gunicorn.conf.py`` does).
+Use it with ``worker_class = "search_app.web.worker.RequestWorker"`` (as ``gunicorn.conf.py`` does).
 TLS and cleartext HTTP/2 are left to gunicorn's own gthread code path (a reverse proxy terminates
 TLS in front of this server; see docs/operations.md).
 """

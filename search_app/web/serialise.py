@@ -16,11 +16,11 @@ from indexer.models import Article, Passage, article_permalink, section_link
 from indexer.section_types import type_of
 from indexer.urls import safe_http_url
 
-from .core.copies import Copy
-from .core.credit import Credit, LabelRecord, citation_text, credit_of
-from .core.label_changes import LabelChanges
-from .core.ranking import Hit
-from .core.search import SearchOutcome
+from ..core.copies import Copy
+from ..core.credit import Credit, LabelRecord, citation_text, credit_of
+from ..core.label_changes import LabelChanges
+from ..core.ranking import Hit
+from ..core.search import SearchOutcome
 
 HeaderOf = Callable[[str], "Article | None"]
 

@@ -10,9 +10,9 @@ from typing import Any
 from indexer import __version__
 from indexer.section_types import LABELS, SECTION_TYPES
 
-from .core.copies import LISTED as ALSO_IN_LISTED
-from .core.query import MAX_OFFSET
-from .core.ranking import MODES
+from ..core.copies import LISTED as ALSO_IN_LISTED
+from ..core.query import MAX_OFFSET
+from ..core.ranking import MODES
 
 
 def _string(**extra: Any) -> dict[str, Any]:
@@ -346,11 +346,11 @@ def search_example(base_url: str = "https://medsearch.example.org") -> dict[str,
     """An example search answer, made by the serialiser the API itself answers with (so it cannot drift)."""
     from indexer.models import Article, Passage
 
-    from .core.matching import Match
-    from .core.query import SearchRequest
-    from .core.ranking import Hit
-    from .core.search import SearchOutcome
-    from .core.understanding import Analysis
+    from ..core.matching import Match
+    from ..core.query import SearchRequest
+    from ..core.ranking import Hit
+    from ..core.search import SearchOutcome
+    from ..core.understanding import Analysis
     from .serialise import search_json
 
     passage = Passage(id="amitriptyline/common-side-effects/0", article_id="amitriptyline",

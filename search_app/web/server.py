@@ -2,7 +2,7 @@
 in this process by `run`) and `make serve-prod` (`gunicorn -c gunicorn.conf.py`, which takes `gunicorn_options`).
 
 Both fork their workers from a master that loaded the model and index once, use the production worker
-(search_app/worker.py: a request is read whole before a thread takes it, and what of an answer a client does not
+(search_app/web/worker.py: a request is read whole before a thread takes it, and what of an answer a client does not
 take at once is sent from the worker's event loop) and the same limits and hooks. They differ only where a
 person's machine and a deployment differ: `make serve` runs one worker, logs gunicorn's warnings only and says in
 one line where to point the browser; `make serve-prod` runs ``workers`` workers and logs one JSON object a line
@@ -37,7 +37,7 @@ def gunicorn_options(conf: dict, *, production: bool) -> dict[str, Any]:
         # half-open clients and clients that never read hold a socket each, never a thread (bench/README.md). A
         # request not whole within 10 s is dropped, an answer not taken within 20 s is reset; gunicorn's own
         # 400/414/431 answers come in the app's error shape.
-        "worker_class": "search_app.worker.RequestWorker",
+        "worker_class": "search_app.web.worker.RequestWorker",
         "worker_connections": 1000,  # sockets per worker (slow clients included) before it stops accepting
         "preload_app": True,         # load the model and index once, before forking
         "proc_name": "medsearch",
