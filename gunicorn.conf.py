@@ -23,6 +23,7 @@ except settings_mod.BadSetting as exc:  # refuse to start, in one line rather th
     sys.exit(2)
 
 from search_app.web.server import gunicorn_options  # noqa: E402  (after the environment above is set)
+from search_app.web.settings import AppSettings  # noqa: E402
 
 wsgi_app = "search_app.web.worker:production_app()"  # create_app(); a broken index is one error line
-globals().update(gunicorn_options(_conf, production=True))
+globals().update(gunicorn_options(AppSettings.from_conf(_conf), production=True))

@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, SHARED, configured_embedder
+from _common import ROOT, SHARED, configured_embedder, search_settings
 
-from indexer import settings as settings_mod
 from indexer.embedding import BACKENDS
 from indexer.index import SearchIndex
 from indexer.pipeline import build_index
@@ -40,8 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     backends = ["torch", *(b for b in args.backends if b != "torch")]  # torch is the reference
 
-    conf = settings_mod.resolve()
-    weights = Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"])
+    configured = search_settings().weights
+    weights = Weights(lexical=configured.lexical, name=configured.name, intent=configured.intent)
     queries = load_queries(args.queries)
     results: dict[str, dict] = {}
     indexes: dict[str, SearchIndex] = {}

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from _common import OUT, ROOT
+from _common import OUT, ROOT, search_settings
 from labels_bench import _label_queries
 
 INDEX = OUT / "labels" / "index"
@@ -262,10 +262,9 @@ def cmd_identifiers(args, searcher=None) -> dict:
 
 def _searcher(index_dir: Path):
     """The searcher of the build at ``index_dir``, with the configured model and weights."""
-    from indexer import settings as registry
     from search_app.core.ranking import open_searcher
 
-    return open_searcher(registry.resolve({"index": str(index_dir)}))
+    return open_searcher(search_settings({"index": str(index_dir)}))
 
 
 def _print_part(name: str, s: dict) -> None:

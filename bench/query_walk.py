@@ -65,8 +65,9 @@ def main() -> None:
         from search_app.core import search, urgency
         from search_app.core.query import parse
         from search_app.core.ranking import open_searcher
+        from search_app.core.settings import SearchSettings
 
-        conf = settings.resolve({"index": args.index})
+        conf = SearchSettings.from_conf(settings.resolve({"index": args.index}))
         searcher = open_searcher(conf)
         notices = urgency.load(conf, searcher.embedder)
 

@@ -26,9 +26,8 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import ROOT, SHARED, configured_embedder
+from _common import ROOT, SHARED, configured_embedder, search_settings
 
-from indexer import settings as settings_mod
 from indexer.index import SearchIndex
 from search_app.core.evaluation import evaluate, load_queries
 from search_app.core.ranking import Searcher, Weights
@@ -57,10 +56,10 @@ def main() -> None:
     parser.add_argument("--intent-grid", action="store_true", help="Search the intent weight too.")
     args = parser.parse_args()
 
-    conf = settings_mod.resolve()
+    configured = search_settings().weights
     embedder = configured_embedder()
     searcher = Searcher(SearchIndex.open(args.index, model=embedder.describe()), embedder,
-                        Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"]))
+                        Weights(lexical=configured.lexical, name=configured.name, intent=configured.intent))
     every = load_queries(args.queries)
     split = json.loads(args.split.read_text())
     parts = {part: [q for q in every if q.id in set(split[part])] for part in ("tune", "check")}

@@ -39,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import OUT, ROOT, SHARED, settings
+from _common import OUT, ROOT, SHARED, search_settings
 
 WRITTEN = ROOT / "bench" / "traffic_queries.jsonl"
 ISSUE15 = ROOT / "bench" / "urgent_queries.jsonl"
@@ -200,11 +200,11 @@ def assess_all(rows: list[dict], indexes: dict[str, Path]) -> None:
         if not mine:
             continue
         searcher = searcher_for(path)
-        conf = settings({"index": str(path)})
-        assessor = urgency.load(conf, searcher.embedder)
+        configured = search_settings({"index": str(path)})
+        assessor = urgency.load(configured, searcher.embedder)
         started = time.perf_counter()
         for r in mine:
-            outcome = service.run(parse({"q": r["query"]}, conf), searcher, assessor)
+            outcome = service.run(parse({"q": r["query"]}, configured), searcher, assessor)
             notice = outcome.notice
             r["given"] = notice.level if notice else None
             r["match"] = outcome.match.level

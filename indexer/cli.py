@@ -14,7 +14,7 @@ import click
 
 from . import settings as settings_mod
 from .errors import MedsearchError
-from .settings import BadSetting
+from .settings import BadSetting, BuildSettings
 
 
 class Group(click.Group):
@@ -47,7 +47,7 @@ def setting_options(*names: str):
     """
     def decorate(command):
         for name in reversed(names):
-            s = settings_mod.BY_NAME[name]
+            s = settings_mod.setting(name)
             shown = s.shown_default if s.shown_default is not None else s.default
             help_text = f"{s.help} [{s.env}; default: {shown if shown != '' else '(empty)'}]"
             command = click.option(s.flag, name, default=None, metavar=s.metavar(), help=help_text)(command)
@@ -78,30 +78,30 @@ def build(sources, force, report_file, **flags):
     Exit status: 0 all sources indexed, 3 published but some files skipped, 1 nothing published,
     2 a bad flag or setting.
     """
-    conf = resolve_flags(flags)
+    settings = BuildSettings.from_conf(resolve_flags(flags))
     from . import diskspace
     from .chunking import ChunkSettings
     from .embedding import Embedder
     from .engines import check_engine, open_engine
     from .pipeline import BuildReport, build_index
 
-    report = BuildReport(index_dir=str(conf["index"]))
+    report = BuildReport(index_dir=settings.index)
     try:
-        check_engine(conf["engine"], conf["backend"])  # before the model loads: a missing Ray is said at once
-        embedder = Embedder(conf["model"], batch_size=conf["batch_size"], backend=conf["backend"],
-                            model_cache=conf["model_cache"])
-        chunking = ChunkSettings(conf["chunk_tokens"], conf["overlap_tokens"], embedder.max_seq_length)
-        with open_engine(conf["engine"], embedder, conf["ray_address"], conf["ray_actors"],
+        check_engine(settings.engine, settings.backend)  # before the model loads: a missing Ray is said at once
+        embedder = Embedder(settings.model, batch_size=settings.batch_size, backend=settings.backend,
+                            model_cache=settings.model_cache)
+        chunking = ChunkSettings(settings.chunk_tokens, settings.overlap_tokens, embedder.max_seq_length)
+        with open_engine(settings.engine, embedder, settings.ray_address, settings.ray_actors,
                          log=lambda line: click.echo(line, err=True)) as engine:
-            build_index(sources, conf["index"], embedder, chunking, keep_builds=conf["keep_builds"],
-                        force=force, window=conf["embed_window"], index_type=conf["index_type"],
-                        max_source_bytes=conf["max_source_bytes"], engine=engine, report=report,
-                        keep_label_versions=conf["keep_label_versions"])
+            build_index(sources, settings.index, embedder, chunking, keep_builds=settings.keep_builds,
+                        force=force, window=settings.embed_window, index_type=settings.index_type,
+                        max_source_bytes=settings.max_source_bytes, engine=engine, report=report,
+                        keep_label_versions=settings.keep_label_versions)
     except KeyboardInterrupt:
         _fail("interrupted: nothing was published and the live index is untouched", code=130)
     except (MedsearchError, OSError) as exc:  # a folder that cannot be written, a full disk: one line, no traceback
         if isinstance(exc, OSError) and diskspace.is_full(exc):  # outside the index: the model cache, the sources' disk
-            exc = diskspace.disk_full(exc.filename or conf["index"], exc, "the build needs more room there than is "
+            exc = diskspace.disk_full(exc.filename or settings.index, exc, "the build needs more room there than is "
                                       "left", f"free some space and build again; {diskspace.UNTOUCHED}")
         if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
             message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
@@ -179,11 +179,11 @@ def _summarise(report) -> None:
 @setting_options("index")
 def verify(**flags):
     """Check the live build's manifest, checksums and counts; exit 1 with the reason if anything is off."""
-    conf = resolve_flags(flags)
+    settings = BuildSettings.from_conf(resolve_flags(flags))
     from .index import SearchIndex
 
     try:
-        index = SearchIndex.open(Path(conf["index"]))
+        index = SearchIndex.open(Path(settings.index))
     except MedsearchError as exc:
         _fail(str(exc))
     click.echo(f"ok: build {index.build_id}, {len(index)} passages, {index.manifest.counts.articles} articles")
@@ -197,7 +197,7 @@ def settings_cmd(markdown):
         click.echo(settings_mod.markdown_table(), nl=False)
         return
     values = settings_mod.resolve()
-    for s in settings_mod.SETTINGS:
+    for s in settings_mod.every_setting():
         click.echo(f"{s.env:<34} {values[s.name]!s:<24} {s.allowed()}")
 
 

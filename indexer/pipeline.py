@@ -33,7 +33,7 @@ from .engines import Engine, LocalEngine
 from .errors import MedsearchError
 from .lexical import LexicalIndex, tokens
 from .models import Article, Passage
-from .settings import BY_NAME
+from .settings import default
 from .sources import Skipped, iter_articles
 from .store import VectorStore, choose_factory
 from .texts import TextTable
@@ -268,20 +268,20 @@ class BuildPlan:
     chosen: dict[str, _Chosen] = field(default_factory=dict)  # which occurrence of each id is built
     history: dict[str, tuple[_Earlier, ...]] = field(default_factory=dict)  # earlier label versions kept
     history_from: Path | None = None       # the live build, where history the sources lack is read
-    max_source_bytes: int = BY_NAME["max_source_bytes"].default  # as in the first pass, so both read the same
+    max_source_bytes: int = default("max_source_bytes")  # as in the first pass, so both read the same
 
     def can_carry(self, article_id: str) -> bool:
         return self.carry_from is not None and self.carried.get(article_id) == self.fingerprints[article_id]
 
 
 def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: Embedder,
-                chunking: ChunkSettings | None = None, keep_builds: int = BY_NAME["keep_builds"].default,
+                chunking: ChunkSettings | None = None, keep_builds: int = default("keep_builds"),
                 force: bool = False, log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-                progress: bool | None = None, window: int = BY_NAME["embed_window"].default,
-                index_type: str = BY_NAME["index_type"].default, engine: Engine | None = None,
-                max_source_bytes: int = BY_NAME["max_source_bytes"].default,
+                progress: bool | None = None, window: int = default("embed_window"),
+                index_type: str = default("index_type"), engine: Engine | None = None,
+                max_source_bytes: int = default("max_source_bytes"),
                 report: BuildReport | None = None,
-                keep_label_versions: int = BY_NAME["keep_label_versions"].default) -> BuildReport:
+                keep_label_versions: int = default("keep_label_versions")) -> BuildReport:
     """Build and publish a new index of ``sources``; the live build is untouched unless this succeeds.
 
     ``engine`` computes the missing vectors (default: this process's embedder, window by window).

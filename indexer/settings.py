@@ -1,5 +1,12 @@
 """Every setting, declared once: name, type, default, what is allowed, help.
 
+The core declares its own here (building and searching an index, ``CORE``); a layer above declares its
+settings in a module of its own, named by an entry point of the ``medsearch.settings`` group (the web layer's:
+``search_app.web.settings``), which the registry reads the first time it needs every setting. The core imports
+no layer above it; the registry still lists every setting, so that one config file, one environment and one
+table (docs/settings.md) serve every command. Each layer reads its settings from a frozen, typed view made
+from the resolved values in one place (``BuildSettings`` here for a build).
+
 Precedence: defaults < config file (``MEDSEARCH_CONFIG``, TOML or JSON) < ``MEDSEARCH_*``
 environment variables < explicit values (CLI flags, ``create_app(config)``). A value that is
 not allowed, wherever it comes from, is a ``BadSetting`` whose one-line message names the
@@ -8,15 +15,16 @@ setting, where the value came from and what is allowed.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from . import hostnames
 from .errors import MedsearchError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -100,27 +108,18 @@ class Setting:
         return self.check is None or self.check(value)
 
 
-def _url(value: str) -> bool:
-    return value == "" or value.startswith(("http://", "https://"))
-
-
-def _nonempty(value: str) -> bool:
+def nonempty(value: str) -> bool:
+    """A ``check`` for text that must not be blank (a directory, a model name, an address)."""
     return bool(value.strip())
 
 
-def _host_names(value: str) -> bool:
-    try:
-        hostnames.parse_allowed(value)
-    except hostnames.BadHost:
-        return False
-    return True
+LAYERS = "medsearch.settings"  # the entry point group naming the settings a layer above the core declares
 
-
-SETTINGS: tuple[Setting, ...] = (
+CORE: tuple[Setting, ...] = (
     Setting("index", str, str(REPO_ROOT / "var" / "index"), "Index directory (holds `current` and `builds/`).",
-            shown_default="var/index", check=_nonempty, check_help="a directory"),
+            shown_default="var/index", check=nonempty, check_help="a directory"),
     Setting("model", str, "all-MiniLM-L6-v2", "Embedding model: the bundled all-MiniLM-L6-v2 or a local "
-            "sentence-transformers directory.", check=_nonempty, check_help="a model name or directory"),
+            "sentence-transformers directory.", check=nonempty, check_help="a model name or directory"),
     Setting("backend", str, "onnx-int8", "Embedding backend: onnx-int8 (ONNX Runtime, int8 weights: about 3x faster, "
             "R@10 within 0.003), onnx (ONNX Runtime, fp32) or torch (sentence-transformers); an index is served with "
             "the backend it was built with.", choices=("torch", "onnx", "onnx-int8")),
@@ -178,59 +177,66 @@ SETTINGS: tuple[Setting, ...] = (
             "\"strong\" rather than \"weak\" (calibrated by `bench/match_eval.py`).", min=0.0, max=1.0),
     Setting("match_known_below", float, 0.2, "Share of a query's words the index knows under which a query naming "
             "no medicine is \"no good match\" (keyboard mash).", min=0.0, max=1.0),
-    Setting("host", str, "127.0.0.1", "Address the server listens on.", check=_nonempty, check_help="an address"),
-    Setting("port", int, 5000, "Port the server listens on; 0 picks a free one.", min=0, max=65535),
-    Setting("workers", int, 2, "Worker processes of the production server (`make serve-prod`); they share the "
-            "preloaded model and index pages.", min=1, max=64),
-    Setting("threads", int, 4, "Threads per production worker (requests one worker answers at once).",
-            min=1, max=64),
-    Setting("reload_interval_ms", int, 1000, "How often, at most, a serving process checks `INDEX/current` for a "
-            "newly published build and swaps to it without a restart; 0 turns that off.", min=0, max=3_600_000),
-    Setting("rate_limit_per_minute", int, 0, "Requests per minute one client address may make (a token bucket "
-            "shared by all workers; over it: 429 with `Retry-After`); 0 turns the limit off, as suits local use.",
-            min=0, max=1_000_000),
-    Setting("rate_limit_burst", int, 30, "Requests a client may make at once before the per-minute rate applies.",
-            min=1, max=1_000_000),
-    Setting("trusted_proxies", int, 0, "Reverse proxies in front of the server whose X-Forwarded-For names the "
-            "client (for the rate limit); 0 uses the connecting address.", min=0, max=10),
-    Setting("max_body_bytes", int, 16384, "Largest request body accepted (the API takes its parameters in the "
-            "URL); larger ones get 413.", min=0, max=16 * 1024 * 1024),
-    Setting("public_url", str, "", "Base URL put before permalinks in API citations (e.g. "
-            "https://medsearch.example.org); empty: the request's Host when it is in allowed_hosts, else "
-            "http://HOST:PORT of these settings (never a Host the allow-list does not name).",
-            check=_url, check_help="empty or a URL starting with http:// or https://"),
     Setting("emergency_region", str, "both", "Which numbers urgent-care notices give and offer to call: uk (999, "
             "NHS 111, Samaritans 116 123), us (911, Poison Control 1-800-222-1222, the 988 crisis line) or both.",
             choices=("uk", "us", "both")),
-    Setting("allowed_hosts", str, "", "Host names this server answers for, comma-separated (`.example.org` also "
-            "allows its subdomains; the port is not compared); any other Host gets 400. Empty: any well-formed "
-            "Host is answered, and absolute URLs never use it.", check=_host_names,
-            check_help="empty or comma-separated host names"),
 )
-BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+_CORE_BY_NAME: dict[str, Setting] = {s.name: s for s in CORE}
+
+
+@functools.cache
+def every_setting() -> tuple[Setting, ...]:
+    """Every setting: the core's, then those of each layer declaring its own (entry points of ``LAYERS``)."""
+    found = list(CORE)
+    for point in sorted(entry_points(group=LAYERS), key=lambda p: p.name):
+        found.extend(point.load())
+    names = [s.name for s in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise RuntimeError(f"settings declared twice: {', '.join(twice)}")
+    return tuple(found)
+
+
+@functools.cache
+def _by_name() -> dict[str, Setting]:
+    return {s.name: s for s in every_setting()}
+
+
+def __getattr__(name: str) -> Any:
+    """``SETTINGS`` and ``BY_NAME``: every setting, the layers' included, read when first asked for."""
+    if name == "SETTINGS":
+        return every_setting()
+    if name == "BY_NAME":
+        return _by_name()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def setting(name: str) -> Setting:
+    """One setting by name (the core's without reading the layers' declarations)."""
+    return _CORE_BY_NAME[name] if name in _CORE_BY_NAME else _by_name()[name]
 
 
 def default(name: str) -> Any:
     """The default of one setting (for signatures that must not repeat it)."""
-    return BY_NAME[name].default
+    return setting(name).default
 
 
 def _origin(name: str, raw: Any, source: str) -> str:
     """Where a value came from, as the user wrote it: ``MEDSEARCH_MAX_K=abc``, ``--max-k=abc``, ..."""
     shown = raw if isinstance(raw, str) else json.dumps(raw, default=str)
     if source == "env":
-        return f"{BY_NAME[name].env}={shown}"
+        return f"{setting(name).env}={shown}"
     if source == "flag":
-        return f"{BY_NAME[name].flag}={shown}"
+        return f"{setting(name).flag}={shown}"
     return f"{name}={shown} in {source}"
 
 
 def _short(name: str, source: str) -> str:
-    return {"env": BY_NAME[name].env, "flag": BY_NAME[name].flag}.get(source, source)
+    return {"env": setting(name).env, "flag": setting(name).flag}.get(source, source)
 
 
 def _unknown(name: str, where: str) -> BadSetting:
-    near = difflib.get_close_matches(name, BY_NAME, n=1)
+    near = difflib.get_close_matches(name, _by_name(), n=1)
     hint = f"did you mean {near[0]}?" if near else "see `python -m indexer settings`"
     return BadSetting(f"{where}: unknown setting {name!r} ({hint})")
 
@@ -251,7 +257,7 @@ def _config_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadSetting(f"{where}: must hold a table of settings (name = value)")
     for name in data:
-        if name not in BY_NAME:
+        if name not in _by_name():
             raise _unknown(name, str(p))
     return data
 
@@ -264,21 +270,22 @@ def resolve(explicit: Mapping[str, Any] | None = None, environ: Mapping[str, str
     phrase such as ``"create_app(config)"``. Explicit ``None`` means "not given".
     """
     environ = os.environ if environ is None else environ
-    values = {s.name: s.default for s in SETTINGS}
-    origins = {s.name: "default" for s in SETTINGS}
+    known = _by_name()
+    values = {s.name: s.default for s in known.values()}
+    origins = {s.name: "default" for s in known.values()}
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if environ.get("MEDSEARCH_CONFIG"):
         path = environ["MEDSEARCH_CONFIG"]
         layers.append((path, _config_file(path)))
-    layers.append(("env", {s.name: environ[s.env] for s in SETTINGS if s.env in environ}))
+    layers.append(("env", {s.name: environ[s.env] for s in known.values() if s.env in environ}))
     given = {k: v for k, v in (explicit or {}).items() if v is not None}
     for name in given:
-        if name not in BY_NAME:
+        if name not in known:
             raise _unknown(name, source)
     layers.append((source, given))
     for layer_source, layer in layers:
         for name, raw in layer.items():
-            values[name] = BY_NAME[name].parse(raw, _origin(name, raw, layer_source))
+            values[name] = known[name].parse(raw, _origin(name, raw, layer_source))
             origins[name] = _short(name, layer_source)
     _check_together(values, origins)
     return values
@@ -296,8 +303,34 @@ def _check_together(values: dict[str, Any], origins: dict[str, str]) -> None:
 def markdown_table() -> str:
     """The table of settings of docs/settings.md, generated from the registry."""
     rows = ["| environment variable | default | allowed | meaning |", "| --- | --- | --- | --- |"]
-    for s in SETTINGS:
+    for s in every_setting():
         shown = s.shown_default if s.shown_default is not None else s.default
         shown = f"`{shown}`" if shown != "" else "(empty)"
         rows.append(f"| `{s.env}` | {shown} | {s.allowed()} | {s.help} |")
     return "\n".join(rows) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildSettings:
+    """What a build reads (``python -m indexer build``): where the index is, the model, chunking, the engine."""
+
+    index: str
+    model: str
+    backend: str
+    model_cache: str
+    chunk_tokens: int
+    overlap_tokens: int
+    batch_size: int
+    embed_window: int
+    index_type: str
+    keep_builds: int
+    keep_label_versions: int
+    engine: str
+    ray_address: str
+    ray_actors: int
+    max_source_bytes: int
+
+    @classmethod
+    def from_conf(cls, conf: Mapping[str, Any]) -> BuildSettings:
+        """The build's view of resolved settings (``resolve()``), each field read by its setting's name."""
+        return cls(**{f.name: conf[f.name] for f in fields(cls)})

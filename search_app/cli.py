@@ -48,10 +48,11 @@ def evaluate_cmd(queries_file, k, mode, as_json, **flags):
     conf = resolve_flags(flags)
     from .core.evaluation import evaluate, load_queries
     from .core.ranking import open_searcher
+    from .core.settings import SearchSettings
 
     try:
         queries = load_queries(queries_file)
-        searcher = open_searcher(conf)
+        searcher = open_searcher(SearchSettings.from_conf(conf))
     except MedsearchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

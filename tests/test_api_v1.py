@@ -252,8 +252,9 @@ def test_a_pool_smaller_than_the_results_still_pages_to_the_end(index_dir, embed
     from search_app.core import search as service
     from search_app.core.query import parse
     from search_app.core.ranking import Searcher
+    from search_app.core.settings import SearchSettings
 
-    conf = settings.resolve({"index": str(index_dir)})
+    conf = SearchSettings.from_conf(settings.resolve({"index": str(index_dir)}))
     small = Searcher(SearchIndex.open(index_dir), embedder, pool=3)
     pooled = small.search("tablets", 1)  # one hit: the first pool is not widened
     assert not pooled.complete and 0 < pooled.total_sections <= 20  # the first pool holds only some sections

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from indexer.errors import IndexNotFound
-from indexer.hostnames import BadHost, allowed, check_host, parse_allowed
 from indexer.index import SearchIndex
 from indexer.pipeline import build_index
 from indexer.publishing import BUILDS, CURRENT
 from search_app.web.errors import SECURITY_HEADERS, LastResort, error_response
+from search_app.web.hostnames import BadHost, allowed, check_host, parse_allowed
 
 from .conftest import CORPUS, ROOT
 

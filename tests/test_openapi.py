@@ -20,12 +20,13 @@ from schemathesis.specs.openapi.checks import (
 
 from indexer import settings as settings_mod
 from search_app.web.openapi import document
+from search_app.web.settings import AppSettings
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 EXAMPLES = 40  # per operation and mode: bounded, and derandomised so that CI is repeatable
 # (schemathesis' own pytest plugin does not run on pytest 9, so its strategies are used with plain Hypothesis)
-CASES = [(path, mode) for path, item in document(settings_mod.resolve(environ={}))["paths"].items()
+CASES = [(path, mode) for path, item in document(AppSettings.from_conf(settings_mod.resolve(environ={})))["paths"].items()
          for mode in ("positive", "negative") if item["get"].get("parameters") or mode == "positive"]
 
 

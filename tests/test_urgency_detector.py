@@ -273,7 +273,7 @@ def test_a_routine_question_gets_no_notice_from_either(combined, embedder):
 
 @pytest.fixture(scope="module")
 def by_region(embedder) -> dict[str, Urgency]:
-    return {region: urgency.load({"emergency_region": region}, embedder) for region in ("uk", "us", "both")}
+    return {region: urgency.load(embedder=embedder, region=region) for region in ("uk", "us", "both")}
 
 
 FOREIGN = {"uk": ("911", "1-800", "988", "Poison Control", "(UK)"),
@@ -365,7 +365,7 @@ def test_the_app_gives_the_numbers_of_its_region(index_dir):
 
 def test_an_unknown_region_and_a_broken_messages_file_are_refused(embedder, tmp_path):
     with pytest.raises(MessagesError, match="emergency_region 'fr': expected one of uk, us, both"):
-        urgency.load({"emergency_region": "fr"}, embedder)
+        urgency.load(embedder=embedder, region="fr")
     data = yaml.safe_load(urgency.DEFAULT_MESSAGES.read_text(encoding="utf-8"))
     data["situations"]["jaundice"]["message"] = "Call {ambulance} now."
     bad = tmp_path / "messages.yaml"

@@ -26,7 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from indexer.settings import BY_NAME  # noqa: E402
+from indexer.settings import default  # noqa: E402
 from indexer.settings import resolve as resolve_settings
 
 from .models import (  # noqa: E402
@@ -42,7 +42,7 @@ from .onnx_export import RECIPES, backend_fingerprint, ensure_export  # noqa: E4
 from .runtimes import OnnxModel, TorchModel  # noqa: E402
 
 BACKENDS = ("torch", *RECIPES)
-DEFAULT_BACKEND = BY_NAME["backend"].default
+DEFAULT_BACKEND = default("backend")
 
 __all__ = [
     "BACKENDS", "DEFAULT_BACKEND", "DEFAULT_MODEL", "Embedder", "ModelNotFound", "UnknownBackend",
@@ -61,7 +61,7 @@ def default_model_cache() -> Path:
 class Embedder:
     """An embedding model loaded once, producing L2-normalised float32 vectors with one of ``BACKENDS``."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = BY_NAME["batch_size"].default,
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = default("batch_size"),
                  backend: str = DEFAULT_BACKEND, model_cache: str | Path | None = None):
         if backend not in BACKENDS:
             raise UnknownBackend(f"unknown embedding backend {backend!r}: set --backend or MEDSEARCH_BACKEND "
@@ -129,7 +129,7 @@ class Embedder:
 _LOADED: dict[tuple[str, int, str, str], Embedder] = {}
 
 
-def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = BY_NAME["batch_size"].default,
+def load_embedder(name: str = DEFAULT_MODEL, batch_size: int = default("batch_size"),
                   backend: str = DEFAULT_BACKEND, model_cache: str | Path | None = None) -> Embedder:
     """The process-wide Embedder for a model and backend: loaded on first use, shared afterwards."""
     key = (name, batch_size, backend, str(model_cache or ""))

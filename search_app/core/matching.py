@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from indexer.settings import default
+
 from .understanding import Analysis
 
 LEVELS = ("strong", "weak", "none")
-THRESHOLD_SETTINGS = ("match_none_below", "match_strong_from", "match_known_below")  # in Thresholds' order
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,12 @@ class Match:
 
 @dataclass(frozen=True)
 class Thresholds:
-    none_below: float     # nearest-passage cosine under which a query naming no covered medicine is "none"
-    strong_from: float    # nearest-passage cosine from which a match is "strong"
-    known_below: float    # share of known words under which a query naming no medicine is "none"
+    # nearest-passage cosine under which a query naming no covered medicine is "none"
+    none_below: float = default("match_none_below")
+    # nearest-passage cosine from which a match is "strong"
+    strong_from: float = default("match_strong_from")
+    # share of known words under which a query naming no medicine is "none"
+    known_below: float = default("match_known_below")
 
 
 def judge(analysis: Analysis, best_cosine: float, t: Thresholds) -> Match:

@@ -4,8 +4,12 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from indexer.errors import BadQuery
+
+if TYPE_CHECKING:
+    from .settings import SearchSettings
 
 MAX_OFFSET = 1000  # deepest page start a search may ask for
 
@@ -44,7 +48,7 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     return value
 
 
-def parse(params, settings: Mapping, allowed: frozenset[str] | None = None) -> SearchRequest:
+def parse(params, settings: SearchSettings, allowed: frozenset[str] | None = None) -> SearchRequest:
     """Validate the search parameters (and, for the API, refuse unknown ones).
 
     ``params`` is a mapping, or a werkzeug MultiDict whose ``drug`` and ``section_type``
@@ -56,13 +60,13 @@ def parse(params, settings: Mapping, allowed: frozenset[str] | None = None) -> S
             raise BadQuery("unknown_parameter", f"unknown parameter(s): {', '.join(unknown)}; "
                                                 f"allowed: {', '.join(sorted(allowed))}")
     raw = params.get("q", "")
-    if len(raw) > settings["max_query_chars"]:
+    if len(raw) > settings.max_query_chars:
         raise BadQuery("query_too_long", f"the query is {len(raw)} characters long; "
-                                         f"the limit is {settings['max_query_chars']}")
+                                         f"the limit is {settings.max_query_chars}")
     q = normalise(raw)
     if not q:
         raise BadQuery("empty_query", "type a question or some words to search for")
-    k = _int(params, "k", settings["default_k"], 1, settings["max_k"])
+    k = _int(params, "k", settings.default_k, 1, settings.max_k)
     offset = _int(params, "offset", 0, 0, MAX_OFFSET)
     many = params.getlist if hasattr(params, "getlist") else (lambda name: [params[name]] if name in params else [])
     drugs = tuple(dict.fromkeys(v.strip() for v in many("drug") if v.strip()))

@@ -11,7 +11,7 @@ label questions by ``bench/labels_bench.py tune``, w_section by ``bench/label_in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -22,12 +22,15 @@ from indexer.lexical import words_stemming_to
 from indexer.lexicon import name_key
 from indexer.models import Passage
 from indexer.section_types import SECTION_TYPES
-from indexer.settings import BY_NAME
+from indexer.settings import default
 
 from . import copies, folding
 from .label_sections import LabelSections
-from .matching import THRESHOLD_SETTINGS, Thresholds
+from .matching import Thresholds
 from .understanding import Analysis, Understander
+
+if TYPE_CHECKING:
+    from .settings import SearchSettings
 
 MODES = ("hybrid", "dense", "lexical")
 POOL = 100  # candidates taken from each retriever before fusion
@@ -36,12 +39,12 @@ MAX_ABOUT = 3000  # passages about the named medicines pooled at once; past this
 
 @dataclass(frozen=True)
 class Weights:
-    lexical: float = BY_NAME["weight_lexical"].default
-    name: float = BY_NAME["weight_name"].default
-    intent: float = BY_NAME["weight_intent"].default
-    supporting: float = BY_NAME["weight_supporting"].default
-    heading: float = BY_NAME["weight_heading"].default
-    section: float = BY_NAME["weight_section"].default
+    lexical: float = default("weight_lexical")
+    name: float = default("weight_name")
+    intent: float = default("weight_intent")
+    supporting: float = default("weight_supporting")
+    heading: float = default("weight_heading")
+    section: float = default("weight_section")
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class Searcher:
     def __init__(self, index: SearchIndex, embedder: Embedder, weights: Weights | None = None, pool: int = POOL,
                  thresholds: Thresholds | None = None):
         self.pool = pool
-        self.thresholds = thresholds or Thresholds(*(BY_NAME[n].default for n in THRESHOLD_SETTINGS))
+        self.thresholds = thresholds or Thresholds()
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
@@ -323,14 +326,12 @@ def matched_terms(text: str, stems: set[str]) -> tuple[str, ...]:
     return words_stemming_to(text, stems)
 
 
-def open_searcher(conf: dict) -> Searcher:
+def open_searcher(settings: SearchSettings) -> Searcher:
     """The searcher that settings describe: model loaded once per process, live build opened and checked."""
     from pathlib import Path
 
     from indexer.embedding import load_embedder
 
-    embedder = load_embedder(conf["model"], conf["batch_size"], conf["backend"], conf["model_cache"])
-    index = SearchIndex.open(Path(conf["index"]), model=embedder.describe())
-    return Searcher(index, embedder, Weights(conf["weight_lexical"], conf["weight_name"], conf["weight_intent"],
-                                              conf["weight_supporting"], conf["weight_heading"], conf["weight_section"]),
-                    thresholds=Thresholds(*(conf[n] for n in THRESHOLD_SETTINGS)))
+    embedder = load_embedder(settings.model, settings.batch_size, settings.backend, settings.model_cache)
+    index = SearchIndex.open(Path(settings.index), model=embedder.describe())
+    return Searcher(index, embedder, settings.weights, thresholds=settings.thresholds)

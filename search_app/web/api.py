@@ -7,6 +7,7 @@ from ..core import query
 from ..core import search as service
 from .live import pinned_searcher
 from .serialise import search_json
+from .settings import app_settings
 
 bp = Blueprint("api", __name__)
 SEARCH_PARAMS = frozenset({"q", "k", "offset", "drug", "section_type", "mode", "spell", "fold"})
@@ -15,7 +16,7 @@ SEARCH_PARAMS = frozenset({"q", "k", "offset", "drug", "section_type", "mode", "
 @bp.get("/api/search")
 def search():
     """Ranked passages for ``q``: ``{"query", "results": [...]}``."""
-    req = query.parse(request.args, current_app.config["MEDSEARCH"], allowed=SEARCH_PARAMS)
+    req = query.parse(request.args, app_settings().search, allowed=SEARCH_PARAMS)
     return jsonify(search_json(service.run(req, pinned_searcher(), current_app.extensions["urgency"])))
 
 

@@ -28,6 +28,7 @@ from .serialise import (
     search_json,
     version_json,
 )
+from .settings import app_settings
 
 bp = Blueprint("api_v1", __name__)
 SEARCH_PARAMS = api.SEARCH_PARAMS | {"build"}
@@ -68,7 +69,7 @@ def check_id(value: str, what: str) -> None:
 @bp.get("/api/v1/search")
 def search():
     """Ranked passages, one per section, each with its citation; see the OpenAPI document."""
-    req = query.parse(request.args, current_app.config["MEDSEARCH"], allowed=SEARCH_PARAMS)
+    req = query.parse(request.args, app_settings().search, allowed=SEARCH_PARAMS)
     searcher = pinned_searcher()
     outcome = service.run(req, searcher, current_app.extensions["urgency"], build=request.args.get("build"))
     return jsonify(search_json(outcome, searcher.index.article_header, base_url()))
@@ -145,7 +146,7 @@ def label_changes_between(set_id: str):
 @bp.get("/api/v1")
 def routes():
     """What this API answers: every route of the OpenAPI document with its summary, and where the docs are."""
-    spec = document(current_app.config["MEDSEARCH"])
+    spec = document(app_settings())
     return jsonify({"api": "medsearch", "version": 1, "openapi": "/api/v1/openapi.json", "docs": "/api/docs",
                     "routes": [{"method": method.upper(), "path": path, "summary": operation.get("summary", "")}
                                for path, item in spec["paths"].items() for method, operation in item.items()]})
@@ -154,13 +155,13 @@ def routes():
 @bp.get("/api/v1/openapi.json")
 def openapi():
     """The OpenAPI 3 document of this API, with this server's limits."""
-    return jsonify(document(current_app.config["MEDSEARCH"]))
+    return jsonify(document(app_settings()))
 
 
 @bp.get("/api/docs")
 def docs():
     """The API documentation page, rendered from the same OpenAPI document (no scripts)."""
-    return render_template("api_docs.html", spec=document(current_app.config["MEDSEARCH"]), md=inline_markdown,
+    return render_template("api_docs.html", spec=document(app_settings()), md=inline_markdown,
                            base=base_url().rstrip("/") + "/")
 
 

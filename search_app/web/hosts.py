@@ -17,24 +17,26 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from werkzeug.routing import RequestRedirect
 
 from indexer.errors import BadQuery
-from indexer.hostnames import BadHost, allowed, check_host, parse_allowed
+
+from .hostnames import BadHost, allowed, check_host
+from .settings import ServerSettings, app_settings
 
 BAD_HOST = "medsearch.bad_host"    # environ key: why the Host was refused
 HOST = "medsearch.host"            # environ key: the checked host, lower case, as host[:port]
 WILDCARDS = ("", "0.0.0.0", "::", "[::]")  # listening everywhere: absolute URLs use the loopback address
 
 
-def listening_base(conf: dict, server_port: str | None = None) -> str:
+def listening_base(server: ServerSettings, server_port: str | None = None) -> str:
     """``http://HOST:PORT`` of the address the server listens on (the loopback one when it listens everywhere)."""
-    host = conf["host"]
+    host = server.host
     host = "127.0.0.1" if host in WILDCARDS else host
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    port = conf["port"] or server_port or ""
+    port = server.port or server_port or ""
     return f"http://{host}:{port}" if port else f"http://{host}"
 
 
@@ -46,21 +48,21 @@ def relative_location(url: str) -> str:
 
 def base_url() -> str:
     """Where this request's absolute URLs start: ``public_url``, else an allowed Host, else the listening address."""
-    conf = current_app.config["MEDSEARCH"]
-    if conf["public_url"]:
-        return conf["public_url"]
-    if conf["allowed_hosts"] and request.environ.get(HOST):
+    server = app_settings().server
+    if server.public_url:
+        return server.public_url
+    if server.allowed_hosts and request.environ.get(HOST):
         return f"{request.scheme}://{request.environ[HOST]}"
-    return listening_base(conf, request.environ.get("SERVER_PORT"))
+    return listening_base(server, request.environ.get("SERVER_PORT"))
 
 
 class HostGuard:
     """WSGI middleware: a bad or unlisted Host is replaced by the listening address and marked for a 400."""
 
-    def __init__(self, wsgi_app, conf: dict):
+    def __init__(self, wsgi_app, server: ServerSettings):
         self.wsgi_app = wsgi_app
-        self.names = parse_allowed(conf["allowed_hosts"])  # checked by the settings registry already
-        self.conf = conf
+        self.names = server.allowed_hosts
+        self.server = server
 
     def __call__(self, environ, start_response):
         raw = environ.get("HTTP_HOST")
@@ -80,13 +82,13 @@ class HostGuard:
                     environ[HOST] = host
         if reason is not None:
             environ[BAD_HOST] = reason
-            environ["HTTP_HOST"] = listening_base(self.conf, environ.get("SERVER_PORT")).removeprefix("http://")
+            environ["HTTP_HOST"] = listening_base(self.server, environ.get("SERVER_PORT")).removeprefix("http://")
         return self.wsgi_app(environ, start_response)
 
 
-def install(app: Flask, conf: dict) -> None:
+def install(app: Flask, server: ServerSettings) -> None:
     """Check the Host of every request before Flask reads it; refuse a bad one first thing."""
-    app.wsgi_app = HostGuard(app.wsgi_app, conf)  # type: ignore[method-assign]  # Flask's middleware hook
+    app.wsgi_app = HostGuard(app.wsgi_app, server)  # type: ignore[method-assign]  # Flask's middleware hook
 
     @app.before_request
     def refuse_bad_host():

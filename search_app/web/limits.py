@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from indexer.errors import BadQuery
 
 from . import hosts
+from .settings import ServerSettings
 
 SLOTS = 4096   # clients tracked at once; the least recently seen one in a probe window makes room
 PROBE = 16     # slots searched for a client before evicting
@@ -103,15 +104,15 @@ def _drain(stream, limit: int) -> int:
     return total
 
 
-def install(app: Flask, conf: dict) -> None:
+def install(app: Flask, server: ServerSettings) -> None:
     """Check every request's Host, path and body size, and throttle clients when a rate is set."""
-    if conf["trusted_proxies"] > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=conf["trusted_proxies"])  # type: ignore[method-assign]
-    hosts.install(app, conf)  # first: its check is the first thing a request meets
-    max_body = conf["max_body_bytes"]
+    if server.trusted_proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=server.trusted_proxies)  # type: ignore[method-assign]
+    hosts.install(app, server)  # first: its check is the first thing a request meets
+    max_body = server.max_body_bytes
     app.config["MAX_CONTENT_LENGTH"] = max_body
-    limiter = RateLimiter(conf["rate_limit_per_minute"], conf["rate_limit_burst"]) \
-        if conf["rate_limit_per_minute"] > 0 else None
+    limiter = RateLimiter(server.rate_limit_per_minute, server.rate_limit_burst) \
+        if server.rate_limit_per_minute > 0 else None
 
     @app.before_request
     def limit_request():

@@ -31,6 +31,7 @@ from indexer.errors import IndexNotFound
 from indexer.publishing import CURRENT
 
 from ..core.ranking import Searcher, open_searcher
+from ..core.settings import SearchSettings
 
 log = logging.getLogger("medsearch.live")
 # Longest a health check waits for a newly published build to be opened and swapped in; a load balancer's
@@ -42,13 +43,14 @@ class LiveSearcher:
     """Holds the searcher of the live build, swaps in a newly published one without a restart, and knows
     whether the build it serves can still be read."""
 
-    def __init__(self, conf: dict, opener: Callable[[dict], Searcher] = open_searcher):
-        self._conf = conf
+    def __init__(self, settings: SearchSettings, reload_interval_ms: int,
+                 opener: Callable[[SearchSettings], Searcher] = open_searcher):
+        self._settings = settings
         self._opener = opener
-        self._pointer = Path(conf["index"]) / CURRENT
-        self._interval = max(0, int(conf["reload_interval_ms"])) / 1000
+        self._pointer = Path(settings.index) / CURRENT
+        self._interval = max(0, reload_interval_ms) / 1000
         seen = self._read_pointer()  # read before opening: a publish during the open is noticed next check
-        self._searcher = opener(conf)
+        self._searcher = opener(settings)
         self._seen = seen or self._searcher.index.build_dir.name
         self._next_check = time.monotonic() + self._interval
         self._loading = threading.Lock()  # held by the one thread opening a new build
@@ -168,7 +170,7 @@ class LiveSearcher:
         old = self._searcher
         started = time.perf_counter()
         try:
-            searcher = self._opener(self._conf)
+            searcher = self._opener(self._settings)
             searcher.search("warm up the new build", 1)  # first-query costs are paid here, not by a reader
         except Exception as exc:  # a broken or vanished build: keep serving the live one, say why once
             self._seen = target

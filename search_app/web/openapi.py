@@ -5,7 +5,7 @@ checks that every route under ``/api/v1`` is in it, so the two cannot drift apar
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexer import __version__
 from indexer.section_types import LABELS, SECTION_TYPES
@@ -13,6 +13,10 @@ from indexer.section_types import LABELS, SECTION_TYPES
 from ..core.copies import LISTED as ALSO_IN_LISTED
 from ..core.query import MAX_OFFSET
 from ..core.ranking import MODES
+
+if TYPE_CHECKING:
+    from ..core.settings import SearchSettings
+    from .settings import AppSettings
 
 
 def _string(**extra: Any) -> dict[str, Any]:
@@ -124,7 +128,7 @@ CSL_ITEM = {
 }
 
 
-def _schemas(conf: dict) -> dict[str, Any]:
+def _schemas(search: SearchSettings) -> dict[str, Any]:
     hit = {
         "rank": {"type": "integer", "minimum": 1, "description": "Position in the whole ranking (offset + 1 first)."},
         "score": {"type": "number", "description": "Fused relevance score; higher is better."},
@@ -195,7 +199,7 @@ def _schemas(conf: dict) -> dict[str, Any]:
         "SearchResponse": _object({
             "build_id": _string(description="The index build that answered (also in `X-Medsearch-Build`)."),
             "query": _string(description="The query as understood: control characters dropped, spaces collapsed."),
-            "k": {"type": "integer", "minimum": 1, "maximum": conf["max_k"]},
+            "k": {"type": "integer", "minimum": 1, "maximum": search.max_k},
             "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
             "mode": _string(enum=list(MODES)),
             "spell": _string(enum=["on", "off"]),
@@ -240,7 +244,7 @@ def _schemas(conf: dict) -> dict[str, Any]:
             "corrected_query": _nullable(_string(description="The query with medicine names respelled, if any were.")),
             "corrections": {"type": "array", "items": _object({"typed": _string(), "corrected": _string()})},
             "understood": _object({"medicines": _strings(), "expansions": _strings(), "section_types": _strings()}),
-            "results": {"type": "array", "maxItems": conf["max_k"], "items": _ref("Hit")},
+            "results": {"type": "array", "maxItems": search.max_k, "items": _ref("Hit")},
             "next_offset": _nullable({"type": "integer", "minimum": 1, "description":
                                       "Offset of the next page; null on the last page (or past the deepest offset). "
                                       "Given whenever more results may follow."}),
@@ -402,15 +406,16 @@ def _set_id() -> dict[str, Any]:
             "article id, as search results give it).", "schema": _string(minLength=1, maxLength=300)}
 
 
-def document(conf: dict) -> dict[str, Any]:
+def document(settings: AppSettings) -> dict[str, Any]:
     """The OpenAPI 3.0 document of the v1 API under the given settings."""
+    search = settings.search
     search_parameters = [
         {"name": "q", "in": "query", "required": True,
          "description": "The question, in plain words. Control characters are dropped and spaces collapsed; "
                         "a query with nothing left is refused.",
-         "schema": _string(minLength=1, maxLength=conf["max_query_chars"])},
+         "schema": _string(minLength=1, maxLength=search.max_query_chars)},
         {"name": "k", "in": "query", "description": "How many results (one per section).",
-         "schema": {"type": "integer", "minimum": 1, "maximum": conf["max_k"], "default": conf["default_k"]}},
+         "schema": {"type": "integer", "minimum": 1, "maximum": search.max_k, "default": search.default_k}},
         {"name": "offset", "in": "query", "description": "Results to skip: pass the previous page's `next_offset`.",
          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
         {"name": "drug", "in": "query", "style": "form", "explode": True,
@@ -454,7 +459,7 @@ def document(conf: dict) -> dict[str, Any]:
                                "stable within one build and never short while more results exist.",
                 "parameters": search_parameters,
                 "responses": _responses("SearchResponse", (409, "The `build` asked for is no longer served."),
-                                        example=search_example(conf["public_url"] or "https://medsearch.example.org")),
+                                        example=search_example(settings.server.public_url or "https://medsearch.example.org")),
             }},
             "/api/v1/passages/{passage_id}": {"get": {
                 "operationId": "getPassage", "summary": "One passage, to fetch a cited passage again",
@@ -502,5 +507,5 @@ def document(conf: dict) -> dict[str, Any]:
                               "429": _error("Too many requests from this address.", RETRY_AFTER)},
             }},
         },
-        "components": {"schemas": _schemas(conf)},
+        "components": {"schemas": _schemas(search)},
     }

@@ -29,6 +29,7 @@ from ..core.suggest import Suggester
 from .hosts import base_url  # citations' permalinks start where the API's do
 from .live import pinned_searcher
 from .serialise import article_citation, cite
+from .settings import app_settings
 
 bp = Blueprint("pages", __name__)
 
@@ -81,7 +82,7 @@ def suggester() -> Suggester:
 def search_url(req: query.SearchRequest, *, q: str | None = None, drugs=None, section_types=None,
                offset: int = 0, respell: bool | None = None, closest: bool = False, fold: bool | None = None) -> str:
     """The results page for ``req`` with some of its parameters changed; defaults are left out of the URL."""
-    conf = current_app.config["MEDSEARCH"]
+    settings = app_settings()
     params: dict[str, Any] = {"q": req.q if q is None else q}
     drugs = req.drugs if drugs is None else drugs
     section_types = req.section_types if section_types is None else section_types
@@ -89,7 +90,7 @@ def search_url(req: query.SearchRequest, *, q: str | None = None, drugs=None, se
         params["drug"] = list(drugs)
     if section_types:
         params["section_type"] = list(section_types)
-    if req.k != conf["default_k"]:
+    if req.k != settings.search.default_k:
         params["k"] = req.k
     if req.mode != "hybrid":
         params["mode"] = req.mode
@@ -255,12 +256,12 @@ def home():
 @bp.get("/search")
 def search():
     """Results page; a bad query or filter shows its message on the page with status 400."""
-    conf = current_app.config["MEDSEARCH"]
+    settings = app_settings()
     try:
-        req = query.parse(request.args, conf)
+        req = query.parse(request.args, settings.search)
         result = service.run(req, pinned_searcher(), current_app.extensions["urgency"])
     except BadQuery as exc:
-        q = query.normalise(request.args.get("q", "")[:conf["max_query_chars"]])
+        q = query.normalise(request.args.get("q", "")[:settings.search.max_query_chars])
         unfiltered = url_for("pages.search", q=q) if q and (request.args.get("drug") or request.args.get("section_type")) else None
         return render_template("results.html", q=q, error=exc.message, unfiltered=unfiltered, autofocus=True), 400
     index = pinned_searcher().index
@@ -349,8 +350,8 @@ def article(article_id: str):
 @bp.get("/suggest")
 def suggest():
     """Medicine names completing what is typed: ``{"query", "suggestions": [{name, completion, title, url}]}``."""
-    conf = current_app.config["MEDSEARCH"]
-    q = request.args.get("q", "")[:conf["max_query_chars"]]
+    settings = app_settings()
+    q = request.args.get("q", "")[:settings.search.max_query_chars]
     found = suggester().complete(q.lstrip())
     response = jsonify({"query": q, "suggestions": [
         {**s.to_json(), "url": url_for("pages.article", article_id=s.article_id)} for s in found]})

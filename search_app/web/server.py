@@ -16,22 +16,25 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+from .settings import AppSettings, ServerSettings
 
 # A query of the longest length the API accepts, percent-encoded, fits in a request line.
 LIMITS = {"timeout": 30, "graceful_timeout": 30, "keepalive": 5, "limit_request_line": 8190,
           "limit_request_fields": 50, "limit_request_field_size": 8190}
 
 
-def gunicorn_options(conf: dict, *, production: bool) -> dict[str, Any]:
-    """gunicorn's settings for the medsearch settings ``conf``: a deployment's (``production``) or one person's."""
+def gunicorn_options(settings: AppSettings, *, production: bool) -> dict[str, Any]:
+    """gunicorn's settings for medsearch's ``settings``: a deployment's (``production``) or one person's."""
+    server = settings.server
     options: dict[str, Any] = {
-        "bind": [f"{conf['host']}:{conf['port']}"],
-        "workers": conf["workers"] if production else 1,
-        "threads": conf["threads"],
+        "bind": [f"{server.host}:{server.port}"],
+        "workers": server.workers if production else 1,
+        "threads": server.threads,
         # gthread, except that each request is read on the worker's event loop and a thread takes it only once it
         # is whole, and what of its answer the client does not take at once is sent from the loop: slow senders,
         # half-open clients and clients that never read hold a socket each, never a thread (bench/README.md). A
@@ -43,7 +46,7 @@ def gunicorn_options(conf: dict, *, production: bool) -> dict[str, Any]:
         "proc_name": "medsearch",
         "control_socket_disable": True,  # no runtime control socket in $HOME (and no clash between two servers)
         **LIMITS,
-        "post_fork": _post_fork(conf["backend"]), "post_worker_init": refresh, "worker_exit": worker_exit,
+        "post_fork": _post_fork(settings.search.backend), "post_worker_init": refresh, "worker_exit": worker_exit,
     }
     if production:
         options.update({"accesslog": "-", "logconfig_dict": LOGGING})
@@ -162,8 +165,9 @@ def refresh(worker) -> None:
     live.watch()
 
 
-def run(conf: dict) -> None:
-    """Load the app (a bad index fails here, before anything binds), then serve it until Ctrl-C."""
+def run(conf: Mapping[str, Any]) -> None:
+    """Load the app for resolved settings (a bad index fails here, before anything binds), then serve it until
+    Ctrl-C."""
     from . import create_app
 
     # One model thread per request thread: the threads are the concurrency (see gunicorn.conf.py). Set before
@@ -171,22 +175,25 @@ def run(conf: dict) -> None:
     # a worker that hangs on exit (joining pool threads the fork did not copy) until gunicorn kills it.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     app = create_app(conf)
-    options = gunicorn_options(conf, production=False)
+    settings: AppSettings = app.config["MEDSEARCH"]
+    options = gunicorn_options(settings, production=False)
     options["when_ready"] = _announce(lambda: app.extensions["medsearch_live"].current().index.build_id,
-                                      conf["threads"])
+                                      settings.server.threads)
     _Gunicorn(lambda: app, options).run()
 
 
-def run_dev(conf: dict) -> None:
-    """Flask's development server with its reloader: code changes restart it (the model loads again)."""
+def run_dev(conf: Mapping[str, Any]) -> None:
+    """Flask's development server with its reloader, for resolved settings: code changes restart it (the model
+    loads again)."""
     from werkzeug.serving import is_running_from_reloader, run_simple
 
     from . import create_app
 
     # The reloader's first process only watches files and restarts the second, which serves: only that one
     # needs the model and index.
+    server = ServerSettings.from_conf(conf)
     app = create_app(conf) if is_running_from_reloader() else _not_served
-    run_simple(conf["host"], conf["port"], app, use_reloader=True, threaded=True)
+    run_simple(server.host, server.port, app, use_reloader=True, threaded=True)
 
 
 def _not_served(environ, start_response):  # pragma: no cover - never called: this process only watches files

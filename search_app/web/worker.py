@@ -255,8 +255,8 @@ class RequestWorker(ThreadWorker):
 
     def load_wsgi(self):
         super().load_wsgi()
-        conf = getattr(self.wsgi, "config", {}).get("MEDSEARCH", {})
-        self.max_body = conf.get("max_body_bytes", DEFAULT_MAX_BODY)
+        settings = getattr(self.wsgi, "config", {}).get("MEDSEARCH")  # the app's AppSettings
+        self.max_body = settings.server.max_body_bytes if settings is not None else DEFAULT_MAX_BODY
 
     # -- reading on the event loop ---------------------------------------------------------
     def enqueue_req(self, conn):

@@ -24,7 +24,6 @@ paracetamol overdose). ``load`` builds the assessor the app keeps in ``app.exten
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,7 @@ from .notice import _RANK, LEVELS, Call, Notice, Reason, normalise
 from .rules import DEFAULT_RULES, RulesError, UrgencyRules
 
 if TYPE_CHECKING:
+    from ..settings import SearchSettings
     from .detector import UrgencyDetector
 
 __all__ = ["CALL_KINDS", "DEFAULT_MESSAGES", "DEFAULT_REGION", "DEFAULT_RULES", "LEVELS", "PHRASES", "REGIONS", "Call",
@@ -128,24 +128,24 @@ class Urgency:
                     "backend": self.detector.embedder.get("backend")}}
 
 
-def load(conf: Mapping[str, Any] | None = None, embedder: Any = None, *, rules: str | Path = DEFAULT_RULES,
-         messages: str | Path = DEFAULT_MESSAGES, detector: str | Path | None = None,
-         examples: str | Path | None = None) -> Urgency:
-    """The assessor: rules, messages for ``conf["emergency_region"]``, and the trained detector.
+def load(settings: SearchSettings | None = None, embedder: Any = None, *, region: str | None = None,
+         rules: str | Path = DEFAULT_RULES, messages: str | Path = DEFAULT_MESSAGES,
+         detector: str | Path | None = None, examples: str | Path | None = None) -> Urgency:
+    """The assessor: rules, messages for the region (``region``, else the settings' ``emergency_region``, else
+    ``DEFAULT_REGION``), and the trained detector.
 
-    ``embedder`` (default: the one ``conf`` names, shared with the searcher) must be the one that made the
+    ``embedder`` (default: the one ``settings`` names, shared with the searcher) must be the one that made the
     detector: another model or backend is refused with what to run. A broken file raises its error.
     """
     from .detector import DEFAULT_ARTEFACT, DEFAULT_EXAMPLES, UrgencyDetector
 
-    conf = dict(conf or {})
-    region = conf.get("emergency_region", DEFAULT_REGION)
+    region = region or (settings.emergency_region if settings is not None else DEFAULT_REGION)
     if region not in REGIONS:
         raise MessagesError(f"emergency_region {region!r}: expected one of {', '.join(REGIONS)}")
-    if embedder is None and "model" in conf:
+    if embedder is None and settings is not None:
         from indexer.embedding import load_embedder
 
-        embedder = load_embedder(conf["model"], conf.get("batch_size", 16), conf["backend"], conf.get("model_cache"))
+        embedder = load_embedder(settings.model, settings.batch_size, settings.backend, settings.model_cache)
     loaded_rules = UrgencyRules.load(rules, Messages.load(messages), region)
     trained = UrgencyDetector.load(detector or DEFAULT_ARTEFACT,
                                    embedder.describe() if embedder is not None else None,

@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     from indexer import settings as settings_mod
     from indexer.embedding import BACKENDS, load_embedder
 
+    from ..settings import SearchSettings
+
     parser = argparse.ArgumentParser(prog="python -m search_app.core.urgency.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", default=str(DEFAULT_EXAMPLES), help="labelled examples (YAML)")
     parser.add_argument("--out", default=str(DEFAULT_ARTEFACT), help="artefact to write (.npz)")
@@ -28,9 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="embedding model (default: the configured one)")
     args = parser.parse_args(argv)
     try:
-        conf = settings_mod.resolve({k: v for k, v in (("backend", args.backend), ("model", args.model)) if v})
+        chosen = {k: v for k, v in (("backend", args.backend), ("model", args.model)) if v}
+        search = SearchSettings.from_conf(settings_mod.resolve(chosen))
         examples = load_examples(args.examples)
-        embedder = load_embedder(conf["model"], conf["batch_size"], conf["backend"], conf["model_cache"])
+        embedder = load_embedder(search.model, search.batch_size, search.backend, search.model_cache)
         path = UrgencyDetector.train(examples, embedder).save(args.out)
     except (MedsearchError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 A name is ASCII letters, digits and inner hyphens in labels of 1 to 63 characters, at most 253
 in all; an ``xn--`` label must be valid punycode; an IPv6 literal is bracketed. No Flask here:
-the settings registry checks ``allowed_hosts`` with the same rules the server applies.
+the web layer's settings (``search_app.web.settings``), which the registry reads in every command,
+check ``allowed_hosts`` with the same rules the server applies.
 """
 from __future__ import annotations
 
