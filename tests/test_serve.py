@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from .conftest import CORPUS, ROOT
@@ -88,6 +89,38 @@ def test_serve_is_gunicorn_with_one_worker_and_says_only_where_it_listens(index_
     lines = output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("medsearch: serving build "), output
     assert "1 worker" in lines[0] and not NOISE.search(output)
+
+
+def test_ctrl_c_stops_the_worker_at_once_whatever_stop_signals_follow(index_dir, tmp_path):
+    # Ctrl-C signals the worker twice: SIGINT from the terminal (the whole process group), then SIGQUIT from the
+    # arbiter. A second signal handled inside the first one's handler waited forever on a lock the first held, and
+    # the arbiter killed the worker after 30 s with an error line; one handled during the worker's exit hook ended
+    # it with an error line. A stream of stop signals behind the Ctrl-C lands in those places (and nested handlers
+    # up to Python's recursion limit); the worker must stop on the first and ignore the rest.
+    served = Served(["--index", str(index_dir), "--port", "0"], _env(), tmp_path / "serve.log",
+                    re.compile(r"at (http://127\.0\.0\.1:\d+) "))
+    try:
+        with served.get("/healthz") as response:
+            assert response.status == 200
+        [worker] = psutil.Process(served.process.pid).children()
+        os.killpg(served.process.pid, signal.SIGINT)
+        end = time.monotonic() + 0.3
+        try:
+            while time.monotonic() < end and worker.status() != psutil.STATUS_ZOMBIE:
+                worker.send_signal(signal.SIGQUIT)
+                worker.send_signal(signal.SIGINT)
+        except psutil.NoSuchProcess:  # the worker has exited and been reaped
+            pass
+        served.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass  # the worker is stuck: the server is killed below and its output shown
+    finally:
+        if served.process.poll() is None:
+            os.killpg(served.process.pid, signal.SIGKILL)
+            served.process.wait()
+    output = served.log.read_text()
+    assert served.process.returncode == 0, output
+    assert len(output.strip().splitlines()) == 1, output
 
 
 def test_serve_dev_is_flasks_server_with_its_reloader(index_dir, tmp_path):

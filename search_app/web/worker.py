@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 
 from gunicorn import http, util
 from gunicorn.http2 import negotiation
+from gunicorn.workers import base
 from gunicorn.workers.gthread import ThreadWorker
 
 from .errors import SECURITY_HEADERS, is_json_path, plain_error
@@ -238,7 +239,8 @@ def path_of(first_line: bytes) -> str:
 GUNICORN_VERSION = "27.0.1"
 ADAPTS = {"__init__": "(self, *args, **kwargs)", "load_wsgi": "(self)", "enqueue_req": "(self, conn)",
           "finish_request": "(self, conn, fs)", "murder_pending": "(self)", "handle": "(self, conn)",
-          "_keepalive_after": "(self, conn, keepalive)", "handle_error": "(self, req, client, addr, exc)"}
+          "_keepalive_after": "(self, conn, keepalive)", "handle_error": "(self, req, client, addr, exc)",
+          "handle_quit": "(self, sig, frame)"}
 ADAPTS_STATE = ("poller", "nr_conns")  # the base's attributes it reads (set in ThreadWorker.init_process)
 
 
@@ -252,11 +254,28 @@ class RequestWorker(ThreadWorker):
         self.lingering: deque = deque()  # connections being closed, oldest deadline first
         self.first_lines = threading.local()
         self.max_body = DEFAULT_MAX_BODY
+        self.quitting = False
 
     def load_wsgi(self):
         super().load_wsgi()
         settings = getattr(self.wsgi, "config", {}).get("MEDSEARCH")  # the app's AppSettings
         self.max_body = settings.server.max_body_bytes if settings is not None else DEFAULT_MAX_BODY
+
+    def handle_quit(self, sig, frame):
+        """Stop at once on the first SIGINT or SIGQUIT; ignore the ones after it.
+
+        Ctrl-C signals a worker twice: SIGINT from the terminal (to the whole process group), then SIGQUIT from
+        the arbiter. gthread's handler ran again wherever the second signal landed: inside the first one's
+        ``tpool.shutdown``, which holds the thread pool's lock (a plain Lock), it waited on that lock forever and
+        the arbiter killed the worker after ``graceful_timeout`` (30 s, with an error line); inside the exit
+        hook, it ended the worker before its ``os._exit``. The pool is left alone (a signal handled while this
+        thread holds its lock in ``tpool.submit`` would wait the same way): the exit hook ends the process, its
+        threads with it.
+        """
+        if self.quitting:
+            return
+        self.quitting = True
+        base.Worker.handle_quit(self, sig, frame)  # alive = False, the worker_int hook, then sys.exit(0)
 
     # -- reading on the event loop ---------------------------------------------------------
     def enqueue_req(self, conn):
