@@ -87,6 +87,14 @@ def test_off_topic_queries_on_a_label_index_are_still_no_match(searcher, q):
     assert outcome.match.level == "none"
 
 
+def test_a_word_that_only_points_at_a_kind_is_not_a_look_up_of_it(searcher):
+    """"renal" heads the labels' "8.6 Renal Impairment" and so points at that kind of section, which ranking uses;
+    but it is not the kind's name, so alone it is no look-up that the match verdict must answer."""
+    sections = searcher.understander.analyse("renal").sections
+    assert sections.kinds and all(sections.naming) and not sections.lookup
+    assert searcher.understander.analyse("overdosage").sections.lookup
+
+
 def test_words_learn_their_kind_of_section_from_the_labels(searcher):
     """Nothing is listed: "dose" heads dosage subsections, so it points at the dosage kind."""
     sections = searcher.understander.label_sections

@@ -16,9 +16,11 @@ strongly a word points at each kind of section (a kind is an openFDA field):
 A query's cue for one label section is the mean, over the query's words (the medicine names aside),
 of 1 where the section's own names hold the word, else the word's strength for the section's kind;
 a word that names no kind of section (strength under ``NAMES_FROM``, and not in a kind's name) adds 0.
-Ranking adds ``weight_section`` times the cue (labels only). A query all of whose words name a kind
-of section the build holds (strength from ``NAMES_FROM``) is a look-up of that part, which the match
-verdict never calls "no match". Nothing here is written from questions: only the labels teach it.
+Ranking adds ``weight_section`` times the cue (labels only). A query each of whose words is, or has a
+lay phrasing that is, at least half the name of a kind of section the build holds ("boxed warning",
+"breastfeeding": Lactation, "storage": Storage and Handling) is a look-up of that part, which the match
+verdict never calls "no match"; a strength learnt from headings is not enough for that verdict. Nothing
+here is written from questions: only the labels teach it.
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ class SectionAsk:
     units: tuple[Unit, ...] = ()  # the query's own words (BM25 tokens), medicine names aside; lay phrases as one
     naming: tuple[bool, ...] = () # for each unit, whether it names a kind of section ("dose", "boxed"; not "blood")
     kinds: tuple[str, ...] = ()   # openFDA fields of the kinds its words name, strongest first
-    lookup: bool = False          # every word names a kind of section this build holds
+    lookup: bool = False          # every word is (a phrasing of) the name of a kind of section this build holds
 
     def __bool__(self) -> bool:
         return bool(self.kinds)
@@ -122,20 +124,25 @@ class LabelSections:
             return SectionAsk(units)
         best: dict[int, float] = {}
         naming: list[bool] = []
+        by_name: list[bool] = []  # names a kind by the kind's own name, not by a strength learnt from headings
         for unit in units:
             strength = self._unit_strength(unit)
             # The kinds a unit names: those it points at strongly, and those whose own name is at least half made
             # of a phrasing of it ("warning": Boxed Warning, Warnings and Precautions; not "impairment": Carcinogenesis,
             # Mutagenesis, Impairment of Fertility).
             named = {int(k): float(strength[k]) for k in np.flatnonzero(strength >= NAMES_FROM)}
-            named.update({k: 1.0 for k, kind_words in enumerate(self.kind_names)
-                          if any(set(option) <= kind_words and 2 * len(set(option)) >= len(kind_words)
-                                 for option in unit)})
+            own_name = {k: 1.0 for k, kind_words in enumerate(self.kind_names)
+                        if any(set(option) <= kind_words and 2 * len(set(option)) >= len(kind_words)
+                               for option in unit)}
+            named.update(own_name)
             naming.append(bool(named))
+            by_name.append(bool(own_name))
             for kind, value in named.items():
                 best[kind] = max(best.get(kind, 0.0), value)
         kinds = tuple(self.fields[k] for k in sorted(best, key=lambda k: (-best[k], k)))
-        return SectionAsk(units, tuple(naming), kinds, lookup=all(naming) and bool(kinds))
+        # The look-up verdict (never "no match") asks more than ranking does: a strength learnt from headings also
+        # lets table headings' abbreviations ("yrs", "po") and stray words ("radiator") name a kind.
+        return SectionAsk(units, tuple(naming), kinds, lookup=all(by_name) and bool(kinds))
 
     def _points(self, token: str) -> np.ndarray:
         """For every section of the build, how well the token names it: 1 where the section's names hold it, else
