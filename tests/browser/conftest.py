@@ -7,6 +7,7 @@ requires it, so in CI these tests run.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,17 +18,26 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
-def base_url(app):
-    """The fixture index's app on a free port of 127.0.0.1, for the whole session."""
+@contextmanager
+def served(app):
+    """``app`` on a free port of 127.0.0.1 from a thread, while the block runs: yields its base URL."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def base_url(app):
+    """The fixture index's app on a free port of 127.0.0.1, for the whole session."""
+    with served(app) as url:
+        yield url
 
 
 SKIPPED: list[str] = []  # why the browser tests did not run, for the last lines of pytest's output

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
 from indexer.pipeline import build_index
+
+from .conftest import served
 
 DANGEROUS = ["javascript:alert('url')", "data:text/html,<script>alert('data')</script>", "vbscript:msgbox('vb')",
              "JaVaScRiPt:alert('case')", "java\tscript:alert('tab')"]
@@ -30,8 +31,6 @@ Warfarin thins the blood; leafy green vegetables change how well it works.
 @pytest.fixture(scope="module")
 def hostile_base_url(tmp_path_factory, embedder):
     """An app serving an index built from sources full of dangerous links, on 127.0.0.1."""
-    from werkzeug.serving import make_server
-
     from search_app import create_app
 
     src = tmp_path_factory.mktemp("hostile-links")
@@ -47,12 +46,8 @@ def hostile_base_url(tmp_path_factory, embedder):
     index_dir = tmp_path_factory.mktemp("hostile-links-index")
     report = build_index([src], index_dir, embedder, log=lambda line: None)
     assert report.published and len(report.warnings) == 3 + 2 * len(DANGEROUS) + 1, report.warnings
-    server = make_server("127.0.0.1", 0, create_app({"index": str(index_dir), "TESTING": True}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with served(create_app({"index": str(index_dir), "TESTING": True})) as url:
+        yield url
 
 
 @pytest.mark.parametrize("article_id", ["md-links", "page", *[f"rec-{n}" for n in range(len(DANGEROUS))]])

@@ -5,7 +5,6 @@ JavaScript or on a desktop every section is open; axe finds nothing wrong either
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from indexer.pipeline import build_index
 
 from ..conftest import FIXTURES
+from .conftest import served
 
 COUMADIN = "3ebcb71e-9a7e-4969-abb9-7c7d3e3aae3c"
 AXE = Path(__file__).parent / "axe.min.js"
@@ -24,20 +24,14 @@ DEEP = "adverse-reactions"  # a section far down the label
 @pytest.fixture(scope="module")
 def label_base_url(tmp_path_factory, embedder):
     """An app serving a build of the Coumadin label, on 127.0.0.1."""
-    from werkzeug.serving import make_server
-
     from search_app import create_app
 
     src = tmp_path_factory.mktemp("label-page")
     shutil.copy(FIXTURES / "labels" / "good" / "coumadin.json", src / "coumadin.json")
     index_dir = tmp_path_factory.mktemp("label-page-index")
     assert build_index([src], index_dir, embedder, log=lambda line: None).published
-    server = make_server("127.0.0.1", 0, create_app({"index": str(index_dir), "TESTING": True}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with served(create_app({"index": str(index_dir), "TESTING": True})) as url:
+        yield url
 
 
 @pytest.mark.parametrize("width, folded", [(360, True), (1280, False)])
