@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from .articles import ArticleFacts
 from .errors import IndexNotFound
 from .history import LabelVersion, from_record, label_version
 from .models import Article, Passage, Section, article_permalink, section_link
@@ -33,6 +34,8 @@ CREATE TABLE history (
     title TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (article_id, version)
 );
 """
+# The parts of an article's front matter that ``article_card`` leaves out.
+_BULKY = "'$.tables', '$.patient_leaflets', '$.label_sections'"
 # ``texts``: each distinct text once (``indexer/texts.py``), numbered as the vectors and BM25 documents, with the
 # row of its first passage; ``passages.text`` is NULL where the row's own text is its text's as stored (a copy
 # whose case or spacing differs keeps its own, so each row still shows what its label says).
@@ -203,6 +206,16 @@ class Catalog:
         return Article(id=head["id"], title=head["title"], url=head["url"], sections=(),
                        source_path=head["source_path"], meta=json.loads(head["meta"]))
 
+    def article_card(self, article_id: str) -> Article | None:
+        """An article's header with its front matter less the parts as long as a label itself (its tables, patient
+        leaflets and section map, which only its own page reads): what a list of a text's copies cites."""
+        head = self._db.execute(f"SELECT id, title, url, source_path, json_remove(meta, {_BULKY}) FROM articles "
+                                "WHERE id = ?", (article_id,)).fetchone()
+        if head is None:
+            return None
+        return Article(id=head[0], title=head[1], url=head[2], sections=(), source_path=head[3],
+                       meta=json.loads(head[4]))
+
     def article(self, article_id: str) -> Article | None:
         """A whole article with its sections, or None."""
         header = self.article_header(article_id)
@@ -224,11 +237,19 @@ class Catalog:
         """(article id, section id, heading) of every section."""
         return self._db.execute("SELECT article_id, id, heading FROM sections").fetchall()
 
-    def article_kinds(self) -> dict[str, tuple[str, str]]:
-        """Every article's ``kind`` (medicine, topic, label, ...; '' where it has none) and ``drug`` from its meta."""
-        rows = self._db.execute("SELECT id, json_extract(meta, '$.kind'), json_extract(meta, '$.drug') FROM articles")
-        return {article_id: (kind.lower() if isinstance(kind, str) else "", drug.lower() if isinstance(drug, str) else "")
-                for article_id, kind, drug in rows}
+    def article_facts(self) -> list[ArticleFacts]:
+        """What every article's front matter says of its kind, medicine, date and origin, in one read (not
+        decoding each article's metadata: ``articles.py``)."""
+        rows = self._db.execute(
+            "SELECT id, title, json_extract(meta, '$.kind'), json_extract(meta, '$.drug'), "
+            "json_extract(meta, '$.effective_time'), json_type(meta, '$.repackaged') FROM articles")
+
+        def lower(value: object) -> str:
+            return value.lower() if isinstance(value, str) else ""
+
+        return [ArticleFacts(article_id, title, lower(kind), lower(drug), effective if isinstance(effective, str) else "",
+                             repackaged == "true")
+                for article_id, title, kind, drug, effective, repackaged in rows]
 
     def label_section_fields(self) -> list[tuple[str, str, str]]:
         """(article id, section id, openFDA field) of every section of every drug label (``meta.label_sections``)."""

@@ -20,6 +20,7 @@ import numpy as np
 from . import headings as heading_vectors
 from . import lexicon as lexicons
 from . import manifest as manifests
+from .articles import ArticleFacts, ArticleTable
 from .catalog import Catalog, make_passage
 from .errors import IndexIncompatible
 from .history import LabelVersion
@@ -44,6 +45,7 @@ class SearchIndex:
         self._lexical = LexicalIndex.load(build_dir / manifests.BM25_DIR)
         # A build never changes, so article headers (cited by every result) are read from SQLite once.
         self._headers = lru_cache(maxsize=4096)(catalog.article_header)
+        self._cards = lru_cache(maxsize=16384)(catalog.article_card)
         self.names: dict[str, list[str]] = lexicons.load(build_dir / manifests.LEXICON)["names"]
         # Per-row arrays let ranking score and filter candidates without touching SQLite.
         rows = catalog.row_table()
@@ -56,7 +58,8 @@ class SearchIndex:
                                     "rebuild it with `python -m indexer build`")
         self._by_text = np.argsort(self._row_text, kind="stable")
         self._text_starts = np.searchsorted(self._row_text[self._by_text], np.arange(self._texts + 1))
-        article_ids = sorted({r[1] for r in rows})
+        facts = catalog.article_facts()
+        article_ids = sorted(f.article_id for f in facts)
         self._article_position = {a: i for i, a in enumerate(article_ids)}
         sections: dict[tuple[str, str], int] = {}
         self._row_article = np.array([self._article_position[r[1]] for r in rows], dtype=np.int32)
@@ -67,6 +70,11 @@ class SearchIndex:
         starts = np.searchsorted(self._row_article[by_article], np.arange(len(article_ids) + 1))
         self._article_rows = [by_article[starts[i]:starts[i + 1]] for i in range(len(article_ids))]
         self._section_keys = list(sections)
+        # Each section's id as a number shared by every article with a section of that id ("boxed_warning" in
+        # two labels): "the same section of another label" without comparing strings.
+        section_ids: dict[str, int] = {}
+        self._section_id_number = np.array([section_ids.setdefault(s, len(section_ids)) for _, s in sections],
+                                           dtype=np.int32)
         # What a passage shows besides its own text, by section: reading a page of passages is then one
         # lookup per row in SQLite instead of a join of three tables (the titles and links are in _headers).
         self._section_types = [""] * len(sections)
@@ -92,7 +100,7 @@ class SearchIndex:
             number = sections.get((article_id, section_id))
             if number is not None:
                 self._section_headings[number] = heading
-        self._medicines(catalog, sections, headings)
+        self._medicines(catalog, facts, sections, headings)
         # Rows of the parts of drug labels that support the prescribing information (pharmacology, studies, ...).
         supporting = np.array([field in SUPPORTING_FIELDS for field in self._section_fields], dtype=bool)
         self._row_supporting = supporting[self._row_section]
@@ -102,7 +110,7 @@ class SearchIndex:
             raise IndexIncompatible(f"index {build_dir}: {manifests.HEADINGS} is unreadable ({exc}); rebuild it "
                                     "with `python -m indexer build`") from None
 
-    def _medicines(self, catalog: Catalog, sections: dict[tuple[str, str], int],
+    def _medicines(self, catalog: Catalog, facts: list[ArticleFacts], sections: dict[tuple[str, str], int],
                    headings: list[tuple[str, str, str]]) -> None:
         """What each article and section is about, for medicine-aware ranking and labels.
 
@@ -110,14 +118,11 @@ class SearchIndex:
         medicine (``kind: medicine`` or a label); topic and disease pages name no medicine.
         Sections whose heading names a medicine ("Amitriptyline and muscle cramps") are about it too.
         """
-        described = catalog.article_kinds()
-        kinds = {a: kind for a, (kind, _) in described.items()}
+        kinds = {f.article_id: f.kind for f in facts}
         # Labels of one medicine (dozens of makers and versions) fold behind the best-matching one.
-        self.label_medicine = {a: lexicons.without_salt(drug) or lexicons.name_key(drug)
-                               for a, (kind, drug) in described.items() if kind == "label" and drug}
-        self.label_counts: dict[str, int] = {}
-        for medicine in self.label_medicine.values():
-            self.label_counts[medicine] = self.label_counts.get(medicine, 0) + 1
+        label_medicine = {f.article_id: lexicons.without_salt(f.drug) or lexicons.name_key(f.drug)
+                          for f in facts if f.kind == "label" and f.drug}
+        self._articles = ArticleTable.make(facts, label_medicine)
         table = lexicons.generic_table()
         self.topic_articles = frozenset(a for a, kind in kinds.items() if kind == "topic")
         self.medicine_names = frozenset(table) | frozenset(
@@ -327,6 +332,23 @@ class SearchIndex:
         """(article id, section id) of a row, without a database round trip."""
         return self._section_keys[int(self._row_section[row])]
 
+    def article_numbers(self, rows: np.ndarray) -> np.ndarray:
+        """The number of each row's article in ``articles`` (articles numbered in the order of their ids)."""
+        return self._row_article[np.asarray(rows, dtype=np.int64)]
+
+    def article_number(self, article_id: str) -> int | None:
+        """An article's number in ``articles``, or None when the build has no such article."""
+        return self._article_position.get(article_id)
+
+    @property
+    def articles(self) -> ArticleTable:
+        """What every article is (drug label of which medicine, how recent), as read-only arrays by number."""
+        return self._articles
+
+    def section_ids(self, rows: np.ndarray) -> np.ndarray:
+        """A number per row for its section's id, shared by the sections of that id in every article."""
+        return self._section_id_number[self._row_section[np.asarray(rows, dtype=np.int64)]]
+
     def article_of(self, row: int) -> str:
         """The article id of a row."""
         return self._section_keys[int(self._row_section[row])][0]
@@ -338,7 +360,7 @@ class SearchIndex:
         for row, (passage_id, ordinal, text) in self._catalog.passage_texts(rows).items():
             number = self._row_section[row]
             article_id, section_id = self._section_keys[number]
-            header = self._headers(article_id)
+            header = self._cards(article_id)  # its title and link: a card is enough, and cheap to read
             if header is not None:
                 found[row] = make_passage(passage_id, article_id, section_id, ordinal, text, header.title, header.url,
                                           self._section_headings[number], self._section_types[number])
@@ -353,6 +375,11 @@ class SearchIndex:
     def article_header(self, article_id: str) -> Article | None:
         """An article without its sections (title, link, front matter), cached for the life of the build."""
         return self._headers(article_id)
+
+    def article_card(self, article_id: str) -> Article | None:
+        """An article's header less its label tables, leaflets and section map (``Catalog.article_card``): what a
+        list of copies cites; cached for the life of the build."""
+        return self._cards(article_id)
 
     def label_versions(self, set_id: str) -> list[LabelVersion]:
         """Every version of a drug label the build holds, newest first, without their sections: the indexed one,

@@ -7,6 +7,8 @@ import json
 import pytest
 from lxml import html
 
+from indexer.articles import NOT_A_LABEL, ArticleFacts, ArticleTable
+from indexer.index import SearchIndex
 from indexer.pipeline import build_index
 
 from .conftest import FIXTURES
@@ -15,10 +17,8 @@ MAKERS = ("Cardinal Health", "Teva Pharmaceuticals", "Zydus Lifesciences")
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, embedder):
+def label_index(tmp_path_factory, embedder):
     """Three warfarin labels of three makers (one real label, given two more set ids)."""
-    from search_app import create_app
-
     source = tmp_path_factory.mktemp("labels")
     response = json.loads((FIXTURES / "labels" / "good" / "coumadin.json").read_text())
     for n, maker in enumerate(MAKERS):
@@ -31,7 +31,14 @@ def client(tmp_path_factory, embedder):
     index = tmp_path_factory.mktemp("label-index")
     report = build_index([source], index, embedder, log=lambda line: None)
     assert report.published and report.articles == 3, report.skipped
-    return create_app({"index": str(index), "TESTING": True}).test_client()
+    return index
+
+
+@pytest.fixture(scope="module")
+def client(label_index):
+    from search_app import create_app
+
+    return create_app({"index": str(label_index), "TESTING": True}).test_client()
 
 
 def search(client, **params) -> dict:
@@ -92,3 +99,35 @@ def test_a_label_is_cited_as_a_label(client):
     assert "effective 2020-11-13" in citation and f"{top['heading']}." in citation and "NDA009218" in citation
     assert "Via DailyMed (U.S. National Library of Medicine): " in citation
     assert "https://dailymed.nlm.nih.gov/dailymed/lookup.cfm?setid=" in citation
+
+
+def test_folding_and_copies_read_no_label_header(label_index, embedder):
+    # A medicine may have thousands of labels (issue 29): folding them and listing a text's copies reads the
+    # build's per-article arrays and the listed labels' cards, never a label's whole header (its tables and
+    # leaflets decoded from JSON), which at 10,000 labels cost half a second a query.
+    from search_app.core.ranking import Searcher
+
+    index = SearchIndex.open(label_index)
+    searcher = Searcher(index, embedder)
+    for fold in (True, False):
+        hits = searcher.search("warfarin bleeding risk", 10, fold=fold).hits
+        assert hits and (fold or hits[0].also_in.count == 2)
+    assert index._headers.cache_info().misses == 0  # the full-header cache: no header was read
+
+
+def test_the_article_table_orders_labels_by_date_then_original_and_lists_copies_newest_first():
+    facts = [ArticleFacts("c", "Gamma", "label", "warfarin", "20200101", True),
+             ArticleFacts("a", "Alpha", "label", "warfarin", "20200101", False),
+             ArticleFacts("b", "Beta", "label", "warfarin sodium", "20190505", False),
+             ArticleFacts("d", "Delta", "label", "ibuprofen", "", False),
+             ArticleFacts("e", "Epsilon", "medicine", "", "", False)]
+    table = ArticleTable.make(facts, {"a": "warfarin", "b": "warfarin", "c": "warfarin", "d": "ibuprofen"})
+    assert table.ids == ("a", "b", "c", "d", "e")
+    by_id = dict(zip(table.ids, table.recency.tolist()))
+    assert by_id["a"] > by_id["c"] > by_id["b"] > by_id["d"] == by_id["e"]  # same date: the original first
+    assert [table.ids[i] for i in table.listing.argsort()] == ["a", "c", "b", "d", "e"]  # newest, then by title
+    assert table.effective.tolist()[3] == 0 and table.effective[1] < table.effective[0] == table.effective[2]
+    assert [table.label_count(i) for i in range(5)] == [3, 3, 3, 1, 1]
+    assert table.medicines[table.medicine[0]] == "warfarin" and table.medicine[4] == NOT_A_LABEL
+    with pytest.raises(ValueError):
+        table.recency[0] = 9  # read-only: a build never changes

@@ -4,9 +4,9 @@ A build stores each distinct text once (``indexer/texts.py``: the same heading a
 normalised), and every passage carrying it is retrieved with it. A page shows each text once
 (`show_once`), whatever the folding of labels: the copy shown is, among its copies ranked as high
 as the best-ranked one (as many of the query's medicines, a score within `folding.TIE`), the one
-from the label to show first, as `folding.recency` orders labels (the newest effective date, then
-an original over a repackager's copy). The others are listed with the hit (`elsewhere`), newest
-first.
+from the label to show first, as ``ArticleTable.recency`` orders labels (the newest effective date,
+then an original over a repackager's copy). The others are listed with the hit (`elsewhere`), newest
+first, read from the table's arrays and each listed label's card, never from every copy's header.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from indexer.articles import ArticleTable
 from indexer.models import Article, article_permalink
 from indexer.urls import safe_http_url
 
@@ -26,9 +27,12 @@ LISTED = 20  # copies listed with a hit (the count says how many there are): cla
 
 
 class CopyIndex(Protocol):
-    def article_header(self, article_id: str) -> Article | None: ...
+    @property
+    def articles(self) -> ArticleTable: ...
 
-    def article_of(self, row: int) -> str: ...
+    def article_card(self, article_id: str) -> Article | None: ...
+
+    def article_numbers(self, rows: np.ndarray) -> np.ndarray: ...
 
     def texts_of(self, rows: np.ndarray) -> np.ndarray: ...
 
@@ -63,7 +67,9 @@ def show_once(index: CopyIndex, ranked: Sequence[tuple[int, float, int]], tiers:
     showing the copy from the label to show first among those ranked as high (``tiers``: by candidate position)."""
     if not ranked:
         return []
-    texts = index.texts_of(np.array([row for row, _, _ in ranked], dtype=np.int64)).tolist()
+    rows = np.array([row for row, _, _ in ranked], dtype=np.int64)
+    texts = index.texts_of(rows).tolist()
+    recency = index.articles.recency[index.article_numbers(rows)].tolist()
     places: dict[int, list[int]] = {}
     for n, text in enumerate(texts):
         places.setdefault(text, []).append(n)
@@ -74,7 +80,7 @@ def show_once(index: CopyIndex, ranked: Sequence[tuple[int, float, int]], tiers:
             continue
         tied = [m for m in group if tiers[ranked[m][2]] == tiers[i] and score - ranked[m][1] <= folding.TIE]
         # Greatest recency first; of equals, the best-ranked (the first in ``tied``).
-        best = max(tied, key=lambda m: (folding.recency(index.article_header(index.article_of(ranked[m][0]))), -m))
+        best = max(tied, key=lambda m: (recency[m], -m))
         shown.append((ranked[best][0], score, ranked[best][2]))
     return shown
 
@@ -90,12 +96,14 @@ def copy_of(article_id: str, header: Article | None) -> Copy:
 
 
 def elsewhere(index: CopyIndex, row: int) -> Elsewhere:
-    """The other articles carrying the text of ``row``, newest first (as ``folding.recency`` orders labels)."""
-    own = index.article_of(row)
+    """The other articles carrying the text of ``row``, newest first, then by title (``ArticleTable.listing``)."""
     copies = index.copies(row)
     if len(copies) < 2:
         return Elsewhere()
-    others = list(dict.fromkeys(a for a in (index.article_of(int(r)) for r in copies) if a != own))
-    others.sort(key=lambda a: (header.title if (header := index.article_header(a)) is not None else a))
-    others.sort(key=lambda a: folding.recency(index.article_header(a)), reverse=True)  # stable: titles break ties
-    return Elsewhere(tuple(copy_of(a, index.article_header(a)) for a in others[:LISTED]), len(others))
+    table = index.articles
+    own = index.article_numbers(np.array([row]))[0]
+    others = np.unique(index.article_numbers(copies))
+    others = others[others != own]
+    listed = others[np.argsort(table.listing[others], kind="stable")[:LISTED]]
+    ids = [table.ids[n] for n in listed.tolist()]
+    return Elsewhere(tuple(copy_of(a, index.article_card(a)) for a in ids), len(others))

@@ -1,11 +1,11 @@
 """A medicine's several drug labels folded behind one: which leads when their text ties, and what the others are.
 
 Labels of one medicine are many: other makers, repackagers' copies of a maker's label, and
-versions kept under another set id. `ranking.Searcher.fold_labels` shows the best-matching one and
-folds the rest behind it; but when another label's same section says the same words (a
-repackager's copy, a label kept unchanged), they match alike and the newest leads (`leads`), and on
-the same date the original labeler's before a repackager's copy. The page then says what the
-folded ones are (`folded_behind`): older, repackaged, or other (as new or newer, matching less well).
+versions kept under another set id. `fold` shows the best-matching one and folds the rest behind
+it; but when another label's same section says the same words (a repackager's copy, a label kept
+unchanged), they match alike and the newest leads, and on the same date the original labeler's
+before a repackager's copy. The page then says what the folded ones are (`folded_behind`): older,
+repackaged, or other (as new or newer, matching less well).
 """
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from indexer.models import Article, Passage
+import numpy as np
+
+from indexer.articles import NOT_A_LABEL, ArticleTable
 
 # How far below the best-matching label a copy of its text may score and still tie with it. The same words
 # score apart only by the labeler's name in each passage's title (about 0.04 between three makers' copies of
@@ -22,33 +24,47 @@ TIE = 0.1
 
 
 class LabelIndex(Protocol):
-    label_medicine: dict[str, str]
+    @property
+    def articles(self) -> ArticleTable: ...
 
-    def article_header(self, article_id: str) -> Article | None: ...
+    def article_number(self, article_id: str) -> int | None: ...
 
-    def section_key(self, row: int) -> tuple[str, str]: ...
+    def article_numbers(self, rows: np.ndarray) -> np.ndarray: ...
 
-    def passages(self, rows: Sequence[int]) -> dict[int, Passage]: ...
+    def section_ids(self, rows: np.ndarray) -> np.ndarray: ...
 
-
-def recency(article: Article | None) -> tuple[str, bool]:
-    """What orders tied labels, greatest first: the effective date (YYYYMMDD), then an original over a copy."""
-    meta = (article.meta if article is not None else None) or {}
-    effective = meta.get("effective_time")
-    return (effective if isinstance(effective, str) else "", meta.get("repackaged") is not True)
+    def texts_of(self, rows: np.ndarray) -> np.ndarray: ...
 
 
-def leads(index: LabelIndex, candidate: tuple[int, float], shown: tuple[int, float]) -> bool:
-    """Whether a label's (row, score) should be shown instead of the shown one of the same medicine: its same
-    section has the same text, scores within `TIE`, and it is newer (or as new and the original)."""
-    (row, score), (best_row, best_score) = candidate, shown
-    (article, section), (best_article, best_section) = index.section_key(row), index.section_key(best_row)
-    if section != best_section or best_score - score > TIE:
-        return False
-    if recency(index.article_header(article)) <= recency(index.article_header(best_article)):
-        return False
-    texts = index.passages([row, best_row])
-    return row in texts and best_row in texts and texts[row].text.split() == texts[best_row].text.split()
+def fold(index: LabelIndex, ranked: Sequence[tuple[int, float, int]]) -> list[tuple[int, float, int]]:
+    """``ranked`` (row, score, candidate position; best first) with one label of each medicine, the others folded
+    behind it: its best-matching, or the one that leads among its copies.
+
+    A label leads the one shown when its same section carries the same text (``indexer/texts.py``), scores
+    within `TIE` of the best and is more recent (``ArticleTable.recency``: newer, or as new and the original).
+    Every comparison is an array look-up: a medicine may have thousands of labels.
+    """
+    if not ranked:
+        return []
+    rows = np.array([row for row, _, _ in ranked], dtype=np.int64)
+    numbers = index.article_numbers(rows)
+    table = index.articles
+    medicine, recency = table.medicine[numbers].tolist(), table.recency[numbers].tolist()
+    section, text, articles = index.section_ids(rows).tolist(), index.texts_of(rows).tolist(), numbers.tolist()
+    shown: dict[int, tuple[int, float]] = {}  # medicine -> (place in ranked of the label shown, the best score)
+    for n, (_, score, _) in enumerate(ranked):
+        m = medicine[n]
+        if m == NOT_A_LABEL:
+            continue
+        if m not in shown:
+            shown[m] = (n, score)
+            continue
+        best, best_score = shown[m]
+        if (articles[n] != articles[best] and section[n] == section[best] and best_score - score <= TIE
+                and recency[n] > recency[best] and text[n] == text[best]):
+            shown[m] = (n, best_score)
+    kept = {articles[n] for n, _ in shown.values()}
+    return [entry for n, entry in enumerate(ranked) if medicine[n] == NOT_A_LABEL or articles[n] in kept]
 
 
 @dataclass(frozen=True)
@@ -76,20 +92,14 @@ class Folded:
 
 def folded_behind(index: LabelIndex, article_id: str) -> Folded | None:
     """What the other labels of the shown label's medicine are, or None when it is no folded label."""
-    medicine = index.label_medicine.get(article_id)
-    if medicine is None:
+    number = index.article_number(article_id)
+    table = index.articles
+    if number is None or table.medicine[number] == NOT_A_LABEL:
         return None
-    shown = index.article_header(article_id)
-    date = recency(shown)[0]
-    older = repackaged = other = 0
-    for other_id, its_medicine in index.label_medicine.items():
-        if its_medicine != medicine or other_id == article_id:
-            continue
-        its_date, original = recency(index.article_header(other_id))
-        if not original:
-            repackaged += 1
-        elif its_date and date and its_date < date:
-            older += 1
-        else:
-            other += 1
-    return Folded(medicine, older, repackaged, other)
+    same = table.medicine == table.medicine[number]
+    same[number] = False
+    originals = same & ~table.repackaged
+    date = table.effective[number]  # 0: no date, then none is older
+    older = int(np.count_nonzero(originals & (table.effective > 0) & (table.effective < date))) if date else 0
+    return Folded(table.medicines[table.medicine[number]], older, int(np.count_nonzero(same & table.repackaged)),
+                  int(np.count_nonzero(originals)) - older)

@@ -254,20 +254,8 @@ class Searcher:
 
     # -- the search call ---------------------------------------------------------------
     def fold_labels(self, ranked: list[tuple[int, float, int]]) -> list[tuple[int, float, int]]:
-        """Keep one label of each medicine, the others folded behind it: its best-matching (its first in ``ranked``),
-        or the newest of those whose same section has the same text (``folding.leads``)."""
-        shown: dict[str, tuple[int, float, str]] = {}  # medicine -> (row, score, label) of the label shown
-        for row, score, _ in ranked:
-            article = self.index.article_of(row)
-            medicine = self.index.label_medicine.get(article)
-            if medicine is None:
-                continue
-            best = shown.setdefault(medicine, (row, score, article))
-            if article != best[2] and folding.leads(self.index, (row, score), (best[0], best[1])):
-                shown[medicine] = (row, best[1], article)
-        kept = {article for _, _, article in shown.values()}
-        return [entry for entry in ranked if self.index.label_medicine.get(article := self.index.article_of(entry[0]))
-                is None or article in kept]
+        """Keep one label of each medicine, the others folded behind it (``folding.fold``)."""
+        return folding.fold(self.index, ranked)
 
     def search(self, q: str, k: int, offset: int = 0, filters: Filters = Filters(), mode: str = "hybrid",
                respell: bool = True, fold: bool = True) -> SearchResult:
@@ -279,7 +267,7 @@ class Searcher:
         signals = self.signals(analysis, mode, allowed)
         c = self.candidates(analysis, mode, allowed, signals=signals)
         ranked = self.ranked_sections(c, self.fuse(c, mode))
-        fold = fold and bool(self.index.label_medicine)
+        fold = fold and bool(self.index.articles.medicines)
         if fold:
             ranked = self.fold_labels(ranked)
         ranked = copies.show_once(self.index, ranked, c.tier)
@@ -299,14 +287,14 @@ class Searcher:
             c = wide
         page = ranked[offset:offset + k]
         passages = self.index.passages([row for row, _, _ in page])
+        numbers = self.index.article_numbers(np.array([row for row, _, _ in page], dtype=np.int64))
         own = {t for t, _ in analysis.lexical_terms}
         hits = [Hit(rank=offset + n + 1, score=score, passage=passages[row],
                     dense_rank=c.dense_rank.get(row), lexical_rank=c.lexical_rank.get(row),
                     matched=matched_terms(passages[row].heading + " " + passages[row].text, own),
                     name_match=bool(c.name[i]), intent_match=bool(c.intent[i]), about_asked=bool(c.tier[i]),
                     medicines=self.index.article_medicines(passages[row].article_id),
-                    more_labels=self.index.label_counts.get(self.index.label_medicine.get(passages[row].article_id, ""),
-                                                            1) - 1 if fold else 0,
+                    more_labels=self.index.articles.label_count(int(numbers[n])) - 1 if fold else 0,
                     also_in=copies.elsewhere(self.index, row))
                 for n, (row, score, i) in enumerate(page)]
         if offset == 0:
