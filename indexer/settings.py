@@ -130,7 +130,9 @@ CORE: tuple[Setting, ...] = (
             "are added on top).", min=16, max=512),
     Setting("overlap_tokens", int, 32, "Most tokens of trailing sentences repeated at the start of the next "
             "passage; less than chunk_tokens.", min=0, max=256),
-    Setting("batch_size", int, 16, "Passages embedded per model call while building.", min=1, max=1024),
+    Setting("batch_size", int, 16, "Passages embedded per model call while building, with the onnx and torch "
+            "backends; onnx-int8 embeds each passage alone (in a batch its vector would depend on the passages "
+            "beside it), on as many threads as OMP_NUM_THREADS or the CPUs allow, and ignores it.", min=1, max=1024),
     Setting("embed_window", int, 1024, "Passages gathered before embedding: the model sorts each window by "
             "length; bounds build memory.", min=1, max=1_000_000),
     Setting("index_type", str, "auto", "Vector index: flat (exact), hnsw (approximate) or auto (hnsw from "

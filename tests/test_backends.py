@@ -10,13 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from indexer.cli import main
-from indexer.embedding import Embedder, UnknownBackend, UnsupportedModel, load_embedder
+from indexer.embedding import DEFAULT_BACKEND, Embedder, UnknownBackend, UnsupportedModel, load_embedder
+from indexer.embedding.onnx_export import export_fingerprint
 from indexer.errors import IndexIncompatible
 from indexer.index import SearchIndex
 from indexer.pipeline import build_index
 from search_app.core.ranking import Searcher
 
-from .conftest import CORPUS
+from .conftest import CORPUS, rewrite_manifest
 
 TEXTS = ["What are the side effects of ibuprofen?", "cough",
          "Lisinopril: side effects. A dry, tickly cough is common and may need a different medicine.",
@@ -68,6 +69,22 @@ def test_order_is_kept_whatever_the_lengths(torch_embedder, onnx_embedder, int8_
     assert _cosines(onnx_embedder.encode(texts), alone).min() >= 1 - 1e-4
 
 
+# Long enough to widen a batch's activation range (and its padding) far past the short texts' own.
+LONG = ("Warfarin: interactions. Many antibiotics, antifungals and painkillers change how warfarin works, and "
+        "leafy green vegetables are rich in vitamin K, which lowers the INR; keep the diet steady. ") * 8
+
+
+def test_a_text_has_one_vector_whatever_it_is_embedded_with(embedder, onnx_embedder):
+    """Alone, beside a long text, in another order: the default backend and fp32 give a text one vector."""
+    assert embedder.backend == DEFAULT_BACKEND
+    for model in (embedder, onnx_embedder):
+        alone = np.concatenate([model.encode([text]) for text in TEXTS])
+        beside_long = model.encode([LONG, *TEXTS])[1:]
+        reversed_ = model.encode(TEXTS[::-1])[::-1]
+        for batched in (beside_long, reversed_):
+            assert _cosines(alone, batched).min() >= 0.9999, (model.backend, _cosines(alone, batched))
+
+
 def test_empty_input(int8_embedder):
     assert int8_embedder.encode([]).shape == (0, int8_embedder.dimension)
     assert int8_embedder.count_tokens([]) == []
@@ -78,6 +95,31 @@ def test_fingerprints_keep_backends_apart(torch_embedder, onnx_embedder, int8_em
     fingerprints = {torch_embedder.fingerprint, onnx_embedder.fingerprint, int8_embedder.fingerprint}
     assert len(fingerprints) == 3
     assert [e.describe()["backend"] for e in (torch_embedder, onnx_embedder, int8_embedder)] == ["torch", "onnx", "onnx-int8"]
+
+
+def test_an_index_of_vectors_run_otherwise_is_refused_and_rebuilt_anew(tmp_path, embedder):
+    """An index whose int8 vectors were embedded in batches (before each text ran alone) is not served with
+    today's vectors, and the message says what to run; a rebuild embeds every passage again."""
+    index_dir = tmp_path / "ix"
+    first = build_index([CORPUS], index_dir, embedder, log=lambda line: None)
+    # What a build of the batched int8 recorded: the fingerprint of its export alone.
+    batched = export_fingerprint(embedder._model_fingerprint, embedder.backend)
+    assert batched != embedder.fingerprint
+    path = index_dir / "current" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["recipe"]["model"]["fingerprint"] = batched
+    rewrite_manifest(path, manifest)
+    shutil.rmtree(index_dir / "cache")  # its vectors were keyed by the new fingerprint
+    message = r"another version of medsearch .* rebuild it: `python -m indexer build SOURCE\.\.\. --index "
+    with pytest.raises(IndexIncompatible, match=message):
+        SearchIndex.open(index_dir, model=embedder.describe())
+    from search_app import create_app
+
+    with pytest.raises(IndexIncompatible, match=message):
+        create_app({"index": str(index_dir)})
+    again = build_index([CORPUS], index_dir, embedder, log=lambda line: None)
+    assert again.published and again.carried == 0 and again.embedded == first.embedded
+    assert len(SearchIndex.open(index_dir, model=embedder.describe())) == first.passages
 
 
 def test_build_with_int8_then_serve_it(tmp_path, model_cache, torch_embedder, int8_embedder, monkeypatch):

