@@ -1,4 +1,4 @@
-"""The Ray engine: a Ray Data build is the local build; incremental, resumable, fault tolerant; joins a cluster.
+"""The Ray engine: a Ray build is the local build; incremental, resumable, fault tolerant; joins a cluster.
 
 Tests that need Ray are skipped, saying how to install it, where it is missing. Most share one
 local Ray of two CPUs (each engine joins it and leaves it running); the command-line tests start
@@ -35,7 +35,6 @@ from .conftest import CORPUS, ROOT
 
 try:
     import ray
-    import ray.data  # noqa: F401
 
     from indexer.engines import ray_engine
     from indexer.engines.ray_engine import RayEngine
@@ -147,19 +146,6 @@ def test_an_incremental_ray_build_embeds_what_a_local_one_does(tmp_path, embedde
     embedded, from_cache, carried = counts["ray"][1]
     assert 0 < embedded < carried and from_cache >= 0
     assert manifests.read(tmp_path / "ray" / "current").engine == "ray"
-
-
-@needs_ray
-def test_every_block_holds_texts_of_every_length():
-    """Cut into blocks as Ray Data cuts a list, the striped rows give each block long and short texts alike."""
-    rows = [(bytes([n]), "x" * n) for n in range(1, 101)]  # lengths 1 to 100
-    blocks = 4
-    laid = ray_engine.striped(rows, blocks)
-    assert sorted(laid) == sorted(rows)  # every text once
-    cut = [laid[b * 25:(b + 1) * 25] for b in range(blocks)]
-    lengths = [sum(len(text) for _, text in block) for block in cut]
-    assert max(lengths) - min(lengths) <= 100 // blocks * blocks  # within one stripe's step, not 25 x longer
-    assert all(max(len(t) for _, t in block) >= 97 and min(len(t) for _, t in block) <= 4 for block in cut)
 
 
 @needs_ray

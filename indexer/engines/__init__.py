@@ -7,11 +7,11 @@ recipe that decides whether a build is up to date.
 
 Two calls make an engine: ``prepare(texts, cache, report)`` sees every text of the passages
 the build will embed before the build writes anything, and may fill the embedding cache
-with their vectors ahead of it (the Ray engine does: one Ray Data job over all of them);
+with their vectors ahead of it (the Ray engine does: one job of Ray actors over all of them);
 ``encode(texts)`` embeds the texts of one window that the cache still lacks (the local engine
 does all its work there, one window at a time, as builds always have).
 
-Modules: ``local`` (the embedder of this process), ``ray_engine`` (Ray Data; optional, from
+Modules: ``local`` (the embedder of this process), ``ray_engine`` (Ray actors; optional, from
 ``requirements-ray.txt``).
 """
 from __future__ import annotations
@@ -65,7 +65,6 @@ def check_engine(name: str, backend: str) -> None:
         return
     try:
         import ray  # noqa: F401
-        import ray.data  # noqa: F401
     except ImportError:
         raise RayNotInstalled(f"--engine ray needs Ray, which is not installed here: install it with "
                               f"`{RAY_INSTALL}` (or build with --engine local)") from None

@@ -1,19 +1,26 @@
-"""The Ray engine: the passages a build must embed go through a Ray Data job, one model load per actor.
+"""The Ray engine: the passages a build must embed go to a pool of Ray actors, one model load per actor.
 
-``prepare`` reads the text of every passage the build will embed, keeps those the embedding
-cache lacks (each text once) and runs them through ``map_batches`` over ``_EmbedActor`` in a
-fixed pool of actors. The model is the ONNX export the driver's ``Embedder`` already made (once,
-in the model cache): its files are put into the object store once and every actor loads its
-session from those bytes, so no actor exports, downloads or reads the model cache. Vectors stream
-back to the driver (``iter_batches``) and go into the embedding cache, committed batch by batch:
-a job that dies keeps what came back, and the next run embeds only the rest. The build then finds
-every vector in the cache and writes cache, store, catalog, BM25 and manifest, and publishes,
-exactly as a local build does.
+``prepare`` reads the text of every passage the build will embed, as the build plans them, and
+keeps those the embedding cache lacks. The first it lacks starts Ray and the pool (one single-
+threaded actor per CPU of the cluster, spread over its nodes); the actors load the model while the
+driver reads on, and embed each call of texts as it is handed over, so that reading the plan and
+embedding overlap. The model is the ONNX export the driver's ``Embedder`` already made (once, in
+the model cache): its files are put into the object store once and every actor loads its session
+from those bytes, so no actor exports, downloads or reads the model cache. Vectors come back to the
+driver call by call and go into the embedding cache, committed as they come: a job that dies keeps
+what came back, and the next run embeds only the rest. The build then finds every vector in the
+cache and writes cache, store, catalog, BM25 and manifest, and publishes, exactly as a local build
+does.
+
+Plain actors, not Ray Data: the job is one flat map over texts the driver holds, which Ray Data
+served with a scheduling loop in the driver and three actors of its own, taking CPU from the actors
+on the cores they share, and with a list that had to be complete before its job could start
+(bench/README.md, "Batch embedding on Ray").
 
 Without an address a local Ray limited to this machine's cores is started (no dashboard, worker
 logs kept in Ray's session directory, not on the terminal) and shut down by ``close``; with one,
 the engine joins that cluster and only disconnects. Actors that die are restarted and their
-batches retried by Ray (``MAX_RESTARTS``, ``MAX_TASK_RETRIES``); a job that still fails raises
+calls retried by Ray (``MAX_RESTARTS``, ``MAX_TASK_RETRIES``); a job that still fails raises
 ``EngineFailed`` with the reason, before anything is published.
 """
 from __future__ import annotations
@@ -26,7 +33,7 @@ import socket
 import sys
 import tempfile
 import time
-import warnings
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,8 +41,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import ray
-import ray.data
-from ray.util.annotations import RayDeprecationWarning
 
 from .. import offline
 from . import EngineFailed, check_engine
@@ -45,13 +50,14 @@ if TYPE_CHECKING:
     from ..embedding import Embedder
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # indexer/, shipped to the workers as a py_module
-BATCH_ROWS = 256          # texts per actor call (each call sorts its texts by length and pads per model batch)
-SEGMENT_ROWS = 100_000    # texts per Ray Data job: bounds the driver's memory; each job starts its pool again
-CHECK_ROWS = 1024         # texts looked up in the cache at once
+BATCH_ROWS = 64           # texts per actor call: seconds of one CPU, so that the job's tail (one call) is short
+QUEUED = 2                # calls an actor holds: one running, the next waiting, so it never waits on the driver
+PENDING_ROWS = 100_000    # texts the driver holds for the actors before it stops reading the plan (its memory)
+CHECK_ROWS = 256          # texts looked up in the cache at once (and how often the driver hands calls out)
 MAX_RESTARTS = 3          # an actor that dies is started again this often ...
-MAX_TASK_RETRIES = 3      # ... and the batch it held is retried this often, before the job fails
+MAX_TASK_RETRIES = 3      # ... and the call it held is retried this often, before the job fails
 LOCAL_OBJECT_STORE = 1 << 30  # bytes of the object store of a local Ray (spills to disk beyond)
-_RAY_LOGGERS = ("ray", "ray.data", "ray.train", "ray.tune")
+_RAY_LOGGERS = ("ray",)
 
 
 def _cpus_here() -> int:
@@ -76,7 +82,7 @@ def _quiet_native_stderr() -> Iterator[None]:
     """Silence what Ray's C++ core writes to file descriptor 2; Python's own stderr stays the terminal.
 
     Ray's core worker prints some lines of its own straight to descriptor 2 (for instance that a
-    restartable actor has constructor arguments in the object store, as every Ray Data actor has);
+    restartable actor has constructor arguments in the object store, as every actor of a job has);
     they are in its log file in Ray's session directory (``/tmp/ray/session_*/logs``) as well.
     """
     saved_fd = os.dup(2)
@@ -119,7 +125,9 @@ def connect(address: str = "", cpus: int | None = None) -> bool:
     """
     if ray.is_initialized():
         return False
-    offline.apply()  # no usage statistics (RAY_USAGE_STATS_ENABLED=0), and a local Ray's workers inherit it all
+    # No usage statistics (RAY_USAGE_STATS_ENABLED=0), and a local Ray's workers inherit it all. Importing indexer
+    # set it already; not offline.apply(), which would warn that the driver's own model imported onnxruntime.
+    os.environ.update(offline.ENVIRONMENT)
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     if address:  # a cluster's workers were started elsewhere: they are told to keep quiet too
         options["runtime_env"] = {"py_modules": [str(PACKAGE_DIR)], "env_vars": dict(offline.ENVIRONMENT)}
@@ -145,9 +153,6 @@ def connect(address: str = "", cpus: int | None = None) -> bool:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = saved_path
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
     return True
 
 
@@ -183,38 +188,38 @@ def _probe(address: str, where: str, timeout: float = 10.0) -> None:
 
 
 class _EmbedActor:
-    """One Ray Data actor: the model loaded once from the bytes the driver shipped, then batch after batch."""
+    """One actor: the model loaded once from the bytes the driver shipped, then call after call."""
 
-    def __init__(self, model: list, export: dict[str, Any], threads: int, batch_size: int,
+    def __init__(self, model: dict[str, bytes], export: dict[str, Any], threads: int, batch_size: int,
                  crash_file: str | None = None):
         os.environ["OMP_NUM_THREADS"] = str(threads)  # ONNX Runtime's threads: the CPUs this actor reserved
         from indexer.embedding.runtimes import OnnxModel
 
-        files: dict[str, bytes] = ray.get(model[0])  # a list, so that Ray hands the reference over unresolved
         with tempfile.TemporaryDirectory(prefix="medsearch-model-") as directory:
-            for name, data in files.items():
+            for name, data in model.items():
                 (Path(directory) / name).write_bytes(data)
             self.model = OnnxModel(Path(directory), export)  # session and tokenizer now live in memory
         self.batch_size = batch_size
         self.crash_file = crash_file
+        self.node = ray.get_runtime_context().get_node_id()
         self.loaded_at = time.time()  # wall clock: when this actor was ready (the driver measures its start-up)
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def embed(self, texts: list[str]) -> tuple[np.ndarray, int, float, float, str]:
+        """The texts' vectors, their tokens as the report counts them, and for the driver's figures: when this
+        actor was ready, how long this call kept it busy, and its node."""
         began = time.time()
-        texts = [str(t) for t in batch["text"]]
         if self.crash_file:
             _maybe_crash(self.crash_file, texts)
         vectors = self.model.encode(texts, self.batch_size)
-        # When this actor was ready, and how long this call kept it busy: the driver's measure of idle actors.
-        return {"key": batch["key"], "vector": vectors, "loaded_at": np.full(len(texts), self.loaded_at),
-                "busy": np.full(len(texts), (time.time() - began) / len(texts))}
+        tokens = sum(min(n + 2, self.model.max_seq_length) for n in self.model.count_tokens(texts))
+        return vectors, tokens, self.loaded_at, time.time() - began, self.node
 
 
 def _maybe_crash(path: str, texts: Sequence[str]) -> None:
     """Fault injection for the tests: the actor process dies as a crashed or killed one would.
 
     The file holds ``once`` (the first actor to read it removes it and dies) or a text: every
-    batch with a passage containing that text kills its actor (an empty file: every batch).
+    call with a passage containing that text kills its actor (an empty file: every call).
     """
     try:
         mode = Path(path).read_text(encoding="utf-8")
@@ -230,26 +235,132 @@ def _maybe_crash(path: str, texts: Sequence[str]) -> None:
         os._exit(1)
 
 
-def striped(rows: list[tuple[bytes, str]], blocks: int) -> list[tuple[bytes, str]]:
-    """``rows`` longest first, then dealt into ``blocks`` equal stripes laid end to end.
+class _Job:
+    """A pool of actors embedding texts as the driver hands them over; every call's vectors go into the cache.
 
-    Ray Data cuts the list into ``blocks`` contiguous blocks (one per actor call), and hands an actor
-    several at once: cut from a list sorted by length, one actor could be given all the long texts and
-    the other all the short, and wait for it at the end. Dealt, every block holds texts of every length
-    (each call still sorts its own by length and pads per model batch), so every call costs about the same.
+    The actors are created first and load the model while the driver goes on reading the build's plan.
+    Each actor holds ``QUEUED`` calls (one running, the next waiting), so it never waits on the driver;
+    texts are handed out in calls of ``batch_rows``, and once the plan is read, the rest is shared out in
+    smaller calls so that the actors end together.
     """
-    ordered = sorted(rows, key=lambda item: -len(item[1]))
-    return [ordered[i] for b in range(blocks) for i in range(b, len(ordered), blocks)]
+
+    def __init__(self, engine: RayEngine, cache: EmbeddingCache, report):
+        self.engine, self.cache, self.report = engine, cache, report
+        self.started, self.started_at = time.perf_counter(), time.time()
+        actors, threads = engine._plan_pool()
+        engine.pool = (actors, threads)
+        options = {"num_cpus": threads, "max_restarts": MAX_RESTARTS, "max_task_retries": MAX_TASK_RETRIES,
+                   "scheduling_strategy": "SPREAD"}  # on a cluster, actors on every node before two on one
+        actor_class: Any = ray.remote(_EmbedActor).options(**options)
+        # The model's files go as an object reference: each actor (and each restart) reads them from the object store.
+        self.actors: list[Any] = [actor_class.remote(engine._model_ref, engine._export, threads, engine.embedder.batch_size,
+                                          engine.crash_file) for _ in range(actors)]
+        self.queued = [0] * actors
+        self.waiting: deque[tuple[bytes, str]] = deque()
+        self.running: dict[Any, tuple[int, list[bytes]]] = {}  # object ref of a call -> (actor, its keys)
+        self.handed = self.done = self.tokens = 0
+        self.ready, self.busy = math.inf, 0.0
+        self.nodes: Counter[str] = Counter()
+        self.last_log = self.started
+        engine.log(f"ray: embedding on {actors} actor{'s' * (actors > 1)} of {threads} CPU{'s' * (threads > 1)}, "
+                   "as the build finds the passages to embed")
+
+    def add(self, rows: Sequence[tuple[bytes, str]]) -> None:
+        """Texts to embed; handed out at once where an actor has room, waited for when too many are held."""
+        self.waiting.extend(rows)
+        self.handed += len(rows)
+        self._send(final=False)
+        self._receive(timeout=0)
+        while len(self.waiting) >= self.engine.pending_rows:  # the driver's memory stays bounded
+            self._receive(timeout=None)
+            self._send(final=False)
+
+    def finish(self) -> None:
+        """Every text handed over embedded and in the cache."""
+        while self.waiting or self.running:
+            self._send(final=True)
+            self._receive(timeout=None)
+
+    def _send(self, final: bool) -> None:
+        for actor, queued in enumerate(self.queued):
+            while queued < QUEUED and self.waiting:
+                size = self.engine.batch_rows
+                if final:  # the last texts: an equal share for every actor, so that none is left waiting
+                    size = max(1, min(size, math.ceil(len(self.waiting) / len(self.actors))))
+                elif len(self.waiting) < size:
+                    return  # more texts are coming: wait for a whole call
+                rows = [self.waiting.popleft() for _ in range(min(size, len(self.waiting)))]
+                ref = self.actors[actor].embed.remote([text for _, text in rows])
+                self.running[ref] = (actor, [key for key, _ in rows])
+                queued += 1
+            self.queued[actor] = queued
+
+    def _receive(self, timeout: float | None) -> None:
+        """Store what came back (waiting for one call when ``timeout`` is None); fail on a call that failed."""
+        if not self.running:
+            return
+        ready, _ = ray.wait(list(self.running), num_returns=1, timeout=timeout)
+        if timeout is None:  # whatever else has come back meanwhile, too
+            ready = list(dict.fromkeys(ready + ray.wait(list(self.running), num_returns=len(self.running),
+                                                           timeout=0)[0]))
+        failure: BaseException | None = None
+        for ref in ready:
+            actor, keys = self.running.pop(ref)
+            self.queued[actor] -= 1
+            try:
+                vectors, tokens, loaded_at, busy, node = ray.get(ref)
+            except Exception as exc:  # an actor that died too often, a lost node, an error in the model
+                failure = failure or exc
+                continue
+            self.cache.put_many(keys, np.asarray(vectors, dtype=np.float32))
+            self.done += len(keys)
+            self.tokens += tokens
+            self.ready = min(self.ready, loaded_at)
+            self.busy += busy
+            self.nodes[node] += len(keys)
+        if failure is not None:
+            raise EngineFailed(f"the Ray embedding job failed ({_reason(failure)}); the {self.done} of {self.handed} "
+                               "passages that came back are in the embedding cache, so the next run embeds only "
+                               "the rest; nothing was published and the live index is untouched") from None
+        if time.perf_counter() - self.last_log >= 10:
+            self.last_log = time.perf_counter()
+            self.engine.log(f"ray: {self.done}/{self.handed} passages embedded, {self.last_log - self.started:.0f}s")
+
+    def close(self) -> None:
+        """Stop the actors (a joined cluster keeps none of them) and put the job's figures in the report."""
+        for actor in self.actors:
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone with its node: nothing left to stop
+                pass
+        seconds = time.perf_counter() - self.started
+        stages, report = self.report.stages, self.report
+        stages["ray_embed"] = stages.get("ray_embed", 0.0) + seconds
+        report.embed_seconds += seconds
+        report.tokens_embedded += self.tokens
+        self.engine.nodes = dict(self.nodes)
+        share = None
+        if self.ready < math.inf:  # job start to the first actor ready (process, imports, model): its start-up
+            stages["ray_actor_start"] = stages.get("ray_actor_start", 0.0) + self.ready - self.started_at
+            # Of the actors' time from the first one ready to the job's end, the share spent embedding.
+            span = len(self.actors) * max(time.time() - self.ready, 1e-9)
+            stages["ray_actor_busy"] = stages.get("ray_actor_busy", 0.0) + self.busy
+            share = stages["ray_actor_busy_share"] = round(min(self.busy / span, 1.0), 3)
+        nodes = ", ".join(f"{node[:8]} {count}" for node, count in sorted(self.nodes.items()))
+        self.engine.log(f"ray: {self.done} passages embedded in {seconds:.1f}s ({self.done / max(seconds, 1e-9):.1f}/s)"
+                        f" on {len(self.nodes)} node{'s' * (len(self.nodes) != 1)} ({nodes or 'none'})"
+                        + (f", actors busy {share:.0%} of the time after the first was ready" if share is not None
+                           else ""))
 
 
 class RayEngine:
-    """Embeds a build's missing passages on Ray Data; the build writes and publishes as it always does."""
+    """Embeds a build's missing passages on Ray actors; the build writes and publishes as it always does."""
 
     name = "ray"
 
     def __init__(self, embedder: Embedder, address: str = "", actors: int = 0,
                  log: Callable[[str], None] = lambda line: None, cpus: int | None = None,
-                 batch_rows: int = BATCH_ROWS, segment_rows: int = SEGMENT_ROWS, _crash_file: str | None = None):
+                 batch_rows: int = BATCH_ROWS, pending_rows: int = PENDING_ROWS, _crash_file: str | None = None):
         check_engine(self.name, embedder.backend)
         if actors < 0:
             raise EngineFailed(f"--ray-actors must be 0 (automatic: one actor per CPU) or more, not {actors}")
@@ -259,7 +370,7 @@ class RayEngine:
         self.log = log
         self.cpus = cpus or _cpus_here()
         self.batch_rows = batch_rows
-        self.segment_rows = segment_rows
+        self.pending_rows = pending_rows
         self.crash_file = _crash_file
         self._started = False      # a session this engine started (and must shut down)
         self._connected = False
@@ -267,6 +378,7 @@ class RayEngine:
         self._export: dict[str, Any] = {}
         self.start_seconds = 0.0
         self.pool: tuple[int, int] = (0, 0)  # (actors, CPUs each) of the last job
+        self.nodes: dict[str, int] = {}      # node id -> passages its actors embedded, in the last job
 
     # -- the Ray session ---------------------------------------------------------------------------------------
     def _connect(self, report) -> None:
@@ -318,85 +430,38 @@ class RayEngine:
     def prepare(self, texts: Iterable[str], cache: EmbeddingCache, report) -> int:
         """Embed on Ray every text the cache lacks, filling the cache as vectors come back; returns how many.
 
-        The build counts that many of its cache hits as embedded; ``report`` gets the time and tokens.
+        ``texts`` is read as the build plans it (each text once): the first that the cache lacks starts
+        Ray and the actors, which embed while the rest is read. The build counts that many of its cache
+        hits as embedded; ``report`` gets the time and tokens.
         """
-        embedded = 0
-        todo: dict[bytes, str] = {}  # each text once, however many passages share it
-        checking: list[tuple[bytes, str]] = []
+        job: _Job | None = None
+        checking: dict[bytes, str] = {}
 
         def check() -> None:
-            found = cache.get_many([key for key, _ in checking])
-            todo.update((key, text) for key, text in checking if key not in found)
+            nonlocal job
+            found = cache.get_many(list(checking))
+            missing = [(key, text) for key, text in checking.items() if key not in found]
             checking.clear()
+            if missing:
+                if job is None:
+                    self._connect(report)
+                    job = _Job(self, cache, report)
+                job.add(missing)
 
-        for text in texts:
-            checking.append((cache.key(text), text))
-            if len(checking) >= CHECK_ROWS:
-                check()
-            if len(todo) >= self.segment_rows:
-                embedded += self._embed(todo, cache, report)
-                todo = {}
-        check()
-        if todo:
-            embedded += self._embed(todo, cache, report)
-        return embedded
-
-    def _embed(self, todo: dict[bytes, str], cache: EmbeddingCache, report) -> int:
-        """One Ray Data job over ``todo`` (key -> text); every batch that comes back is committed to the cache."""
-        self._connect(report)
-        actors, threads = self._plan_pool()
-        started, started_at = time.perf_counter(), time.time()
-        # Every actor gets batches, however few the texts; one block per batch.
-        batch_rows = max(1, min(self.batch_rows, math.ceil(len(todo) / actors)))
-        blocks = math.ceil(len(todo) / batch_rows)
-        actors = min(actors, blocks)
-        self.pool = (actors, threads)
-        rows = striped(list(todo.items()), blocks)
-        dataset = ray.data.from_items([{"key": key, "text": text} for key, text in rows], override_num_blocks=blocks)
-        with warnings.catch_warnings():
-            # Ray 2.60 names no parameter for bounded restarts (its default, -1, retries a crashing batch for
-            # ever), so they go as remote args, which it marks deprecated for 2.64.
-            warnings.simplefilter("ignore", RayDeprecationWarning)
-            vectors = dataset.map_batches(
-                _EmbedActor, batch_size=batch_rows, batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=threads,
-                fn_constructor_kwargs={"model": [self._model_ref], "export": self._export, "threads": threads,
-                                       "batch_size": self.embedder.batch_size, "crash_file": self.crash_file},
-                max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES)
-        self.log(f"ray: embedding {len(rows)} passages on {actors} actor{'s' * (actors > 1)} "
-                 f"of {threads} CPU{'s' * (threads > 1)}")
-        done, last_log, ready, busy = 0, started, math.inf, 0.0
         try:
-            with _quiet_native_stderr():
-                for batch in vectors.iter_batches(batch_size=None, batch_format="numpy"):
-                    ready = min(ready, float(np.min(batch["loaded_at"])))
-                    busy += float(np.sum(batch["busy"]))
-                    keys = [bytes(k) for k in batch["key"]]
-                    cache.put_many(keys, np.asarray(batch["vector"], dtype=np.float32))
-                    done += len(keys)
-                    if time.perf_counter() - last_log >= 10:
-                        last_log = time.perf_counter()
-                        self.log(f"ray: {done}/{len(rows)} passages embedded, {last_log - started:.0f}s")
-        except Exception as exc:  # Ray's own errors: an actor that died too often, a lost node, a UDF error
-            raise EngineFailed(f"the Ray embedding job failed ({_reason(exc)}); the {done} of {len(rows)} passages "
-                               "that came back are in the embedding cache, so the next run embeds only the rest; "
-                               "nothing was published and the live index is untouched") from None
+            with _quiet_native_stderr():  # Ray's core writes notices (an actor restarted) to descriptor 2
+                for text in texts:
+                    checking[cache.key(text)] = text
+                    if len(checking) >= CHECK_ROWS:
+                        check()
+                check()
+                if job is None:
+                    return 0
+                job.finish()
+                return job.done
         finally:
-            seconds = time.perf_counter() - started
-            report.stages["ray_embed"] = report.stages.get("ray_embed", 0.0) + seconds
-            report.embed_seconds += seconds
-            if ready < math.inf:  # job start to the first actor ready (process, imports, model): its start-up
-                report.stages["ray_actor_start"] = report.stages.get("ray_actor_start", 0.0) + ready - started_at
-                # Of the actors' time from the first one ready to the job's end, the share spent embedding.
-                span = actors * max(time.time() - ready, 1e-9)
-                report.stages["ray_actor_busy"] = report.stages.get("ray_actor_busy", 0.0) + busy
-                report.stages["ray_actor_busy_share"] = round(min(busy / span, 1.0), 3)
-        report.tokens_embedded += sum(min(n + 2, self.embedder.max_seq_length)
-                                      for n in self.embedder.count_tokens([text for _, text in rows]))
-        share = report.stages.get("ray_actor_busy_share")
-        self.log(f"ray: {done} passages embedded in {seconds:.1f}s ({done / max(seconds, 1e-9):.1f}/s)"
-                 + (f", actors busy {share:.0%} of the time after the first was ready" if share is not None else ""))
-        return done
+            if job is not None:
+                job.close()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Texts the cache still lacks when the build reaches them (none after ``prepare``): embedded here."""
