@@ -206,11 +206,11 @@ def check(build_dir: Path, manifest: Manifest, model: dict[str, Any] | None = No
         if built.get("fingerprint") != model["fingerprint"] and built.get("backend") == model.get("backend") \
                 and built.get("name") == model["name"]:
             # The same settings, other vectors: other model files, or a medsearch that runs the backend otherwise.
-            raise IndexIncompatible(f"index {build_dir} was built with {model['name']} ({model.get('backend')}) as "
-                                    f"another version of medsearch or of the model ran it (vector fingerprint "
-                                    f"{str(built.get('fingerprint'))[:12]}, this one makes "
-                                    f"{str(model['fingerprint'])[:12]}): its passage vectors do not match this "
-                                    f"version's; {rebuild()} (every passage is embedded again)")
+            raise IndexIncompatible(f"index {build_dir} was built with model {model['name']} ({model.get('backend')}) "
+                                    f"but by another version of medsearch or of the model files, whose vectors "
+                                    f"differ (fingerprint {str(built.get('fingerprint'))[:12]}; this version makes "
+                                    f"{str(model['fingerprint'])[:12]}); {rebuild()} (every passage is embedded "
+                                    "again)")
         if built.get("fingerprint") != model["fingerprint"] or built.get("backend") != model.get("backend"):
             raise IndexIncompatible(f"index {build_dir} was built with model {built.get('name')} "
                                     f"({built.get('backend')}), not the configured {model['name']} "

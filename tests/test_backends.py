@@ -4,6 +4,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -83,6 +87,28 @@ def test_a_text_has_one_vector_whatever_it_is_embedded_with(embedder, onnx_embed
         reversed_ = model.encode(TEXTS[::-1])[::-1]
         for batched in (beside_long, reversed_):
             assert _cosines(alone, batched).min() >= 0.9999, (model.backend, _cosines(alone, batched))
+
+
+def _cached_vectors(index_dir) -> dict[bytes, np.ndarray]:
+    """Every vector of a build's embedding cache, by key (fingerprint and text)."""
+    with closing(sqlite3.connect(index_dir / "cache" / "embeddings.sqlite")) as db:
+        return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in db.execute("SELECT key, vector FROM vectors")}
+
+
+def test_a_ray_build_embeds_every_text_as_a_local_build_does(tmp_path):
+    """The default backend on the Ray engine (one actor, its texts over two threads) and locally: one vector a text."""
+    pytest.importorskip("ray", reason="Ray is not installed (install it with `pip install -r requirements-ray.txt`)")
+    two_cpus = sorted(os.sched_getaffinity(0))[:2]
+    for engine in ("local", "ray"):
+        done = subprocess.run([sys.executable, "-m", "indexer", "build", str(CORPUS), "--index", str(tmp_path / engine),
+                               "--engine", engine, "--ray-actors", "1"], capture_output=True, text=True, timeout=300,
+                              preexec_fn=lambda: os.sched_setaffinity(0, two_cpus))
+        assert done.returncode == 0, done.stderr
+    local, ray = _cached_vectors(tmp_path / "local"), _cached_vectors(tmp_path / "ray")
+    assert local.keys() == ray.keys() and len(local) > 20
+    keys = sorted(local)
+    cosines = _cosines(np.stack([local[k] for k in keys]), np.stack([ray[k] for k in keys]))
+    assert cosines.min() >= 0.9999, cosines.min()
 
 
 def test_empty_input(int8_embedder):

@@ -50,7 +50,8 @@ class TorchModel:
 class OnnxModel:
     """An exported transformer run by ONNX Runtime, with sentence-transformers' mean pooling and normalisation."""
 
-    def __init__(self, directory: Path, export: dict[str, Any]):
+    def __init__(self, directory: Path, export: dict[str, Any], batched: bool = False):
+        """``batched`` runs every backend in padded batches, as before RUN_ALONE (bench/batch_independence.py)."""
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -70,7 +71,7 @@ class OnnxModel:
         # OMP_NUM_THREADS bounds ONNX Runtime as it bounds torch: gunicorn sets 1, and with one thread no
         # thread pool exists that a fork of a preloaded app could leave behind.
         self.threads = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
-        self.alone = export.get("backend") in RUN_ALONE
+        self.alone = export.get("backend") in RUN_ALONE and not batched
         options = onnxruntime.SessionOptions()
         # Texts run alone are spread over Python threads sharing the one session (its run is thread-safe and
         # releases the GIL), each run on one thread: a batch of one keeps intra-op threads poorly busy. Those
