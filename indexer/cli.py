@@ -142,6 +142,9 @@ def _report_json(report) -> dict:
             "passages_embedded": report.embedded, "passages_from_cache": report.from_cache,
             "passages_carried_over": report.carried, "passages_sharing_a_text": report.shared,
             "label_headings": report.headings, "label_headings_embedded": report.headings_embedded,
+            "source_units": report.units, "source_units_reused": report.units_reused,
+            "source_units_parsed": report.units_parsed, "source_units_parsed_to_write": report.units_parsed_to_write,
+            "articles_copied": report.articles_copied,
             "seconds": round(report.seconds, 3), "stages": {k: round(v, 3) for k, v in report.stages.items()},
             "embed_seconds": round(report.embed_seconds, 3),
             "passages_per_second": round(report.passages_per_second, 2),
@@ -162,14 +165,16 @@ def _summarise(report) -> None:
     for item in report.warnings:
         out(f"warning {item.path}: {item.reason}", err=True)
     if report.up_to_date:
-        out(f"index {report.index_dir} is up to date (build {report.build_id}, {report.articles} articles); "
-            "nothing to do")
+        out(f"index {report.index_dir} is up to date (build {report.build_id}, {report.articles} articles; "
+            f"{report.units_parsed} of {report.units} source files or label zips parsed, the others known "
+            "unchanged); nothing to do")
     elif report.published:
         out(f"published build {report.build_id} to {report.index_dir}: {report.articles} articles, "
             f"{report.sections} sections, {report.passages} passages of {report.texts} distinct texts "
             f"({report.embedded} embedded, {report.from_cache} from the cache, {report.carried} carried over, "
             f"{report.shared} sharing a stored text; articles {report.added} new, "
-            f"{report.changed} changed, {report.removed} removed), {len(report.skipped)} skipped files, "
+            f"{report.changed} changed, {report.removed} removed; {report.articles_copied} copied unread from the "
+            f"live build), {len(report.skipped)} skipped files, "
             f"{report.seconds:.1f}s ({report.passages_per_second:.1f} passages/s embedding)")
     else:
         out(f"nothing published: {report.error or 'build failed'}; the live index is untouched", err=True)

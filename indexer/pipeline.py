@@ -26,15 +26,20 @@ from . import history as histories
 from . import lexicon as lexicons
 from . import manifest as manifests
 from .cache import EmbeddingCache
-from .catalog import Catalog, CatalogWriter
+from .carry import BuildCatalog, LivePassage, Row
+from .catalog import Catalog
 from .chunking import ChunkSettings, passages_for
 from .embedding import Embedder
 from .engines import Engine, LocalEngine
 from .errors import MedsearchError
 from .lexical import LexicalIndex, tokens
-from .models import Article, Passage
+from .models import Article, Passage, context_prefix
 from .settings import default
-from .sources import Skipped, iter_articles
+from .source_cache import FILE as SOURCE_CACHE
+from .source_cache import Seen, SourceCache, Yielded
+from .sources import Skipped
+from .sources.files import iter_units
+from .sources.units import Unit
 from .store import VectorStore, choose_factory
 from .texts import TextTable
 
@@ -70,6 +75,11 @@ class BuildReport:
     history: int = 0  # earlier versions of drug labels kept in the build's history (never searched)
     # What loading left out of an article that was kept (a link that is not http or https).
     warnings: list[Skipped] = field(default_factory=list)
+    units: int = 0                # parts of the sources read on their own (a file, a label's zip): ``sources/units.py``
+    units_reused: int = 0         # ... whose articles the scan took from the source cache, unparsed
+    units_parsed: int = 0         # ... parsed by the scan
+    units_parsed_to_write: int = 0  # ... parsed again to write their new or changed articles (or history)
+    articles_copied: int = 0      # unchanged articles whose rows the write copied from the live build, unparsed
     stages: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -118,53 +128,67 @@ class _Earlier:
     live: str = ""              # "current": the live build's indexed label; "history": the live build's history
 
 
-def _version(article: Article) -> int | None:
-    version = (article.meta or {}).get("version")
-    return version if isinstance(version, int) and not isinstance(version, bool) else None
+def _yielded(unit: Unit, cache: SourceCache | None, reuse: bool, report: BuildReport) -> list[Seen | Skipped]:
+    """What a unit yields, from the source cache when its bytes are known there (``reuse``), else by parsing it."""
+    report.units += 1
+    if reuse and cache is not None and unit.digest is not None:
+        known = cache.get(unit.path, unit.digest)
+        if known is not None and unit.reuse(known.unpacked):
+            report.units_reused += 1
+            return known.items
+    report.units_parsed += 1
+    items = [item if isinstance(item, Skipped) else Seen.of(item, manifests.fingerprint(item)) for item in unit.items()]
+    if cache is not None and unit.digest is not None and unit.cacheable:
+        cache.put(unit.path, unit.digest, Yielded(items, unit.unpacked))
+    return items
 
 
-def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes: int) -> dict[str, _Chosen]:
-    """First pass: which occurrence of each article id goes into the build.
+def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes: int,
+            cache: SourceCache | None = None, reuse: bool = False) -> tuple[dict[str, _Chosen], list[str | None]]:
+    """First pass: which occurrence of each article id goes into the build, and the digest of each unit read.
 
     The first occurrence of an id wins and later ones are skipped as duplicates, except between
     versions of one article (drug labels: one set id, integer ``meta["version"]``), where the
     highest version replaces the others wherever they come in the sources, and a copy with a
-    version replaces one without; each replaced one goes to ``report.replaced``.
+    version replaces one without; each replaced one goes to ``report.replaced``. A unit whose bytes
+    the source cache knows is not parsed (``reuse``); every unit parsed is recorded there.
     """
     chosen: dict[str, _Chosen] = {}
     versions: dict[str, dict[int, int]] = {}  # label id -> every whole-number version seen -> its first place
+    digests: list[str | None] = []
     ordinal = -1
-    for item in iter_articles(sources, max_source_bytes):
-        if isinstance(item, Skipped):
-            report.skipped.append(item)
-            continue
-        report.warnings += [Skipped(item.source_path, warning) for warning in item.warnings]
-        ordinal += 1
-        seen, version = chosen.get(item.id), _version(item)
-        if version is not None and histories.version_number(item) is not None:  # a label's version
-            versions.setdefault(item.id, {}).setdefault(version, ordinal)
-        # A copy without a readable version never beats one with a version, wherever it comes.
-        if seen is not None and seen.version is None and version is not None:
-            seen = None
-            report.replaced.append({"id": item.id, "version": None, "path": chosen[item.id].path,
-                                    "by_version": version, "by_path": item.source_path})
-        if seen is not None and (version is None or seen.version is None or version == seen.version):
-            report.skipped.append(Skipped(item.source_path, f"duplicate article id {item.id!r} "
-                                                            f"(first loaded from {seen.path})"))
-        elif seen is not None and version is not None and seen.version is not None and version < seen.version:
-            report.replaced.append({"id": item.id, "version": version, "path": item.source_path,
-                                    "by_version": seen.version, "by_path": seen.path})
-        else:
-            if seen is not None:
-                report.replaced.append({"id": item.id, "version": seen.version, "path": seen.path,
-                                        "by_version": version, "by_path": item.source_path})
-            chosen[item.id] = _Chosen(ordinal, version, item.source_path, manifests.fingerprint(item),
-                                      len(item.sections), label=(item.meta or {}).get("kind") == "label")
+    for unit in iter_units(sources, max_source_bytes):
+        digests.append(unit.digest)
+        for item in _yielded(unit, cache, reuse, report):
+            if isinstance(item, Skipped):
+                report.skipped.append(item)
+                continue
+            report.warnings += [Skipped(item.path, warning) for warning in item.warnings]
+            ordinal += 1
+            seen, version = chosen.get(item.id), item.version
+            if version is not None and item.label:  # a label's version
+                versions.setdefault(item.id, {}).setdefault(version, ordinal)
+            # A copy without a readable version never beats one with a version, wherever it comes.
+            if seen is not None and seen.version is None and version is not None:
+                seen = None
+                report.replaced.append({"id": item.id, "version": None, "path": chosen[item.id].path,
+                                        "by_version": version, "by_path": item.path})
+            if seen is not None and (version is None or seen.version is None or version == seen.version):
+                report.skipped.append(Skipped(item.path, f"duplicate article id {item.id!r} "
+                                                         f"(first loaded from {seen.path})"))
+            elif seen is not None and version is not None and seen.version is not None and version < seen.version:
+                report.replaced.append({"id": item.id, "version": version, "path": item.path,
+                                        "by_version": seen.version, "by_path": seen.path})
+            else:
+                if seen is not None:
+                    report.replaced.append({"id": item.id, "version": seen.version, "path": seen.path,
+                                            "by_version": version, "by_path": item.path})
+                chosen[item.id] = _Chosen(ordinal, version, item.path, item.fingerprint, item.sections, label=item.label)
     for article_id, seen_versions in versions.items():
         top = chosen[article_id]
         if top.label and top.version is not None:
             top.earlier.update({v: o for v, o in seen_versions.items() if v < top.version})
-    return chosen
+    return chosen, digests
 
 
 def _plan_history(chosen: dict[str, _Chosen], live: Path | None, keep: int) -> dict[str, tuple[_Earlier, ...]]:
@@ -208,19 +232,51 @@ def _same_history(plan: dict[str, tuple[_Earlier, ...]], live: Path) -> bool:
     return {a: [e.version for e in kept] for a, kept in plan.items()} == held
 
 
-def _chosen_articles(plan: BuildPlan, earlier: Callable[[Article], None] | None = None) -> Iterator[Article]:
+def _chosen_articles(plan: BuildPlan, earlier: Callable[[Article], None] | None = None,
+                     report: BuildReport | None = None) -> Iterator[Article | Seen]:
     """Second pass: the occurrences ``_choose`` picked, in source order; ``earlier`` gets the earlier versions
-    of labels that the plan keeps as history from the sources."""
+    of labels that the plan keeps as history from the sources.
+
+    A unit the source cache knows, none of whose articles is to be written anew or kept as history, is not
+    parsed: its chosen articles come as ``Seen``, to be copied from the live build (``plan.can_carry``).
+    """
     ordinal, chosen = -1, plan.chosen
     kept = {e.ordinal for versions in plan.history.values() for e in versions} if earlier is not None else set()
-    for item in iter_articles(plan.sources, plan.max_source_bytes):
-        if isinstance(item, Skipped):
-            continue
-        ordinal += 1
-        if item.id in chosen and chosen[item.id].ordinal == ordinal:
-            yield item
-        elif earlier is not None and ordinal in kept:
-            earlier(item)
+
+    def needed(article_id: str, at: int) -> bool:
+        """Whether the article at this place must be read: to be written anew, or kept as history."""
+        top = chosen.get(article_id)
+        return (top is not None and top.ordinal == at and not plan.can_carry(article_id)) or at in kept
+
+    units = 0
+    for unit in iter_units(plan.sources, plan.max_source_bytes):
+        units += 1
+        if units > len(plan.digests) or unit.digest != plan.digests[units - 1]:
+            raise MedsearchError(f"{unit.path} changed while the build was reading it; nothing was published: "
+                                 "run the build again once the sources are complete")
+        known = (plan.cache.get(unit.path, unit.digest) if plan.reuse and plan.cache is not None
+                 and unit.digest is not None else None)
+        if known is not None:
+            seen = [item for item in known.items if isinstance(item, Seen)]
+            if not any(needed(item.id, ordinal + 1 + i) for i, item in enumerate(seen)) and unit.reuse(known.unpacked):
+                for item in seen:
+                    ordinal += 1
+                    if item.id in chosen and chosen[item.id].ordinal == ordinal:
+                        yield item
+                continue
+        if report is not None:
+            report.units_parsed_to_write += 1
+        for parsed in unit.items():
+            if isinstance(parsed, Skipped):
+                continue
+            ordinal += 1
+            if parsed.id in chosen and chosen[parsed.id].ordinal == ordinal:
+                yield parsed
+            elif earlier is not None and ordinal in kept:
+                earlier(parsed)
+    if units != len(plan.digests):
+        raise MedsearchError("the sources changed while the build was reading them; nothing was published: "
+                             "run the build again once the sources are complete")
 
 
 def _replaced_in_live(live: Path, changed: list[str], chosen: dict[str, _Chosen]) -> list[dict]:
@@ -269,6 +325,9 @@ class BuildPlan:
     history: dict[str, tuple[_Earlier, ...]] = field(default_factory=dict)  # earlier label versions kept
     history_from: Path | None = None       # the live build, where history the sources lack is read
     max_source_bytes: int = default("max_source_bytes")  # as in the first pass, so both read the same
+    digests: list[str | None] = field(default_factory=list)  # of each unit, as the first pass read it
+    cache: SourceCache | None = None       # what units yielded: units it knows are parsed only when needed
+    reuse: bool = False                    # whether to trust it (not under --force)
 
     def can_carry(self, article_id: str) -> bool:
         return self.carry_from is not None and self.carried.get(article_id) == self.fingerprints[article_id]
@@ -294,9 +353,12 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
     chunking = chunking or ChunkSettings(max_seq_length=embedder.max_seq_length)
     engine = engine or LocalEngine(embedder)
     lock = publishing.lock(index_dir)
+    sources_cache: SourceCache | None = None
     try:
         publishing.discard_staging(index_dir)
-        chosen = _choose(sources, report, max_source_bytes)
+        sources_cache = SourceCache(index_dir / "cache" / SOURCE_CACHE)
+        chosen, digests = _choose(sources, report, max_source_bytes, sources_cache, reuse=not force)
+        sources_cache.commit()
         fingerprints = {article_id: c.fingerprint for article_id, c in chosen.items()}
         sections = sum(c.sections for c in chosen.values())
         report.stages["scan"] = time.perf_counter() - started
@@ -330,7 +392,8 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         plan = BuildPlan(sources, fingerprints, recipe, embedder, chunking, window,
                          carry_from=live[0] if carry and live is not None else None, carried=old_fingerprints if carry else {},
                          chosen=chosen, max_source_bytes=max_source_bytes, history=history,
-                         history_from=live[0] if live is not None else None)
+                         history_from=live[0] if live is not None else None, digests=digests,
+                         cache=sources_cache, reuse=not force)
         report.build_id = publishing.new_build_id()
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
         try:
@@ -364,7 +427,11 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
             report.warnings.append(Skipped(str(index_dir / publishing.BUILDS / name), f"old build not removed: {reason}"))
         return report
     finally:
-        lock.release()
+        try:
+            if sources_cache is not None:
+                sources_cache.close()
+        finally:
+            lock.release()
         report.seconds = time.perf_counter() - started
         report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -374,23 +441,27 @@ class _Pending:
 
     Each passage is placed on its text (``texts.py``): the first passage of a text brings its vector and
     BM25 document, later copies only point at it, so duplicates are never embedded, stored or indexed twice.
+    A passage carried from the live build (``LivePassage``) brings its text's vector from the live store; its
+    text's key is worked out once per text of the live build, not once per passage.
     """
 
-    def __init__(self, vectors: VectorStore, catalog: CatalogWriter, embedder: Embedder, cache: EmbeddingCache,
+    def __init__(self, vectors: VectorStore, catalog: BuildCatalog, embedder: Embedder, cache: EmbeddingCache,
                  report: BuildReport, on_flush: Callable[[int], None], window: int, engine: Engine | None = None,
-                 ahead: int = 0):
+                 ahead: int = 0, live_vectors: VectorStore | None = None):
         self.window = window
         self.engine = engine or LocalEngine(embedder)
         self.ahead = ahead  # cache hits still to be counted as embedded (the engine embedded them ahead)
-        self.items: list[tuple[Passage, np.ndarray | None, bool]] = []  # (passage, its vector if carried, carried)
+        self.items: list[Passage | LivePassage] = []
         self.vectors, self.catalog, self.embedder, self.cache = vectors, catalog, embedder, cache
+        self.live_vectors = live_vectors
         self.report, self.on_flush = report, on_flush
         self.lexical_docs: list[list[str]] = []
         self.texts = TextTable()
+        self.live_keys: dict[int, tuple[bytes, bytes]] = {}  # live text id -> (its key, digest of its stored text)
 
-    def add(self, passage: Passage, vector: np.ndarray | None = None, carried: bool = False) -> None:
-        """Queue a passage; ``vector``, when given, is the embedding of its own ``embed_text`` (carried over)."""
-        self.items.append((passage, vector, carried))
+    def add(self, passage: Passage | LivePassage) -> None:
+        """Queue a passage: one chunked now, or one of the live build carried over."""
+        self.items.append(passage)
         if len(self.items) >= self.window:
             self.flush()
 
@@ -403,43 +474,79 @@ class _Pending:
                                            for n in self.embedder.count_tokens(batch))
         return fresh
 
+    def _live_texts(self) -> dict[int, str]:
+        """The live texts of this window's carried passages whose key is not yet known (it is learnt here)."""
+        unknown = {p.text_id for p in self.items if isinstance(p, LivePassage) and p.text_id not in self.live_keys}
+        found = self.catalog.live_texts(sorted(unknown)) if unknown else {}
+        headings = {p.text_id: p.heading for p in self.items if isinstance(p, LivePassage) and p.text_id in unknown}
+        for text_id, text in found.items():
+            # Every passage of a live text has the same key (that is what shares a text), so any one's heading does.
+            self.live_keys[text_id] = (texts.key(headings[text_id], text), texts.digest(text))
+        return found
+
     def flush(self) -> None:
         if not self.items:
             return
-        placed: list[tuple[Passage, int, str | None]] = []
-        new: list[tuple[Passage, np.ndarray | None]] = []  # the first passage of each new text, in text order
-        for passage, vector, carried in self.items:
-            text_key, own = texts.key(passage.heading, passage.text), texts.digest(passage.text)
+        fetched = self._live_texts()
+
+        def live_text(text_id: int) -> str:
+            if text_id not in fetched:
+                fetched.update(self.catalog.live_texts([text_id]))
+            return fetched[text_id]
+
+        def own_text(p: Passage | LivePassage) -> str:
+            if isinstance(p, Passage):
+                return p.text
+            return p.own if p.own is not None else live_text(p.text_id)
+
+        rows: list[Row] = []
+        new: list[Passage | LivePassage] = []  # the first passage of each new text, in text order
+        for p in self.items:
+            carried = isinstance(p, LivePassage)
+            if isinstance(p, LivePassage):
+                text_key, stored = self.live_keys[p.text_id]
+                own = stored if p.own is None else texts.digest(p.own)
+            else:
+                text_key, own = texts.key(p.heading, p.text), texts.digest(p.text)
             known = self.texts.find(text_key)
             if known is None:
-                placed.append((passage, self.texts.add(text_key, own), None))
-                new.append((passage, vector))
-                self.report.carried += vector is not None
-            else:
-                placed.append((passage, known[0], None if known[1] == own else passage.text))
-                self.report.carried += carried
+                rows.append((p.id, p.article_id, p.section_id, p.ordinal, self.texts.add(text_key, own), None,
+                             own_text(p)))
+                new.append(p)
+            else:  # a copy keeps its own text only where its case or spacing differs from the text's
+                rows.append((p.id, p.article_id, p.section_id, p.ordinal, known[0],
+                             own_text(p) if known[1] != own else None, ""))
                 self.report.shared += not carried
-        missing = [i for i, (_, v) in enumerate(new) if v is None]
-        vectors: list[np.ndarray | None] = [v for _, v in new]
+            self.report.carried += carried
+        vectors: list[np.ndarray | None] = [None] * len(new)
+        live = [(i, p.text_id) for i, p in enumerate(new) if isinstance(p, LivePassage)]
+        if live:
+            if self.live_vectors is None:
+                raise MedsearchError("a passage was carried over without the live build's vectors")
+            found = self.live_vectors.vectors(np.array([text_id for _, text_id in live], dtype=np.int64))
+            for (i, _), vector in zip(live, found):
+                vectors[i] = vector
+        missing = [i for i, p in enumerate(new) if isinstance(p, Passage)]
         if missing:
-            embed_texts = [new[i][0].embed_text for i in missing]
+            embed_texts = [p.embed_text for p in new if isinstance(p, Passage)]
             keys = [self.cache.key(text) for text in embed_texts]
-            found, todo = self.cache.fill(keys, embed_texts, self._encode)
+            cached, todo = self.cache.fill(keys, embed_texts, self._encode)
             for i, key in zip(missing, keys):
-                vectors[i] = found[key]
+                vectors[i] = cached[key]
             hits = len(missing) - len(todo)
             ahead, self.ahead = min(hits, self.ahead), self.ahead - min(hits, self.ahead)
             self.report.embedded += len(todo) + ahead
             self.report.from_cache += hits - ahead
         if new:
             self.vectors.add(np.stack([v for v in vectors if v is not None]))  # every one is found by now
-        self.catalog.add_passages(placed)
-        self.lexical_docs.extend(tokens(p.embed_text) or ["\0"] for p, _ in new)
-        self.on_flush(len(placed))
+        self.catalog.add_rows(rows)
+        self.lexical_docs.extend(tokens(p.embed_text if isinstance(p, Passage) else
+                                        context_prefix(p.title, p.heading) + own_text(p)) or ["\0"] for p in new)
+        self.on_flush(len(rows))
         self.items = []
 
 
-def _carry_history(plan: BuildPlan, catalog: CatalogWriter) -> None:
+def _carry_history(plan: BuildPlan, catalog: BuildCatalog) -> None:
     """Write the history versions the sources lack from the live build."""
     from_live = [(article_id, e) for article_id, kept in plan.history.items() for e in kept if e.ordinal is None]
     if from_live and plan.history_from is not None:
@@ -468,6 +575,8 @@ def _fresh_passages(plan: BuildPlan) -> Iterator[Passage]:
             if old is not None and plan.can_carry(article.id):  # carried texts come first where they come first
                 seen.update(texts.key(p.heading, p.text) for p, _ in old.passages_to_carry(article.id))
                 continue
+            if isinstance(article, Seen):  # never: an article is left unread only when it is carried
+                raise MedsearchError(f"article {article.id} was not read from {article.path}")
             for passage in passages_for(article, plan.chunking, plan.embedder.count_tokens):
                 text_key = texts.key(passage.heading, passage.text)
                 if text_key not in seen:
@@ -484,10 +593,9 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
     """Write the catalog, vectors, BM25 and lexicon of ``plan`` into ``staging``; returns the vector store's description."""
     stage = time.perf_counter()
     embedder = plan.embedder
-    catalog = CatalogWriter(staging / manifests.CATALOG)
-    vectors = VectorStore.create(embedder.dimension, plan.recipe.faiss_factory)
     carry_from = plan.carry_from
-    old_catalog = Catalog(carry_from / manifests.CATALOG) if carry_from else None
+    catalog = BuildCatalog(staging / manifests.CATALOG, carry_from / manifests.CATALOG if carry_from else None)
+    vectors = VectorStore.create(embedder.dimension, plan.recipe.faiss_factory)
     old_vectors = VectorStore.load(carry_from / manifests.VECTORS, "") if carry_from else None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=report.articles, unit="article", disable=not show, file=sys.stderr)
@@ -499,7 +607,7 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
             log(f"indexed {done['passages']} passages ({report.embedded} embedded, {report.reused} reused), "
                 f"{done['articles']}/{report.articles} articles, {time.perf_counter() - stage:.0f}s")
 
-    pending = _Pending(vectors, catalog, embedder, cache, report, on_flush, plan.window, engine, ahead)
+    pending = _Pending(vectors, catalog, embedder, cache, report, on_flush, plan.window, engine, ahead, old_vectors)
     names: dict[str, set[str]] = {}
     log(f"indexing {report.articles} articles: {report.added} new, {report.changed} changed, "
         f"{report.unchanged} unchanged, {report.removed} removed")
@@ -509,9 +617,18 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
         if version is not None:
             catalog.add_history(version)
 
-    for article in _chosen_articles(plan, keep_earlier):
-        fingerprint = plan.fingerprints[article.id]
-        catalog.add_article(article, fingerprint)
+    for item in _chosen_articles(plan, keep_earlier, report):
+        if isinstance(item, Seen):  # unchanged, its source unread: copied from the live build
+            if carry_from is None or not plan.can_carry(item.id):
+                raise MedsearchError(f"article {item.id} was not read from {item.path}, yet the live build cannot "
+                                     "give it")
+            article = catalog.copy_article(item.id, item.path)
+            if article is None:
+                raise MedsearchError(f"article {item.id} is missing from the live build's catalog {carry_from}; "
+                                     "rebuild with --force")
+        else:
+            article = item
+            catalog.add_article(article, plan.fingerprints[article.id])
         for name in lexicons.article_names(article):
             names.setdefault(name, set()).add(article.id)
         respelt = lexicons.respellings(article)
@@ -519,13 +636,11 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
             report.respelt[article.id] = respelt
             log(f"article {article.id}: title read as naming " + ", ".join(
                 f"{right} (spelt {wrong!r})" for wrong, right in respelt.items()))
-        if old_catalog is not None and old_vectors is not None and plan.can_carry(article.id):
+        if carry_from is not None and plan.can_carry(article.id):
             # Each passage brings its text's vector along, whichever copy it was embedded from: a label whose
             # repackaged copy is removed (or came first) is not embedded again.
-            carried = old_catalog.passages_to_carry(article.id)
-            old = old_vectors.vectors(np.array([text_id for _, text_id in carried], dtype=np.int64))
-            for (passage, _), vector in zip(carried, old):
-                pending.add(passage, vector, carried=True)
+            for carried in catalog.live_passages(article.id, article.title):
+                pending.add(carried)
         else:
             for passage in passages_for(article, plan.chunking, embedder.count_tokens):
                 pending.add(passage)
@@ -539,9 +654,8 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
     report.stages["chunk_embed_write"] = time.perf_counter() - stage
     stage = time.perf_counter()
     vectors.save(staging / manifests.VECTORS)
+    report.articles_copied = catalog.copied
     catalog.close()
-    if old_catalog is not None:
-        old_catalog.close()
     LexicalIndex.build_from_tokens(pending.lexical_docs).save(staging / manifests.BM25_DIR)
     lexicons.save({"names": {n: sorted(ids) for n, ids in sorted(names.items())}}, staging / manifests.LEXICON)
     report.stages["lexical_and_save"] = time.perf_counter() - stage

@@ -11,11 +11,14 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from indexer.errors import BadArticle
 from indexer.models import Article, Section
 from indexer.urls import describe_unsafe, safe_http_url
+
+if TYPE_CHECKING:
+    from .units import Unit
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class StreamLoader:
     """
 
     load: Callable[[Path, BinaryIO, int], Iterable[Article | Skipped]]
+    # A format whose parts can be read, and fingerprinted, before they are parsed (DailyMed's zip of label zips)
+    # also gives them: ``units(path, binary_file, max_bytes)`` yields ``units.Unit``s.
+    units: Callable[[Path, BinaryIO, int], Iterable[Unit]] | None = None
 
 
 NO_TEXT = "no article text found"

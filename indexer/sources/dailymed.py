@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,6 +32,7 @@ from indexer.models import Article
 from .assemble import Skipped, one_line
 from .jsonstream import size_text
 from .spl import load_spl
+from .units import Budget, Unit, digest
 
 UNZIP_FACTOR = 16
 # One label's zip or XML: the largest SPL documents are a few MB; pictures are skipped unread.
@@ -39,24 +41,17 @@ _BROKEN = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImple
            ValueError)
 
 
-class _Budget:
-    """What may still be unpacked from one outer zip; each read takes from it."""
-
-    def __init__(self, total: int, why: str):
-        self.left = total
-        self.why = why
-
-    def read(self, archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytes:
-        """A member's bytes, refused past ``limit`` or past what the outer zip may still unpack."""
-        most = min(limit, self.left)
-        if member.file_size > most:
-            raise _Over(member.file_size, limit if limit <= self.left else None)
-        with archive.open(member) as fh:
-            data = fh.read(most + 1)
-        if len(data) > most:  # the declared size lied
-            raise _Over(len(data), limit if limit <= self.left else None)
-        self.left -= len(data)
-        return data
+def _read(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int, budget: Budget) -> bytes:
+    """A member's bytes, refused past ``limit`` or past what the outer zip may still unpack."""
+    most = min(limit, budget.left)
+    if member.file_size > most:
+        raise _Over(member.file_size, limit if limit <= budget.left else None)
+    with archive.open(member) as fh:
+        data = fh.read(most + 1)
+    if len(data) > most:  # the declared size lied
+        raise _Over(len(data), limit if limit <= budget.left else None)
+    budget.left -= len(data)
+    return data
 
 
 class _Over(Exception):
@@ -71,50 +66,84 @@ def _decode(data: bytes, where: str) -> str:
         raise BadArticle(where, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _labels_in(archive: zipfile.ZipFile, where: str, budget: _Budget, depth: int) -> Iterator[Article | Skipped]:
-    """The labels of one zip: its SPL XML documents, and (at the top only) the labels of its inner zips."""
-    found = False
+def _too_big(at: str, exc: _Over, budget: Budget) -> Skipped:
+    """Why a member over a bound was not read; past the zip's budget, nothing after it is read either."""
+    if exc.limit is not None:
+        return Skipped(at, f"{size_text(exc.size)} unpacked, over the {size_text(exc.limit)} one label's "
+                           "zip or document may be")
+    budget.left, budget.exhausted = 0, True
+    return Skipped(at, f"{budget.why}; this member and the rest of the zip were not read")
+
+
+def _members(archive: zipfile.ZipFile) -> Iterator[zipfile.ZipInfo]:
+    """The members of a zip that may hold labels: SPL documents and (at the top) label zips; pictures left out."""
     for member in archive.infolist():
-        name = member.filename
-        lower = name.lower()
-        if member.is_dir() or not lower.endswith((".xml", ".zip")):
-            continue  # images and anything else a label's zip carries
-        at = f"{where}!{name}"
-        if lower.endswith(".zip") and depth > 0:
-            yield Skipped(at, "a zip inside a label's zip is not read (DailyMed's files are zips of zips at most)")
-            continue
-        found = True
+        if not member.is_dir() and member.filename.lower().endswith((".xml", ".zip")):
+            yield member
+
+
+def _label(at: str, data: bytes, budget: Budget) -> Iterator[Article | Skipped]:
+    """The labels of one member of a release zip: an SPL document, or one label's zip and the documents in it."""
+    if at.lower().endswith(".xml"):
         try:
-            data = budget.read(archive, member, MAX_LABEL_ZIP_BYTES)
-            if lower.endswith(".xml"):
-                yield from load_spl(Path(at), _decode(data, at))
-            else:
-                with zipfile.ZipFile(io.BytesIO(data)) as inner:
-                    yield from _labels_in(inner, at, budget, depth + 1)
-        except BadArticle as exc:
-            yield Skipped(exc.path, exc.reason)
-        except _Over as exc:
-            if exc.limit is not None:
-                yield Skipped(at, f"{size_text(exc.size)} unpacked, over the {size_text(exc.limit)} one label's "
-                                  "zip or document may be")
-                continue
-            yield Skipped(at, f"{budget.why}; this member and the rest of the zip were not read")
-            budget.left = 0
-            return
-        except _BROKEN as exc:  # a corrupt, encrypted or oddly compressed member; the others still load
+            yield from load_spl(Path(at), _decode(data, at))
+        except _BROKEN as exc:
             yield Skipped(at, f"unreadable zip member ({one_line(str(exc))[:200]})")
-    if not found and depth == 0:
-        raise BadArticle(where, "zip holds no SPL .xml document and no label zip (expected DailyMed's zip of "
-                                "label zips, or one label's zip)")
+        return
+    try:
+        inner = zipfile.ZipFile(io.BytesIO(data))
+    except _BROKEN as exc:
+        yield Skipped(at, f"unreadable zip member ({one_line(str(exc))[:200]})")
+        return
+    with inner:
+        for member in _members(inner):
+            where = f"{at}!{member.filename}"
+            if member.filename.lower().endswith(".zip"):
+                yield Skipped(where, "a zip inside a label's zip is not read (DailyMed's files are zips of zips at most)")
+                continue
+            try:
+                yield from load_spl(Path(where), _decode(_read(inner, member, MAX_LABEL_ZIP_BYTES, budget), where))
+            except BadArticle as exc:
+                yield Skipped(exc.path, exc.reason)
+            except _Over as exc:
+                yield _too_big(where, exc, budget)
+                if budget.exhausted:
+                    return
+            except _BROKEN as exc:  # a corrupt, encrypted or oddly compressed member; the others still load
+                yield Skipped(where, f"unreadable zip member ({one_line(str(exc))[:200]})")
 
 
-def load_dailymed_zip(path: Path, raw: BinaryIO, max_bytes: int) -> Iterator[Article | Skipped]:
-    """Labels of a DailyMed release or update zip (a zip of label zips), or of one label's zip."""
-    why = (f"the zip unpacks to more than {size_text(UNZIP_FACTOR * max_bytes)} ({UNZIP_FACTOR} x "
-           "max_source_bytes, MEDSEARCH_MAX_SOURCE_BYTES)")
+def dailymed_units(path: Path, raw: BinaryIO, max_bytes: int) -> Iterator[Unit]:
+    """The units of a DailyMed release or update zip (a zip of label zips), or of one label's zip: one a member,
+    each read (and fingerprinted) before it is parsed."""
+    budget = Budget(UNZIP_FACTOR * max_bytes, f"the zip unpacks to more than {size_text(UNZIP_FACTOR * max_bytes)} "
+                                              f"({UNZIP_FACTOR} x max_source_bytes, MEDSEARCH_MAX_SOURCE_BYTES)")
     try:
         archive = zipfile.ZipFile(raw)
     except _BROKEN as exc:
         raise BadArticle(str(path), f"not a readable zip file ({one_line(str(exc))[:200]})") from None
+    found = False
     with archive:
-        yield from _labels_in(archive, str(path), _Budget(UNZIP_FACTOR * max_bytes, why), 0)
+        for member in _members(archive):
+            found = True
+            at = f"{path}!{member.filename}"
+            try:
+                data = _read(archive, member, MAX_LABEL_ZIP_BYTES, budget)
+            except _Over as exc:
+                yield Unit.failed(_too_big(at, exc, budget))
+                if budget.exhausted:
+                    return
+                continue
+            except _BROKEN as exc:
+                yield Unit.failed(Skipped(at, f"unreadable zip member ({one_line(str(exc))[:200]})"))
+                continue
+            yield Unit(at, digest(data), partial(_label, at, data, budget), budget)
+    if not found:
+        raise BadArticle(str(path), "zip holds no SPL .xml document and no label zip (expected DailyMed's zip of "
+                                    "label zips, or one label's zip)")
+
+
+def load_dailymed_zip(path: Path, raw: BinaryIO, max_bytes: int) -> Iterator[Article | Skipped]:
+    """Labels of a DailyMed release or update zip (a zip of label zips), or of one label's zip."""
+    for unit in dailymed_units(path, raw, max_bytes):
+        yield from unit.items()

@@ -11,11 +11,11 @@ UTF-8 or holds a newline cannot break a report or forge a line of it.
 from __future__ import annotations
 
 import codecs
-import dataclasses
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,8 +23,8 @@ from indexer.errors import BadArticle
 from indexer.models import Article
 from indexer.settings import default as setting_default
 
-from .assemble import Loader, Skipped, StreamLoader, not_text, printable
-from .dailymed import load_dailymed_zip
+from .assemble import Loader, Skipped, StreamLoader, printable
+from .dailymed import dailymed_units, load_dailymed_zip
 from .html import load_html
 from .jsonl import load_jsonl
 from .jsonstream import size_text
@@ -32,6 +32,7 @@ from .markdown import load_markdown
 from .openfda import load_openfda, load_openfda_zip
 from .spl import load_spl
 from .text import load_text
+from .units import Unit, digest
 
 # Suffix -> loader. A new format joins with one line here (and its module beside this one).
 LOADERS: dict[str, Loader | StreamLoader] = {
@@ -44,7 +45,7 @@ LOADERS: dict[str, Loader | StreamLoader] = {
     ".json": StreamLoader(load_openfda),
     ".json.zip": StreamLoader(load_openfda_zip),
     ".xml": load_spl,
-    ".zip": StreamLoader(load_dailymed_zip),  # DailyMed's release and update zips (zips of label zips)
+    ".zip": StreamLoader(load_dailymed_zip, units=dailymed_units),  # DailyMed's release and update zips (zips of label zips)
 }
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -157,20 +158,6 @@ def _read(path: Path, real: str, checked: os.stat_result, limit: int) -> bytes:
     return data
 
 
-def _escaped(item: Article | Skipped) -> Article | Skipped:
-    """An item whose paths and messages are safe to print on one line; an article that is not all text is skipped."""
-    if isinstance(item, Skipped):
-        return Skipped(printable(item.path), printable(item.reason))
-    problem = not_text(item)
-    if problem:
-        return Skipped(printable(item.source_path), f"article {item.id!r} {problem}")
-    safe = printable(item.source_path)
-    warnings = tuple(printable(w) for w in item.warnings)
-    if safe != item.source_path or warnings != item.warnings:
-        item = dataclasses.replace(item, source_path=safe, warnings=warnings)
-    return item
-
-
 def load_file(path: Path, root: Path | None = None,
               max_bytes: int = MAX_SOURCE_BYTES) -> Iterator[Article | Skipped]:
     """Articles from one file; every failure comes out as a Skipped, never an exception.
@@ -178,40 +165,49 @@ def load_file(path: Path, root: Path | None = None,
     ``root`` is the folder the file was found in: the file must resolve inside it. A file named on
     its own (``root`` None) may be a symlink to anywhere, but must still be a regular file.
     """
-    for item in _load_file(Path(path), root, max_bytes):
-        yield _escaped(item)
+    for unit in file_units(Path(path), root, max_bytes):
+        yield from unit.items()
 
 
-def _load_file(path: Path, root: Path | None, max_bytes: int) -> Iterator[Article | Skipped]:
+def file_units(path: Path, root: Path | None = None, max_bytes: int = MAX_SOURCE_BYTES) -> Iterator[Unit]:
+    """The units of one file (``units.py``): the file itself, or each label's zip of a DailyMed zip; each read,
+    and fingerprinted, before the consumer asks for its articles. Failures come out as units that yield a Skipped."""
     loader = LOADERS.get(suffix_of(path.name))
     if loader is None:
         known = ", ".join(sorted(LOADERS))
-        yield Skipped(str(path), f"unsupported file type {path.suffix or '(none)'!r}; known: {known}")
+        yield Unit.failed(Skipped(str(path), f"unsupported file type {path.suffix or '(none)'!r}; known: {known}"))
         return
     try:
         real, checked = _checked(path, root, max_bytes)
     except BadArticle as exc:
-        yield Skipped(exc.path, exc.reason)
+        yield Unit.failed(Skipped(exc.path, exc.reason))
         return
     if isinstance(loader, StreamLoader):  # reads the opened file itself, a record at a time, within max_bytes
         try:
             with _open(path, real, checked) as fh:
-                yield from loader.load(path, fh, max_bytes)
+                if loader.units is None:  # parsed as it is read: no fingerprint without parsing it
+                    yield Unit(str(path), None, partial(loader.load, path, fh, max_bytes))
+                else:
+                    yield from loader.units(path, fh, max_bytes)
         except BadArticle as exc:
-            yield Skipped(exc.path, exc.reason)
+            yield Unit.failed(Skipped(exc.path, exc.reason))
         except Exception as exc:  # noqa: BLE001 - as below
-            yield Skipped(str(path), f"could not be loaded ({type(exc).__name__}: {exc})")
+            yield Unit.failed(Skipped(str(path), f"could not be loaded ({type(exc).__name__}: {exc})"))
         return
     try:
         data = _read(path, real, checked, max_bytes)
-        text = _decode(path, data)
-        if not text.strip():
-            raise BadArticle(str(path), "empty file")
-        yield from loader(path, text)
     except BadArticle as exc:
-        yield Skipped(exc.path, exc.reason)
-    except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not stop a build
-        yield Skipped(str(path), f"could not be loaded ({type(exc).__name__}: {exc})")
+        yield Unit.failed(Skipped(exc.path, exc.reason))
+        return
+    yield Unit(str(path), digest(data), partial(_parse, loader, path, data))
+
+
+def _parse(loader: Loader, path: Path, data: bytes) -> Iterable[Article | Skipped]:
+    """A file's articles from its bytes, through the loader its suffix names."""
+    text = _decode(path, data)
+    if not text.strip():
+        raise BadArticle(str(path), "empty file")
+    return loader(path, text)
 
 
 def _is_ignored(name: str) -> bool:
@@ -267,5 +263,11 @@ def iter_articles(sources: Sequence[str | Path], max_bytes: int = MAX_SOURCE_BYT
     ``max_bytes`` bounds each file (setting ``max_source_bytes``); a larger one is a Skipped.
     """
     # Duplicate article ids across files are the builder's call (indexer/pipeline.py reports them).
+    for unit in iter_units(sources, max_bytes):
+        yield from unit.items()
+
+
+def iter_units(sources: Sequence[str | Path], max_bytes: int = MAX_SOURCE_BYTES) -> Iterator[Unit]:
+    """Every unit of every discovered file, in the order their articles stream (``units.py``)."""
     for path, root in _discover(sources):
-        yield from load_file(path, root, max_bytes)
+        yield from file_units(path, root, max_bytes)
