@@ -4,15 +4,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .articles import ArticleFacts
 from .errors import IndexNotFound
 from .history import LabelVersion, from_record, label_version
-from .models import Article, Passage, Section, article_permalink, section_link
+from .models import Article, Passage, Section, make_passages
 from .section_types import type_of
+from .tables import ArticleFacts
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -157,7 +157,7 @@ class Catalog:
                 FROM passages p JOIN texts t ON t.id = p.text_id JOIN articles a ON a.id = p.article_id
                 JOIN sections s ON s.article_id = p.article_id AND s.id = p.section_id
                 WHERE p.row IN ({marks})""", rows).fetchall()
-        return {r[0]: make_passage(*r[1:]) for r in found}
+        return dict(zip([r[0] for r in found], make_passages([r[1:] for r in found])))
 
     def passage_texts(self, rows: Iterable[int]) -> dict[int, tuple[str, int, str]]:
         """(passage id, ordinal, text) by FAISS row, from the passages table alone."""
@@ -184,6 +184,10 @@ class Catalog:
                                  (article_id,)).fetchall()
         passages = self.passages([r[0] for r in found])
         return [(passages[row], text_id) for row, text_id in found]
+
+    def texts(self) -> Iterator[tuple[int, str]]:
+        """(text id, text) of every distinct text, in id order."""
+        yield from self._db.execute("SELECT id, text FROM texts ORDER BY id")
 
     def row_texts(self) -> list[int]:
         """The text id of every passage, in row order."""
@@ -239,7 +243,7 @@ class Catalog:
 
     def article_facts(self) -> list[ArticleFacts]:
         """What every article's front matter says of its kind, medicine, date and origin, in one read (not
-        decoding each article's metadata: ``articles.py``)."""
+        decoding each article's metadata: ``tables.py``)."""
         rows = self._db.execute(
             "SELECT id, title, json_extract(meta, '$.kind'), json_extract(meta, '$.drug'), "
             "json_extract(meta, '$.effective_time'), json_type(meta, '$.repackaged') FROM articles")
@@ -306,11 +310,3 @@ class Catalog:
             db.close()
             self._local.db = None
 
-
-def make_passage(passage_id: str, article_id: str, section_id: str, ordinal: int, text: str, title: str, url: str,
-                 heading: str, section_type: str) -> Passage:
-    """A passage with its links, from what the catalog holds of it."""
-    stub = Article(id=article_id, title=title, url=url, sections=())
-    return Passage(id=passage_id, article_id=article_id, section_id=section_id, ordinal=ordinal, title=title,
-                   heading=heading, text=text, url=section_link(stub, section_id),
-                   permalink=article_permalink(article_id, section_id), section_type=section_type)

@@ -1,8 +1,10 @@
 """A published build opened for searching: manifest checked, vectors and catalog loaded once.
 
-``SearchIndex`` is the boundary between ranking and storage: ranking asks it for the
-nearest rows, BM25 scores, the rows of some articles or section types, and passages, and
-never reads its arrays, its vector store or its catalog.
+``SearchIndex`` is the boundary between ranking and storage: it answers retrieval (the nearest
+rows, BM25 scores, the rows about a medicine or of some articles, passages) and hands ranking two
+read-only tables made once at open (``tables.py``: ``table`` by row and section, ``articles`` by
+article), over which fusion, folding and de-duplication are functions. Ranking never reaches its
+vector store or its catalog, and nothing outside it can change its state.
 
 Vectors and BM25 documents are one per distinct text (``texts.py``), rows one per passage: the
 index searches the texts and answers in rows, every row carrying a text it found, so that ranking
@@ -20,16 +22,17 @@ import numpy as np
 from . import headings as heading_vectors
 from . import lexicon as lexicons
 from . import manifest as manifests
-from .articles import ArticleFacts, ArticleTable
-from .catalog import Catalog, make_passage
+from .catalog import Catalog
 from .errors import IndexIncompatible
 from .history import LabelVersion
 from .lexical import LexicalIndex
-from .models import Article, Passage
+from .models import Article, Passage, make_passages
 from .publishing import live_build
 from .section_types import SECTION_TYPES
 from .sources.labels import SUPPORTING_FIELDS, kind_of_field
 from .store import VectorStore
+from .tables import ArticleFacts, ArticleTable, RowTable
+from .texts import normalise
 
 _TYPE_INDEX = {t: i for i, t in enumerate(SECTION_TYPES)}
 
@@ -109,6 +112,13 @@ class SearchIndex:
         except (OSError, ValueError, KeyError) as exc:
             raise IndexIncompatible(f"index {build_dir}: {manifests.HEADINGS} is unreadable ({exc}); rebuild it "
                                     "with `python -m indexer build`") from None
+        # What ranking reads of every row, handed over once (``tables.py``); the arrays above, made read-only.
+        words: dict[str, int] = {}  # the words of each text, once normalised as texts are (``texts.normalise``)
+        text_words = np.fromiter((words.setdefault(normalise(body), len(words)) for _, body in catalog.texts()),
+                                 dtype=np.int32, count=self._texts)
+        self.table = RowTable.make(self._row_article, self._row_section, self._row_text, text_words, self._row_type,
+                                   self._row_supporting, self._section_id_number, self._heading_position,
+                                   self._heading_vectors)
 
     def _medicines(self, catalog: Catalog, facts: list[ArticleFacts], sections: dict[tuple[str, str], int],
                    headings: list[tuple[str, str, str]]) -> None:
@@ -122,7 +132,6 @@ class SearchIndex:
         # Labels of one medicine (dozens of makers and versions) fold behind the best-matching one.
         label_medicine = {f.article_id: lexicons.without_salt(f.drug) or lexicons.name_key(f.drug)
                           for f in facts if f.kind == "label" and f.drug}
-        self._articles = ArticleTable.make(facts, label_medicine)
         table = lexicons.generic_table()
         self.topic_articles = frozenset(a for a, kind in kinds.items() if kind == "topic")
         self.medicine_names = frozenset(table) | frozenset(
@@ -135,7 +144,7 @@ class SearchIndex:
                         about.setdefault(a, set()).update(table[name])
         synonyms = lexicons.synonym_table()
         titles = catalog.titles()
-        self._article_medicines = {}
+        article_medicines: dict[str, tuple[str, ...]] = {}
         for article_id, generics in about.items():
             kept: list[str] = []
             in_title = set(lexicons.name_key(titles.get(article_id, "")).split())
@@ -143,7 +152,8 @@ class SearchIndex:
             for g in sorted(generics, key=lambda g: (not set(g.split()) <= in_title, g)):
                 if not any(k in synonyms.get(g, ()) for k in kept):
                     kept.append(g)
-            self._article_medicines[article_id] = tuple(kept)
+            article_medicines[article_id] = tuple(kept)
+        self.articles = ArticleTable.make(facts, label_medicine, article_medicines)  # handed to ranking, as ``table``
         heading_sections: dict[str, list[int]] = {}
         for article_id, section_id, heading in headings:
             number = sections.get((article_id, section_id))
@@ -245,13 +255,9 @@ class SearchIndex:
         texts = texts[np.argsort(-best[texts], kind="stable")][:depth]
         return self._rows_of_texts(texts, scores > 0)
 
-    def texts_of(self, rows: np.ndarray) -> np.ndarray:
-        """The text id of each row (copies of one text share it)."""
-        return self._row_text[np.asarray(rows, dtype=np.int64)]
-
-    def copies(self, row: int) -> np.ndarray:
-        """Every row carrying the same text as ``row`` (itself included), in row order."""
-        return self._rows_of_texts(self._row_text[[int(row)]])
+    def copies(self, rows: Sequence[int]) -> list[np.ndarray]:
+        """For each of ``rows``, every row carrying the same text (itself included), in row order."""
+        return [self._rows_of_texts(self._row_text[[int(row)]]) for row in rows]
 
     # -- rows ------------------------------------------------------------------------------
     def rows_of(self, article_ids: Iterable[str]) -> np.ndarray:
@@ -280,8 +286,9 @@ class SearchIndex:
         return np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
 
     def article_medicines(self, article_id: str) -> tuple[str, ...]:
-        """Generic names of the medicines an article is about (none for topic articles)."""
-        return self._article_medicines.get(article_id, ())
+        """Generic names of the medicines an article is about (none for topic articles; ``articles.generics``)."""
+        number = self.articles.number.get(article_id)
+        return () if number is None else self.articles.generics[number]
 
     def about(self, rows: np.ndarray, article_ids: Iterable[str]) -> np.ndarray:
         """For each row, whether its passage belongs to one of the given articles."""
@@ -294,21 +301,6 @@ class SearchIndex:
         wanted = np.zeros(len(SECTION_TYPES), dtype=bool)
         wanted[[_TYPE_INDEX[t] for t in section_types if t in _TYPE_INDEX]] = True
         return wanted[self._row_type[rows]]
-
-    def supporting(self, rows: np.ndarray) -> np.ndarray:
-        """For each row, whether it is in a part of a drug label that supports rather than states its advice."""
-        return self._row_supporting[rows]
-
-    def heading_similarity(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """Cosine of each row's drug-label section heading to a query vector; 0 for rows with none."""
-        out = np.zeros(len(rows), dtype=np.float32)
-        if not len(self._heading_vectors) or not len(rows):
-            return out
-        position = self._heading_position[self._row_section[rows]]
-        has = position >= 0
-        if has.any():
-            out[has] = self._heading_vectors[position[has]] @ vector
-        return out
 
     def label_sections(self) -> list[tuple[int, str, str]]:
         """(section number, openFDA field, heading) of every drug-label section, for learning what each kind is called."""
@@ -324,30 +316,9 @@ class SearchIndex:
         """The numbers of the sections of which some passage (title, heading and text) holds a BM25 token."""
         return np.unique(self._row_section[self._rows_of_texts(self._lexical.rows_with(token))])
 
-    def sections_of(self, rows: np.ndarray) -> np.ndarray:
-        """The section number of each row (rows of one section share it)."""
-        return self._row_section[rows]
-
     def section_key(self, row: int) -> tuple[str, str]:
         """(article id, section id) of a row, without a database round trip."""
         return self._section_keys[int(self._row_section[row])]
-
-    def article_numbers(self, rows: np.ndarray) -> np.ndarray:
-        """The number of each row's article in ``articles`` (articles numbered in the order of their ids)."""
-        return self._row_article[np.asarray(rows, dtype=np.int64)]
-
-    def article_number(self, article_id: str) -> int | None:
-        """An article's number in ``articles``, or None when the build has no such article."""
-        return self._article_position.get(article_id)
-
-    @property
-    def articles(self) -> ArticleTable:
-        """What every article is (drug label of which medicine, how recent), as read-only arrays by number."""
-        return self._articles
-
-    def section_ids(self, rows: np.ndarray) -> np.ndarray:
-        """A number per row for its section's id, shared by the sections of that id in every article."""
-        return self._section_id_number[self._row_section[np.asarray(rows, dtype=np.int64)]]
 
     def article_of(self, row: int) -> str:
         """The article id of a row."""
@@ -356,15 +327,15 @@ class SearchIndex:
     # -- records ---------------------------------------------------------------------------
     def passages(self, rows: Sequence[int]) -> dict[int, Passage]:
         """The passages of some rows, by row."""
-        found = {}
+        records = []
         for row, (passage_id, ordinal, text) in self._catalog.passage_texts(rows).items():
             number = self._row_section[row]
             article_id, section_id = self._section_keys[number]
             header = self._cards(article_id)  # its title and link: a card is enough, and cheap to read
             if header is not None:
-                found[row] = make_passage(passage_id, article_id, section_id, ordinal, text, header.title, header.url,
-                                          self._section_headings[number], self._section_types[number])
-        return found
+                records.append((row, (passage_id, article_id, section_id, ordinal, text, header.title, header.url,
+                                      self._section_headings[number], self._section_types[number])))
+        return dict(zip([row for row, _ in records], make_passages([record for _, record in records])))
 
     def passage(self, passage_id: str) -> Passage | None:
         return self._catalog.passage(passage_id)

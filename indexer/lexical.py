@@ -57,6 +57,11 @@ def words_stemming_to(text: str, stems: set[str] | frozenset[str]) -> tuple[str,
     return tuple(w for w in dict.fromkeys(folded) if stem(w) in stems)
 
 
+def words_stemming_to_each(texts: Sequence[str], stems: set[str] | frozenset[str]) -> list[tuple[str, ...]]:
+    """``words_stemming_to`` of each of ``texts``."""
+    return [words_stemming_to(text, stems) for text in texts]
+
+
 _INITIALS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 

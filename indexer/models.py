@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -82,3 +83,15 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch  # what quote() leaves a
 def _component(text: str) -> str:
     """``quote(text, safe="")``, without its work for the usual id that needs no escaping (links of every result)."""
     return text if _UNRESERVED(text) else quote(text, safe="")
+
+
+def make_passages(records: Iterable[tuple[str, str, str, int, str, str, str, str, str]]) -> list[Passage]:
+    """Passages with their links, from what a catalog holds of each: (passage id, article id, section id, ordinal,
+    text, article title, article url, heading, section type)."""
+    made = []
+    for passage_id, article_id, section_id, ordinal, text, title, url, heading, section_type in records:
+        stub = Article(id=article_id, title=title, url=url, sections=())
+        made.append(Passage(id=passage_id, article_id=article_id, section_id=section_id, ordinal=ordinal,
+                            title=title, heading=heading, text=text, url=section_link(stub, section_id),
+                            permalink=article_permalink(article_id, section_id), section_type=section_type))
+    return made

@@ -82,7 +82,7 @@ def test_a_copy_shares_one_vector_and_one_bm25_document_per_text(built):
     original, copied = index.rows_of([COUMADIN]), index.rows_of([COPY])
     assert len(original) == len(copied) > 1
     # Every passage of the copy but its changed overdosage points at the original's text ...
-    shared = index.texts_of(copied) == index.texts_of(original)
+    shared = index.table.text[copied] == index.table.text[original]
     assert shared.sum() == len(copied) - 1
     changed = index.passages([int(copied[~shared][0])])[int(copied[~shared][0])]
     assert CHANGED in changed.text and changed.article_id == COPY

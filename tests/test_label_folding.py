@@ -7,9 +7,9 @@ import json
 import pytest
 from lxml import html
 
-from indexer.articles import NOT_A_LABEL, ArticleFacts, ArticleTable
 from indexer.index import SearchIndex
 from indexer.pipeline import build_index
+from indexer.tables import NOT_A_LABEL, ArticleFacts, ArticleTable
 
 from .conftest import FIXTURES
 

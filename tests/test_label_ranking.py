@@ -10,7 +10,7 @@ from indexer.index import SearchIndex
 from indexer.pipeline import build_index
 from indexer.settings import BY_NAME
 from indexer.sources.labels import SUPPORTING_FIELDS
-from search_app.core.ranking import Searcher, Weights
+from search_app.core.ranking import Searcher, Weights, heading_similarity
 
 from .conftest import CORPUS, FIXTURES
 
@@ -29,7 +29,7 @@ def test_supporting_rows_are_the_pharmacology_and_study_sections(searcher):
     index = searcher.index
     rows = np.arange(len(index))
     fields = {section.id: field for section, field in _fields(index)}
-    marked = {index.section_key(int(r))[1] for r in rows[index.supporting(rows)]}
+    marked = {index.section_key(int(r))[1] for r in rows[index.table.supporting[rows]]}
     assert marked == {"pharmacokinetics", "clinical-studies"}
     assert {fields[s] for s in marked} <= SUPPORTING_FIELDS
     assert "mechanism-of-action" not in marked  # "how does it work" is answered there
@@ -78,7 +78,7 @@ def test_every_label_section_has_its_own_heading_vector(searcher, embedder):
     fresh = embedder.encode([s.heading for s in article.sections])
     for n, section in enumerate(article.sections):
         row = np.array([first[section.id]])
-        closeness = [float(index.heading_similarity(row, vector)[0]) for vector in fresh]
+        closeness = [float(heading_similarity(index.table, row, vector)[0]) for vector in fresh]
         assert int(np.argmax(closeness)) == n and closeness[n] > 0.99, section.heading
 
 
@@ -95,7 +95,7 @@ def test_the_heading_weight_adds_the_query_to_heading_cosine(searcher, embedder)
     assert scores[0.0].keys() == scores[0.5].keys()
     raised = {}
     for section, before in scores[0.0].items():
-        raised[section] = 0.5 * float(searcher.index.heading_similarity(np.array([first[section]]), vector)[0])
+        raised[section] = 0.5 * float(heading_similarity(searcher.index.table, np.array([first[section]]), vector)[0])
         assert scores[0.5][section] == pytest.approx(before + raised[section], abs=1e-4), section
     assert len({round(r, 3) for r in raised.values()}) > 1  # the headings differ, so do their cosines
     assert BY_NAME["weight_heading"].default == Weights().heading > 0
@@ -107,4 +107,4 @@ def test_articles_that_are_not_labels_have_no_heading_vectors(tmp_path, embedder
     build_index([CORPUS], index_dir, embedder, log=lambda line: None)
     index = SearchIndex.open(index_dir, model=embedder.describe())
     rows = np.arange(len(index))
-    assert not index.heading_similarity(rows, embedder.encode_query("side effects")[0]).any()
+    assert not heading_similarity(index.table, rows, embedder.encode_query("side effects")[0]).any()

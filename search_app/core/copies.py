@@ -16,8 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
-from indexer.articles import ArticleTable
 from indexer.models import Article, article_permalink
+from indexer.tables import ArticleTable, RowTable
 from indexer.urls import safe_http_url
 
 from . import folding
@@ -30,13 +30,12 @@ class CopyIndex(Protocol):
     @property
     def articles(self) -> ArticleTable: ...
 
+    @property
+    def table(self) -> RowTable: ...
+
     def article_card(self, article_id: str) -> Article | None: ...
 
-    def article_numbers(self, rows: np.ndarray) -> np.ndarray: ...
-
-    def texts_of(self, rows: np.ndarray) -> np.ndarray: ...
-
-    def copies(self, row: int) -> np.ndarray: ...
+    def copies(self, rows: Sequence[int]) -> list[np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -61,15 +60,15 @@ class Elsewhere:
     count: int = 0
 
 
-def show_once(index: CopyIndex, ranked: Sequence[tuple[int, float, int]], tiers: np.ndarray
+def show_once(table: RowTable, articles: ArticleTable, ranked: Sequence[tuple[int, float, int]], tiers: np.ndarray
               ) -> list[tuple[int, float, int]]:
     """``ranked`` (row, score, candidate position) with each text once, at the place of its best-ranked copy,
     showing the copy from the label to show first among those ranked as high (``tiers``: by candidate position)."""
     if not ranked:
         return []
     rows = np.array([row for row, _, _ in ranked], dtype=np.int64)
-    texts = index.texts_of(rows).tolist()
-    recency = index.articles.recency[index.article_numbers(rows)].tolist()
+    texts = table.text[rows].tolist()
+    recency = articles.recency[table.article[rows]].tolist()
     places: dict[int, list[int]] = {}
     for n, text in enumerate(texts):
         places.setdefault(text, []).append(n)
@@ -95,15 +94,17 @@ def copy_of(article_id: str, header: Article | None) -> Copy:
                 label.set_id if label else None, label.version if label else None, label.effective if label else None)
 
 
-def elsewhere(index: CopyIndex, row: int) -> Elsewhere:
-    """The other articles carrying the text of ``row``, newest first, then by title (``ArticleTable.listing``)."""
-    copies = index.copies(row)
-    if len(copies) < 2:
-        return Elsewhere()
-    table = index.articles
-    own = index.article_numbers(np.array([row]))[0]
-    others = np.unique(index.article_numbers(copies))
-    others = others[others != own]
-    listed = others[np.argsort(table.listing[others], kind="stable")[:LISTED]]
-    ids = [table.ids[n] for n in listed.tolist()]
-    return Elsewhere(tuple(copy_of(a, index.article_card(a)) for a in ids), len(others))
+def elsewhere(index: CopyIndex, rows: Sequence[int]) -> list[Elsewhere]:
+    """For each of ``rows``, the other articles carrying its text, newest first, then by title
+    (``ArticleTable.listing``)."""
+    articles, found = index.articles, []
+    for row, copies in zip(rows, index.copies(rows)):
+        if len(copies) < 2:
+            found.append(Elsewhere())
+            continue
+        others = np.unique(index.table.article[copies])
+        others = others[others != index.table.article[row]]
+        listed = others[np.argsort(articles.listing[others], kind="stable")[:LISTED]]
+        ids = [articles.ids[n] for n in listed.tolist()]
+        found.append(Elsewhere(tuple(copy_of(a, index.article_card(a)) for a in ids), len(others)))
+    return found

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
-from indexer.articles import NOT_A_LABEL, ArticleTable
+from indexer.tables import NOT_A_LABEL, ArticleTable, RowTable
 
 # How far below the best-matching label a copy of its text may score and still tie with it. The same words
 # score apart only by the labeler's name in each passage's title (about 0.04 between three makers' copies of
@@ -23,34 +22,23 @@ from indexer.articles import NOT_A_LABEL, ArticleTable
 TIE = 0.1
 
 
-class LabelIndex(Protocol):
-    @property
-    def articles(self) -> ArticleTable: ...
-
-    def article_number(self, article_id: str) -> int | None: ...
-
-    def article_numbers(self, rows: np.ndarray) -> np.ndarray: ...
-
-    def section_ids(self, rows: np.ndarray) -> np.ndarray: ...
-
-    def texts_of(self, rows: np.ndarray) -> np.ndarray: ...
-
-
-def fold(index: LabelIndex, ranked: Sequence[tuple[int, float, int]]) -> list[tuple[int, float, int]]:
+def fold(table: RowTable, articles: ArticleTable, ranked: Sequence[tuple[int, float, int]]
+         ) -> list[tuple[int, float, int]]:
     """``ranked`` (row, score, candidate position; best first) with one label of each medicine, the others folded
     behind it: its best-matching, or the one that leads among its copies.
 
-    A label leads the one shown when its same section carries the same text (``indexer/texts.py``), scores
+    A label leads the one shown when its same section says the same words (``RowTable.words``), scores
     within `TIE` of the best and is more recent (``ArticleTable.recency``: newer, or as new and the original).
+    ``table`` and ``articles`` are the build's (``SearchIndex.table``, ``.articles``).
     Every comparison is an array look-up: a medicine may have thousands of labels.
     """
     if not ranked:
         return []
     rows = np.array([row for row, _, _ in ranked], dtype=np.int64)
-    numbers = index.article_numbers(rows)
-    table = index.articles
-    medicine, recency = table.medicine[numbers].tolist(), table.recency[numbers].tolist()
-    section, text, articles = index.section_ids(rows).tolist(), index.texts_of(rows).tolist(), numbers.tolist()
+    numbers = table.article[rows]
+    medicine, recency = articles.medicine[numbers].tolist(), articles.recency[numbers].tolist()
+    section, text = table.section_id[table.section[rows]].tolist(), table.words[table.text[rows]].tolist()
+    labels = numbers.tolist()
     shown: dict[int, tuple[int, float]] = {}  # medicine -> (place in ranked of the label shown, the best score)
     for n, (_, score, _) in enumerate(ranked):
         m = medicine[n]
@@ -60,11 +48,11 @@ def fold(index: LabelIndex, ranked: Sequence[tuple[int, float, int]]) -> list[tu
             shown[m] = (n, score)
             continue
         best, best_score = shown[m]
-        if (articles[n] != articles[best] and section[n] == section[best] and best_score - score <= TIE
+        if (labels[n] != labels[best] and section[n] == section[best] and best_score - score <= TIE
                 and recency[n] > recency[best] and text[n] == text[best]):
             shown[m] = (n, best_score)
-    kept = {articles[n] for n, _ in shown.values()}
-    return [entry for n, entry in enumerate(ranked) if medicine[n] == NOT_A_LABEL or articles[n] in kept]
+    kept = {labels[n] for n, _ in shown.values()}
+    return [entry for n, entry in enumerate(ranked) if medicine[n] == NOT_A_LABEL or labels[n] in kept]
 
 
 @dataclass(frozen=True)
@@ -90,16 +78,15 @@ class Folded:
         return f"{self.count} more {noun} of {self.medicine}: {', '.join(kinds)}"
 
 
-def folded_behind(index: LabelIndex, article_id: str) -> Folded | None:
+def folded_behind(articles: ArticleTable, article_id: str) -> Folded | None:
     """What the other labels of the shown label's medicine are, or None when it is no folded label."""
-    number = index.article_number(article_id)
-    table = index.articles
-    if number is None or table.medicine[number] == NOT_A_LABEL:
+    number = articles.number.get(article_id)
+    if number is None or articles.medicine[number] == NOT_A_LABEL:
         return None
-    same = table.medicine == table.medicine[number]
+    same = articles.medicine == articles.medicine[number]
     same[number] = False
-    originals = same & ~table.repackaged
-    date = table.effective[number]  # 0: no date, then none is older
-    older = int(np.count_nonzero(originals & (table.effective > 0) & (table.effective < date))) if date else 0
-    return Folded(table.medicines[table.medicine[number]], older, int(np.count_nonzero(same & table.repackaged)),
-                  int(np.count_nonzero(originals)) - older)
+    originals = same & ~articles.repackaged
+    date = articles.effective[number]  # 0: no date, then none is older
+    older = int(np.count_nonzero(originals & (articles.effective > 0) & (articles.effective < date))) if date else 0
+    return Folded(articles.medicines[articles.medicine[number]], older,
+                  int(np.count_nonzero(same & articles.repackaged)), int(np.count_nonzero(originals)) - older)

@@ -18,11 +18,12 @@ import numpy as np
 from indexer.embedding import Embedder
 from indexer.errors import BadQuery
 from indexer.index import SearchIndex
-from indexer.lexical import words_stemming_to
+from indexer.lexical import words_stemming_to_each
 from indexer.lexicon import name_key
 from indexer.models import Passage
 from indexer.section_types import SECTION_TYPES
 from indexer.settings import default
+from indexer.tables import RowTable
 
 from . import copies, folding
 from .label_sections import LabelSections
@@ -211,18 +212,21 @@ class Searcher:
         tier = np.zeros(len(rows), dtype=np.int32)
         for medicine in constraining:
             tier += np.isin(rows, self.about_rows((medicine,), None))
+        t, articles = self.index.table, self.index.articles
+        about = np.zeros(len(articles), dtype=bool)  # a lookup table by article number, not a sort per call
+        about[[articles.number[a] for a in analysis.articles if a in articles.number]] = True
         return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
-                          self.index.about(rows, analysis.articles).astype(np.float32),
-                          self.index.of_type(rows, analysis.intents).astype(np.float32),
-                          self.index.supporting(rows).astype(np.float32),
-                          self.index.heading_similarity(rows, query),
-                          self.understander.label_sections.cue(analysis.sections, self.index.sections_of(rows))
+                          about[t.article[rows]].astype(np.float32),
+                          t.type_numbers(analysis.intents)[t.type[rows]].astype(np.float32),
+                          t.supporting[rows].astype(np.float32),
+                          heading_similarity(t, rows, query),
+                          self.understander.label_sections.cue(analysis.sections, t.section[rows])
                           if self.understander.label_sections is not None else np.zeros(len(rows), np.float32),
                           tier, dense_rank, lexical_rank, complete)
 
     def text_ranks(self, rows: np.ndarray) -> dict[int, int]:
         """Each row's rank in a retriever's list, copies of one text (together in the list) sharing theirs."""
-        texts = self.index.texts_of(rows)
+        texts = self.index.table.text[rows]
         ranks = np.cumsum(np.concatenate(([True], texts[1:] != texts[:-1]))) if len(rows) else texts
         return dict(zip(rows.tolist(), ranks.tolist()))
 
@@ -248,14 +252,14 @@ class Searcher:
         """
         order = np.lexsort((-scores, -c.tier)) if c.tier.any() else np.argsort(-scores, kind="stable")
         # The first (best) place of each section in that order, kept in order.
-        _, first = np.unique(self.index.sections_of(c.rows[order]), return_index=True)
+        _, first = np.unique(self.index.table.section[c.rows[order]], return_index=True)
         chosen = order[np.sort(first)]
         return list(zip(c.rows[chosen].tolist(), scores[chosen].tolist(), chosen.tolist()))
 
     # -- the search call ---------------------------------------------------------------
     def fold_labels(self, ranked: list[tuple[int, float, int]]) -> list[tuple[int, float, int]]:
         """Keep one label of each medicine, the others folded behind it (``folding.fold``)."""
-        return folding.fold(self.index, ranked)
+        return folding.fold(self.index.table, self.index.articles, ranked)
 
     def search(self, q: str, k: int, offset: int = 0, filters: Filters = Filters(), mode: str = "hybrid",
                respell: bool = True, fold: bool = True) -> SearchResult:
@@ -270,32 +274,35 @@ class Searcher:
         fold = fold and bool(self.index.articles.medicines)
         if fold:
             ranked = self.fold_labels(ranked)
-        ranked = copies.show_once(self.index, ranked, c.tier)
+        ranked = copies.show_once(self.index.table, self.index.articles, ranked, c.tier)
         if len(ranked) < offset + k and not c.complete:
             # Past the pool every allowed row is ranked, and the pool's order stays the order of the first
             # pages, so that a later page never repeats or skips a section an earlier page showed.
             wide = self.candidates(analysis, mode, allowed, every_row=True, signals=signals)
             position = {int(row): i for i, row in enumerate(wide.rows)}
-            shown = set(self.index.sections_of(np.array([row for row, _, _ in ranked], dtype=np.int64)).tolist())
+            sections = self.index.table.section
+            shown = set(sections[np.array([row for row, _, _ in ranked], dtype=np.int64)].tolist())
             rest = self.ranked_sections(wide, self.fuse(wide, mode))
-            rest_sections = self.index.sections_of(np.array([r[0] for r in rest], dtype=np.int64)).tolist()
+            rest_sections = sections[np.array([r[0] for r in rest], dtype=np.int64)].tolist()
             ranked = [(row, score, position[row]) for row, score, _ in ranked] + [
                 r for r, section in zip(rest, rest_sections) if section not in shown]
             if fold:
                 ranked = self.fold_labels(ranked)
-            ranked = copies.show_once(self.index, ranked, wide.tier)
+            ranked = copies.show_once(self.index.table, self.index.articles, ranked, wide.tier)
             c = wide
         page = ranked[offset:offset + k]
-        passages = self.index.passages([row for row, _, _ in page])
-        numbers = self.index.article_numbers(np.array([row for row, _, _ in page], dtype=np.int64))
-        own = {t for t, _ in analysis.lexical_terms}
+        rows = [row for row, _, _ in page]
+        passages = self.index.passages(rows)
+        numbers = self.index.table.article[np.array(rows, dtype=np.int64)].tolist()
+        articles = self.index.articles
+        matched = matched_terms([passages[row].heading + " " + passages[row].text for row in rows],
+                                {t for t, _ in analysis.lexical_terms})
+        also_in = copies.elsewhere(self.index, rows)
         hits = [Hit(rank=offset + n + 1, score=score, passage=passages[row],
-                    dense_rank=c.dense_rank.get(row), lexical_rank=c.lexical_rank.get(row),
-                    matched=matched_terms(passages[row].heading + " " + passages[row].text, own),
+                    dense_rank=c.dense_rank.get(row), lexical_rank=c.lexical_rank.get(row), matched=matched[n],
                     name_match=bool(c.name[i]), intent_match=bool(c.intent[i]), about_asked=bool(c.tier[i]),
-                    medicines=self.index.article_medicines(passages[row].article_id),
-                    more_labels=self.index.articles.label_count(int(numbers[n])) - 1 if fold else 0,
-                    also_in=copies.elsewhere(self.index, row))
+                    medicines=articles.generics[numbers[n]],
+                    more_labels=articles.label_count(numbers[n]) - 1 if fold else 0, also_in=also_in[n])
                 for n, (row, score, i) in enumerate(page)]
         if offset == 0:
             first = [h.passage for h in hits]
@@ -309,9 +316,21 @@ class Searcher:
                             first_page=tuple((p.article_id, p.section_type) for p in first))
 
 
-def matched_terms(text: str, stems: set[str]) -> tuple[str, ...]:
-    """Words of ``text`` whose stem is one of the query's (for explanations and highlighting)."""
-    return words_stemming_to(text, stems)
+def heading_similarity(table: RowTable, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Cosine of each row's drug-label section heading to a query vector; 0 for rows with none."""
+    out = np.zeros(len(rows), dtype=np.float32)
+    if not len(table.heading_vectors) or not len(rows):
+        return out
+    position = table.heading[table.section[rows]]
+    has = position >= 0
+    if has.any():
+        out[has] = table.heading_vectors[position[has]] @ vector
+    return out
+
+
+def matched_terms(texts: list[str], stems: set[str]) -> list[tuple[str, ...]]:
+    """For each text, its words whose stem is one of the query's (for explanations and highlighting)."""
+    return words_stemming_to_each(texts, stems)
 
 
 def open_searcher(settings: SearchSettings) -> Searcher:

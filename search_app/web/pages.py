@@ -276,7 +276,7 @@ def search():
         if card.hit.more_labels:
             article_id = card.hit.passage.article_id
             if article_id not in folded:  # a label's sections share its folded ones: counted once
-                folded[article_id] = folding.folded_behind(index, article_id)
+                folded[article_id] = folding.folded_behind(index.articles, article_id)
             behind = folded[article_id]
             if behind is not None and behind.count:
                 cards[n] = replace(card, more_labels=(behind.describe(),
