@@ -15,7 +15,7 @@ does.
 Plain actors, not Ray Data: the job is one flat map over texts the driver holds, which Ray Data
 served with a scheduling loop in the driver and three actors of its own, taking CPU from the actors
 on the cores they share, and with a list that had to be complete before its job could start
-(bench/README.md, "Batch embedding on Ray").
+(figures in bench/README.md, `bench/ray_bench.py`).
 
 Without an address a local Ray limited to this machine's cores is started (no dashboard, worker
 logs kept in Ray's session directory, not on the terminal) and shut down by ``close``; with one,
@@ -448,6 +448,7 @@ class RayEngine:
                     job = _Job(self, cache, report)
                 job.add(missing)
 
+        started = time.perf_counter()
         try:
             with _quiet_native_stderr():  # Ray's core writes notices (an actor restarted) to descriptor 2
                 for text in texts:
@@ -455,6 +456,8 @@ class RayEngine:
                     if len(checking) >= CHECK_ROWS:
                         check()
                 check()
+                # Reading the build's plan (chunking every passage to find its text) while the actors embed.
+                report.stages["ray_plan"] = report.stages.get("ray_plan", 0.0) + time.perf_counter() - started
                 if job is None:
                     return 0
                 job.finish()
