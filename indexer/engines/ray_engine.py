@@ -253,8 +253,9 @@ class _Job:
                    "scheduling_strategy": "SPREAD"}  # on a cluster, actors on every node before two on one
         actor_class: Any = ray.remote(_EmbedActor).options(**options)
         # The model's files go as an object reference: each actor (and each restart) reads them from the object store.
-        self.actors: list[Any] = [actor_class.remote(engine._model_ref, engine._export, threads, engine.embedder.batch_size,
-                                          engine.crash_file) for _ in range(actors)]
+        self.actors: list[Any] = [
+            actor_class.remote(engine._model_ref, engine._export, threads, engine.embedder.batch_size, engine.crash_file)
+            for _ in range(actors)]
         self.queued = [0] * actors
         self.waiting: deque[tuple[bytes, str]] = deque()
         self.running: dict[Any, tuple[int, list[bytes]]] = {}  # object ref of a call -> (actor, its keys)
@@ -282,8 +283,9 @@ class _Job:
             self._receive(timeout=None)
 
     def _send(self, final: bool) -> None:
-        for actor, queued in enumerate(self.queued):
-            while queued < QUEUED and self.waiting:
+        """Hand calls to the actors with room; a call is whole (``batch_rows``) until the last texts are read."""
+        for actor in range(len(self.actors)):
+            while self.queued[actor] < QUEUED and self.waiting:
                 size = self.engine.batch_rows
                 if final:  # the last texts: an equal share for every actor, so that none is left waiting
                     size = max(1, min(size, math.ceil(len(self.waiting) / len(self.actors))))
@@ -292,17 +294,15 @@ class _Job:
                 rows = [self.waiting.popleft() for _ in range(min(size, len(self.waiting)))]
                 ref = self.actors[actor].embed.remote([text for _, text in rows])
                 self.running[ref] = (actor, [key for key, _ in rows])
-                queued += 1
-            self.queued[actor] = queued
+                self.queued[actor] += 1
 
-    def _receive(self, timeout: float | None) -> None:
-        """Store what came back (waiting for one call when ``timeout`` is None); fail on a call that failed."""
+    def _receive(self, timeout: float | None = None) -> None:
+        """Store every call that came back (first waiting for one when ``timeout`` is None); fail on one that failed."""
         if not self.running:
             return
-        ready, _ = ray.wait(list(self.running), num_returns=1, timeout=timeout)
-        if timeout is None:  # whatever else has come back meanwhile, too
-            ready = list(dict.fromkeys(ready + ray.wait(list(self.running), num_returns=len(self.running),
-                                                           timeout=0)[0]))
+        if timeout is None:
+            ray.wait(list(self.running), num_returns=1)
+        ready, _ = ray.wait(list(self.running), num_returns=len(self.running), timeout=0)
         failure: BaseException | None = None
         for ref in ready:
             actor, keys = self.running.pop(ref)
