@@ -55,7 +55,7 @@ def test_the_handicap_lowers_only_supporting_sections_by_its_weight(searcher):
 
 def test_the_default_handicap_puts_the_dosage_before_the_pharmacokinetics(searcher):
     """Unhandicapped, the pharmacokinetics (which mention hepatic impairment) come first; the dosage section answers."""
-    query = "citalopram liver impairment dose"
+    query = "citalopram dose with liver impairment"
     searcher.weights = replace(Weights(), supporting=0.0)
     assert searcher.search(query, 3, fold=False).hits[0].passage.section_id == "pharmacokinetics"
     searcher.weights = Weights()
@@ -71,7 +71,7 @@ def _first_rows(index: SearchIndex) -> dict[str, int]:
 
 
 def test_every_label_section_has_its_own_heading_vector(searcher, embedder):
-    """Each section's stored heading vector is nearest to its own heading, embedded anew (int8 is batch-dependent)."""
+    """Each section's stored heading vector is its own heading's, embedded anew in another batch (one vector a text)."""
     index = searcher.index
     article = index.article(index.section_key(0)[0])
     first = _first_rows(index)
@@ -79,7 +79,7 @@ def test_every_label_section_has_its_own_heading_vector(searcher, embedder):
     for n, section in enumerate(article.sections):
         row = np.array([first[section.id]])
         closeness = [float(heading_similarity(index.table, row, vector)[0]) for vector in fresh]
-        assert int(np.argmax(closeness)) == n and closeness[n] > 0.99, section.heading
+        assert int(np.argmax(closeness)) == n and closeness[n] >= 0.9999, section.heading
 
 
 def test_the_heading_weight_adds_the_query_to_heading_cosine(searcher, embedder):

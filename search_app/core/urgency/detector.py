@@ -173,8 +173,8 @@ def _expand(text: str, slots: Mapping[str, list[str]], where: str) -> list[str]:
 def embed_each(embedder: Any, texts: Sequence[str]) -> np.ndarray:
     """Unit vectors of texts embedded one at a time, as the search service embeds a query.
 
-    Not one batch: the int8 backend quantises activations per batch, so a text's vector in a batch
-    differs from its vector alone (cosine about 0.99), enough to move a verdict near a threshold.
+    The int8 backend gives a text one vector in any batch (it runs each text alone); one at a time
+    keeps the detector's vectors made exactly as the queries' are, on every backend.
     """
     if not texts:
         return np.zeros((0, embedder.dimension), dtype=np.float32)
