@@ -91,12 +91,28 @@ class SourceCache:
         self._pending = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS units (path TEXT PRIMARY KEY, digest TEXT NOT NULL, "
-                             "reader TEXT NOT NULL, yielded TEXT NOT NULL)")
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, disk full: not ours to delete
+                    raise
+                # Not a database (damaged, or something else in its place): a cache, so start it anew.
+                for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                    stale.unlink(missing_ok=True)
+                self._db = self._open()
         except (OSError, sqlite3.Error) as exc:
             raise self._unwritable(exc) from None
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS units (path TEXT PRIMARY KEY, digest TEXT NOT NULL, "
+                       "reader TEXT NOT NULL, yielded TEXT NOT NULL)")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def get(self, path: str, digest: str) -> Yielded | None:
         """What the unit at ``path`` yielded when its bytes had ``digest``, under this code; None if unknown."""

@@ -14,6 +14,8 @@ import pytest
 
 import indexer.sources.dailymed as dailymed
 from indexer.pipeline import build_index
+from indexer.source_cache import SourceCache, Yielded
+from indexer.sources import Skipped
 from indexer.store import VectorStore
 
 from .test_dailymed import LIPITOR, SPL, release, with_version
@@ -148,3 +150,16 @@ def test_a_broken_label_in_an_unchanged_zip_is_still_reported(tmp_path, embedder
     assert again.up_to_date and parsed == []
     assert [(s.path, s.reason) for s in again.skipped] == [(s.path, s.reason) for s in first.skipped]
     assert len(again.skipped) == 1 and again.exit_code == 3 and "not an SPL document" in again.skipped[0].reason
+
+
+def test_a_damaged_source_cache_is_started_anew(tmp_path):
+    path = tmp_path / "sources.sqlite"
+    path.write_bytes(b"not a database, " * 200)
+    cache = SourceCache(path)
+    try:
+        assert cache.get("a.zip!x.zip", "00") is None
+        broken = Yielded([Skipped("a.zip!x.zip!x.xml", "not an SPL document")], 7)
+        cache.put("a.zip!x.zip", "00", broken)
+        assert cache.get("a.zip!x.zip", "00") == broken
+    finally:
+        cache.close()
