@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -79,9 +80,10 @@ def _rows(build: Path) -> tuple[list[tuple[str, str]], np.ndarray]:
         count = manifest.counts.passages
         passages = catalog.passages(range(count))
         rows = [(passages[r].id, passages[r].embed_text) for r in range(count)]
+        text_of_row = np.asarray(catalog.row_texts(), dtype=np.int64)  # rows sharing a text share its vector
     finally:
         catalog.close()
-    vectors = VectorStore.load(build / manifests.VECTORS, manifest.recipe.faiss_factory).vectors(np.arange(count))
+    vectors = VectorStore.load(build / manifests.VECTORS, manifest.recipe.faiss_factory).vectors(text_of_row)
     return rows, vectors
 
 
@@ -285,6 +287,123 @@ def test_cli_joins_a_running_cluster_by_address_and_a_missing_one_exits_1(tmp_pa
                 pass
         shutil.rmtree(temp_dir, ignore_errors=True)
     assert not left, left
+
+
+def _ray_start(*args: str, temp_dir: Path) -> subprocess.Popen:
+    """One node of a cluster on this machine: `ray start ... --block`, which stops what it started on SIGTERM."""
+    return subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--block", "--num-cpus", "1",
+                             "--node-ip-address", "127.0.0.1", "--disable-usage-stats", "--temp-dir", str(temp_dir),
+                             *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop_nodes(nodes: list[subprocess.Popen], temp_dirs: list[Path]) -> list[int]:
+    """Stop the nodes (the worker first) and whatever they left running; the pids that had to be killed.
+
+    Not `ray stop`: it stops every Ray on the machine, the local Ray of another build or test included.
+    """
+    for node in reversed(nodes):
+        node.send_signal(signal.SIGTERM)
+        try:
+            node.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(node.pid, signal.SIGKILL)
+            node.wait(timeout=30)
+    left = _left_behind(lambda arg: any(str(d) in arg for d in temp_dirs))
+    for pid in left:  # should be none; never leave a cluster running
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for directory in temp_dirs:
+        shutil.rmtree(directory, ignore_errors=True)
+    return left
+
+
+def _wait_for_port(port: int, timeout: float = 120) -> None:
+    """Return once something listens on 127.0.0.1:``port`` (a head node starting), or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"nothing listens on port {port} after {timeout:.0f}s")
+
+
+def _wait_for_nodes(address: str, count: int, timeout: float = 60) -> list[str]:
+    """The node ids of the cluster at ``address`` once ``count`` nodes are alive in it (asked by a driver of its own)."""
+    code = ("import sys, time, ray\n"
+            "from indexer.engines import ray_engine\n"
+            "ray_engine.connect(sys.argv[1])  # as a build joins: with the token `ray start` uses, if any\n"
+            "deadline = time.monotonic() + float(sys.argv[3])\n"
+            "while True:\n"
+            "    alive = [n['NodeID'] for n in ray.nodes() if n['Alive']]\n"
+            "    if len(alive) >= int(sys.argv[2]) or time.monotonic() > deadline:\n"
+            "        print(' '.join(alive)); break\n"
+            "    time.sleep(0.5)\n")
+    done = subprocess.run([sys.executable, "-c", code, address, str(count), str(timeout)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout + 60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
+def _auth_mode() -> str:
+    """Ray's token authentication where a token is configured (as `ray start --head` turns it on), else none."""
+    configured = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+    return "token" if configured or (Path.home() / ".ray" / "auth_token").exists() else "disabled"
+
+
+@needs_ray
+def test_a_two_node_cluster_builds_what_the_local_build_does(tmp_path, embedder, monkeypatch):
+    """A head and a worker node (`ray start`, one CPU each, both on this machine): the build's two actors run one
+    on each node, and the build verifies, holds the local build's vectors and ranks as it does."""
+    from search_app.core.ranking import Searcher
+
+    # One mode for both nodes and the build: a worker's `ray start` does not turn token authentication on by
+    # itself where the head's did, and is refused (docs/indexing.md says to set it on every node).
+    monkeypatch.setenv("RAY_AUTH_MODE", os.environ.get("RAY_AUTH_MODE") or _auth_mode())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    temp_dirs = [Path(f"/tmp/msr{os.getpid()}{role}") for role in "hw"]  # short: socket paths stay under 108 bytes
+    nodes = [_ray_start("--head", "--port", str(port), "--include-dashboard=false", temp_dir=temp_dirs[0])]
+    try:
+        _wait_for_port(port)
+        nodes.append(_ray_start("--address", address, temp_dir=temp_dirs[1]))
+        node_ids = _wait_for_nodes(address, 2)
+        assert len(node_ids) == 2, node_ids
+        built, _ = _cli("build", str(CORPUS), "--index", str(tmp_path / "ray"), "--engine", "ray", "--ray-address",
+                        address, "--report", str(tmp_path / "report.json"))
+        verified, _ = _cli("verify", "--index", str(tmp_path / "ray"))
+    finally:
+        left = _stop_nodes(nodes, temp_dirs)
+    assert built.returncode == 0, built.stderr
+    assert f"ray: joined {address} (2 CPUs)" in built.stderr and "on 2 actors of 1 CPU" in built.stderr
+    _assert_quiet(built.stderr)
+    assert not left, left
+    # Each node's actor embedded a share: "... on 2 nodes (abcdef12 N, 3456789a M), ...", ids of the cluster's nodes.
+    shares = re.search(r"passages embedded in [\d.]+s \([\d.]+/s\) on 2 nodes \((\w+) (\d+), (\w+) (\d+)\)",
+                       built.stderr)
+    assert shares, built.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {shares[1], shares[3]} == {node[:8] for node in node_ids}
+    assert int(shares[2]) > 0 and int(shares[4]) > 0
+    assert int(shares[2]) + int(shares[4]) == report["passages_embedded"] == report["texts"]
+    assert verified.returncode == 0 and verified.stdout.startswith("ok:"), (verified.stdout, verified.stderr)
+
+    local = build_index([CORPUS], tmp_path / "local", embedder, **QUIET)
+    assert local.published
+    local_rows, local_vectors = _rows(tmp_path / "local" / "current")
+    ray_rows, ray_vectors = _rows(tmp_path / "ray" / "current")
+    assert ray_rows == local_rows
+    cosines = np.sum(local_vectors * ray_vectors, axis=1)
+    assert cosines.min() >= 0.9999, cosines.min()
+    searchers = [Searcher(SearchIndex.open(tmp_path / name), embedder) for name in ("local", "ray")]
+    queries = [json.loads(line)["query"] for line in (ROOT / "tests/fixtures/queries.jsonl").read_text().splitlines()]
+    for query in queries[:6]:
+        top = [[hit.passage.id for hit in searcher.search(query, 5).hits] for searcher in searchers]
+        assert top[0] == top[1] and top[0], query
 
 
 def test_engine_ray_without_ray_says_how_to_install_it(tmp_path):
