@@ -2,9 +2,12 @@
 
 Two streaming passes over the sources keep memory bounded by a window of passages, not by
 the corpus: the first only fingerprints articles (to see what changed), the second writes
-the build. Articles whose fingerprint matches the live build carry their passages and
-vectors over; new and changed ones are chunked and embedded, reusing any vector in the
-embedding cache. The earlier versions of drug labels that the build sees, in its sources or
+the build. Sources are read a unit at a time (a file, or one label's zip of a DailyMed zip),
+each hashed from its bytes first: a unit the source cache knows (``source_cache.py``) is not
+parsed by the first pass, nor by the second unless one of its articles is written anew or kept
+as history. Articles whose fingerprint matches the live build carry their passages and
+vectors over (unread ones copied row for row, ``carry.py``); new and changed ones are chunked
+and embedded, reusing any vector in the embedding cache. The earlier versions of drug labels that the build sees, in its sources or
 in the live build, are kept as its history (`history.py`), never embedded. The live build
 is never touched; the new one is published by a pointer swap.
 """
