@@ -374,8 +374,12 @@ def test_a_two_node_cluster_builds_what_the_local_build_does(tmp_path, embedder,
         node_ids = _wait_for_nodes(address, 2)
         assert len(node_ids) == 2, node_ids
         built, _ = _cli("build", str(CORPUS), "--index", str(tmp_path / "ray"), "--engine", "ray", "--ray-address",
-                        address, "--report", str(tmp_path / "report.json"))
+                        address, "--report", str(tmp_path / "report.json"), timeout=150)
         verified, _ = _cli("verify", "--index", str(tmp_path / "ray"))
+        # Fewer actors than CPUs: each gets a share of the cluster's CPUs, but no more than a node has (one
+        # actor of two CPUs would wait for ever for a node of two).
+        one, _ = _cli("build", str(CORPUS), "--index", str(tmp_path / "one"), "--engine", "ray", "--ray-address",
+                      address, "--ray-actors", "1", timeout=150)
     finally:
         left = _stop_nodes(nodes, temp_dirs)
     assert built.returncode == 0, built.stderr
@@ -391,6 +395,7 @@ def test_a_two_node_cluster_builds_what_the_local_build_does(tmp_path, embedder,
     assert int(shares[2]) > 0 and int(shares[4]) > 0
     assert int(shares[2]) + int(shares[4]) == report["passages_embedded"] == report["texts"]
     assert verified.returncode == 0 and verified.stdout.startswith("ok:"), (verified.stdout, verified.stderr)
+    assert one.returncode == 0 and "on 1 actor of 1 CPU" in one.stderr, one.stderr
 
     local = build_index([CORPUS], tmp_path / "local", embedder, **QUIET)
     assert local.published

@@ -401,7 +401,9 @@ class RayEngine:
     def _plan_pool(self) -> tuple[int, int]:
         """(actors, CPUs per actor): the number asked for, or one single-threaded actor per CPU of the cluster.
 
-        One actor per CPU beat one actor per two CPUs on the drug-label bench (bench/README.md).
+        An actor's CPUs are an equal share of the cluster's, but never more than its smallest node has, so that
+        every actor fits on a node (Ray would wait for ever for a node big enough). One actor per CPU beat one
+        actor per two CPUs on the drug-label bench (bench/README.md).
         """
         total = int(ray.cluster_resources().get("CPU", 0))
         if total < 1:
@@ -410,7 +412,9 @@ class RayEngine:
         if actors > total:
             raise EngineFailed(f"--ray-actors {actors} asks for more actors than the Ray cluster has CPUs ({total}); "
                                f"use at most {total}")
-        return actors, max(1, total // actors)
+        nodes = [int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node.get("Alive")]
+        smallest = min((cpus for cpus in nodes if cpus >= 1), default=1)
+        return actors, max(1, min(total // actors, smallest))
 
     def close(self) -> None:
         """Shut down the local Ray this engine started; a joined cluster is only disconnected from."""
