@@ -292,15 +292,11 @@ class SearchIndex:
 
     def about(self, rows: np.ndarray, article_ids: Iterable[str]) -> np.ndarray:
         """For each row, whether its passage belongs to one of the given articles."""
-        wanted = np.zeros(len(self._article_position), dtype=bool)  # a lookup table: no sort per call, as isin
-        wanted[[self._article_position[a] for a in article_ids if a in self._article_position]] = True
-        return wanted[self._row_article[rows]]
+        return self.articles.mask(article_ids)[self._row_article[rows]]
 
     def of_type(self, rows: np.ndarray, section_types: Iterable[str]) -> np.ndarray:
         """For each row, whether its section is of one of the given types."""
-        wanted = np.zeros(len(SECTION_TYPES), dtype=bool)
-        wanted[[_TYPE_INDEX[t] for t in section_types if t in _TYPE_INDEX]] = True
-        return wanted[self._row_type[rows]]
+        return self.table.type_numbers(section_types)[self._row_type[rows]]
 
     def label_sections(self) -> list[tuple[int, str, str]]:
         """(section number, openFDA field, heading) of every drug-label section, for learning what each kind is called."""

@@ -213,10 +213,8 @@ class Searcher:
         for medicine in constraining:
             tier += np.isin(rows, self.about_rows((medicine,), None))
         t, articles = self.index.table, self.index.articles
-        about = np.zeros(len(articles), dtype=bool)  # a lookup table by article number, not a sort per call
-        about[[articles.number[a] for a in analysis.articles if a in articles.number]] = True
         return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
-                          about[t.article[rows]].astype(np.float32),
+                          articles.mask(analysis.articles)[t.article[rows]].astype(np.float32),
                           t.type_numbers(analysis.intents)[t.type[rows]].astype(np.float32),
                           t.supporting[rows].astype(np.float32),
                           heading_similarity(t, rows, query),
