@@ -10,7 +10,7 @@ whose vectors it takes from the live build's store.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,10 +29,6 @@ class LivePassage(NamedTuple):
     own: str | None      # its own text where it differs from its text's as stored, else None
     heading: str
     title: str
-
-
-# (passage id, article id, section id, ordinal, text id, own text where it differs from its text's, text of a new text)
-Row = tuple[str, str, str, int, int, "str | None", str]
 
 
 class BuildCatalog(CatalogWriter):
@@ -74,18 +70,3 @@ class BuildCatalog(CatalogWriter):
             found.update(self._db.execute(f"SELECT id, text FROM live.texts WHERE id IN ({','.join('?' * len(chunk))})",
                                           chunk).fetchall())
         return found
-
-    def add_rows(self, rows: Sequence[Row]) -> None:
-        """Record passages in row order (as ``add_passages``, from plain rows): a text id one past the last recorded
-        is a new text, stored with the row's last field."""
-        texts, passages = [], []
-        for i, (passage_id, article_id, section_id, ordinal, text_id, own, text) in enumerate(rows):
-            if text_id == self.texts:
-                texts.append((text_id, self.rows + i, text))
-                self.texts += 1
-            elif not 0 <= text_id < self.texts:
-                raise ValueError(f"text id {text_id} out of order (next is {self.texts})")
-            passages.append((self.rows + i, passage_id, article_id, section_id, ordinal, text_id, own))
-        self._db.executemany("INSERT INTO main.texts VALUES (?, ?, ?)", texts)
-        self._db.executemany("INSERT INTO main.passages VALUES (?, ?, ?, ?, ?, ?, ?)", passages)
-        self.rows += len(rows)

@@ -42,6 +42,11 @@ _BULKY = "'$.tables', '$.patient_leaflets', '$.label_sections'"
 # ``history``: earlier versions of drug labels (``indexer/history.py``), never searched; ``record`` is JSON.
 
 
+# One passage as a build records it: (passage id, article id, section id, ordinal, text id, its own text where it
+# differs from its text's as stored, the text itself when it is a new one).
+Row = tuple[str, str, str, int, int, "str | None", str]
+
+
 class CatalogWriter:
     """Writes a new catalog file inside a build directory that is not yet published."""
 
@@ -61,23 +66,21 @@ class CatalogWriter:
                              [(article.id, s.id, i, s.heading, s.text, type_of(s))
                               for i, s in enumerate(article.sections)])
 
-    def add_passages(self, placed: Sequence[tuple[Passage, int, str | None]]) -> None:
-        """Record passages in row order, each with its text id and its own text where it differs from its text's.
-
-        A text id one past the last recorded is a new text, stored with this passage's text (text ids follow the
-        order of the vectors and BM25 documents).
-        """
-        texts, rows = [], []
-        for i, (p, text_id, own) in enumerate(placed):
+    def add_rows(self, rows: Sequence[Row]) -> None:
+        """Record passages in row order, each with its text id and its own text where it differs from its text's:
+        a text id one past the last recorded is a new text, stored with the row's last field (text ids follow the
+        order of the vectors and BM25 documents)."""
+        texts, passages = [], []
+        for i, (passage_id, article_id, section_id, ordinal, text_id, own, text) in enumerate(rows):
             if text_id == self.texts:
-                texts.append((text_id, self.rows + i, p.text))
+                texts.append((text_id, self.rows + i, text))
                 self.texts += 1
             elif not 0 <= text_id < self.texts:
                 raise ValueError(f"text id {text_id} out of order (next is {self.texts})")
-            rows.append((self.rows + i, p.id, p.article_id, p.section_id, p.ordinal, text_id, own))
-        self._db.executemany("INSERT INTO texts VALUES (?, ?, ?)", texts)
-        self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        self.rows += len(placed)
+            passages.append((self.rows + i, passage_id, article_id, section_id, ordinal, text_id, own))
+        self._db.executemany("INSERT INTO main.texts VALUES (?, ?, ?)", texts)
+        self._db.executemany("INSERT INTO main.passages VALUES (?, ?, ?, ?, ?, ?, ?)", passages)
+        self.rows += len(rows)
 
     def add_history(self, version: LabelVersion) -> None:
         """Record an earlier version of a label (never searched)."""

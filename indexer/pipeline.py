@@ -29,8 +29,8 @@ from . import history as histories
 from . import lexicon as lexicons
 from . import manifest as manifests
 from .cache import EmbeddingCache
-from .carry import BuildCatalog, LivePassage, Row
-from .catalog import Catalog
+from .carry import BuildCatalog, LivePassage
+from .catalog import Catalog, Row
 from .chunking import ChunkSettings, passages_for
 from .embedding import Embedder
 from .engines import Engine, LocalEngine
