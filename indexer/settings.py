@@ -173,7 +173,7 @@ CORE: tuple[Setting, ...] = (
     Setting("weight_section", float, 0.3, "Bonus for a drug label section named by the query's words (its kind, "
             "as \"boxed warning\", \"dose\", \"lactation\", or its heading), learnt from the build's labels; labels "
             "only (tuned by `bench/label_intent.py tune`).", min=0.0, max=1.0),
-    Setting("match_none_below", float, 0.457, "Cosine of a query to the nearest passage under which a query naming "
+    Setting("match_none_below", float, 0.461, "Cosine of a query to the nearest passage under which a query naming "
             "no medicine with an article is \"no good match\" (calibrated by `bench/match_eval.py`).", min=0.0, max=1.0),
     Setting("match_strong_from", float, 0.5, "Cosine of a query to the nearest passage from which a match is "
             "\"strong\" rather than \"weak\" (calibrated by `bench/match_eval.py`).", min=0.0, max=1.0),
