@@ -1,7 +1,7 @@
 """A drug label's page made for reading (issue 28): the label's inline bullets ("• Monitor INR ... • Instruct
 patients ...") are a list on its page, its stored text unchanged, and its boxed warning is the first thing in the
 page's body, before what changed in its version and its recent major changes. Built from two versions of the
-Coumadin fixture (a real openFDA label)."""
+Coumadin fixture (a real openFDA label) and Vectibix's dosage section (a real one, whose bullets hold sub-lists)."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,12 @@ import pytest
 from lxml import html
 
 from indexer.pipeline import build_index
-from search_app.web.pages import bullet_list
+from search_app.web.pages import ListItem, bullet_list
 
 from .conftest import FIXTURES
 
 COUMADIN = "3ebcb71e-9a7e-4969-abb9-7c7d3e3aae3c"
+VECTIBIX = "e0fa4bca-f245-4d92-ae29-b0c630a315c2"
 
 
 def coumadin(version: int, recent: bool = False) -> str:
@@ -34,9 +35,10 @@ def client(tmp_path_factory, embedder):
     source = tmp_path_factory.mktemp("label-text")
     (source / "a-coumadin-v17.json").write_text(coumadin(17, recent=True), encoding="utf-8")
     (source / "b-coumadin-v16.json").write_text(coumadin(16), encoding="utf-8")
+    (source / "c-vectibix.json").write_bytes((FIXTURES / "labels" / "lists" / "vectibix.json").read_bytes())
     index = tmp_path_factory.mktemp("label-text-index")
     report = build_index([source], index, embedder, log=lambda line: None)
-    assert report.published and report.articles == 1 and report.history == 1, report.skipped
+    assert report.published and report.articles == 2 and report.history == 1, report.skipped
     return create_app({"index": str(index), "TESTING": True}).test_client()
 
 
@@ -74,6 +76,19 @@ def test_a_labels_inline_bullets_are_a_list_on_its_page(client, page):
     assert next(s["text"] for s in sections if s["section_id"] == "boxed-warning").startswith("• COUMADIN can")
 
 
+def test_a_labels_sub_bullets_are_a_list_inside_their_item(client):
+    page = html.fromstring(client.get(f"/articles/{VECTIBIX}").get_data(as_text=True))
+    preparation = page.get_element_by_id("2-4-preparation-and-administration-text")
+    outer = [li for li in preparation.cssselect("li") if li.getparent().getparent().tag != "li"]
+    pump = next(li for li in outer if words(li).startswith("Vectibix must be administered via infusion pump."))
+    inner = [words(li) for li in pump.cssselect("ul > li")]
+    assert len(inner) == 2 and inner[0].startswith("Flush line before and after Vectibix administration")
+    assert inner[1].startswith("Infuse doses of 1000 mg or lower over 60 minutes")
+    # The item after the sub-list is the outer list's next item, not the sub-list's third.
+    assert words(outer[outer.index(pump) + 1]).startswith("Use the diluted infusion solution of Vectibix within 6 hours")
+    assert "○" not in words(preparation) and "•" not in words(preparation)
+
+
 def test_a_labels_boxed_warning_is_first_before_what_changed_and_recent_changes(page):
     body = page.cssselect(".article-body")[0]
     assert [s.get("id") for s in body.cssselect("section")][:3] == [
@@ -95,4 +110,13 @@ def test_a_dot_that_leads_no_item_is_left_in_its_paragraph(text):
 
 def test_bullets_without_a_space_after_them_are_items_too():
     assert bullet_list("Contraindicated in patients with: •Known hypersensitivity •Type I diabetes") == (
-        "Contraindicated in patients with:", ["Known hypersensitivity", "Type I diabetes"])
+        "Contraindicated in patients with:", [ListItem("Known hypersensitivity"), ListItem("Type I diabetes")])
+
+
+def test_lower_marks_make_a_sub_list_and_lead_a_list_where_no_higher_mark_is():
+    assert bullet_list("Give: • by pump. ○ Flush the line. ○Infuse over 60 minutes. • Within 6 hours.") == ("Give:", [
+        ListItem("by pump.", (ListItem("Flush the line."), ListItem("Infuse over 60 minutes."))),
+        ListItem("Within 6 hours.")])
+    assert bullet_list("Call if you get: ○ weakness ○loss of coordination") == (
+        "Call if you get:", [ListItem("weakness"), ListItem("loss of coordination")])
+    assert bullet_list("Tell your doctor. ○ If you become pregnant, call.") is None

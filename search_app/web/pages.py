@@ -445,21 +445,47 @@ def table_view(rows: tuple[tuple[str, ...], ...], spans: tuple[tuple[int, ...], 
     return TableView(drawn[:header_rows], drawn[header_rows:])
 
 
-# A bullet that leads an item: "•" (or "●") at the start or after a space, and before a space or a word ("•Known
-# hypersensitivity"), so that the dot of a unit ("mcg•day/mL", "ng •hr/mL") or a salt ("C 17 H 18 F 3 NO •HCl",
-# "•H 2 O") is not one. Drug labels write their lists inline ("• Monitor INR ... • Instruct patients ..."), in one
-# paragraph.
-_BULLET = re.compile(r"(?:^|(?<=\s))[•●](?=\s|$|[A-Z]?[a-z]{2,}\b(?!/))")
+# The marks that lead an item, by level: "•" (or "●"), then "○" (or "◦"), then "▪". Drug labels write their lists
+# inline, in one paragraph ("• Monitor INR ... • Instruct patients ...", a sub-list "• Infuse over 60 minutes.
+# ○ Flush line before and after ..."). A mark leads an item at the start or after a space, and before a space or a
+# word ("•Known hypersensitivity"), so that the dot of a unit ("mcg•day/mL", "ng •hr/mL") or a salt
+# ("C 17 H 18 F 3 NO •HCl", "•H 2 O") is not one.
+_LEVELS = ("•●", "○◦", "▪")
+_MARK = [re.compile(rf"(?:^|(?<=\s))[{marks}](?=\s|$|[A-Z]?[a-z]{{2,}}\b(?!/))") for marks in _LEVELS]
 
 
-def bullet_list(text: str) -> tuple[str, list[str]] | None:
+@dataclass(frozen=True)
+class ListItem:
+    """One item of a list read from inline bullets, with the items of its own sub-list."""
+
+    text: str
+    items: tuple[ListItem, ...] = ()
+
+
+def _items(text: str, level: int) -> tuple[str, list[ListItem]]:
+    """The text before the first mark of the highest level present (from ``level`` on), and the items it leads."""
+    for depth in range(level, len(_LEVELS)):
+        parts = _MARK[depth].split(text)
+        if len(parts) > 1:
+            break
+    else:
+        return text, []
+    items = []
+    for part in parts[1:]:
+        if part.strip():
+            lead, sub = _items(part, depth + 1)
+            items.append(ListItem(" ".join(lead.split()), tuple(sub)))
+    return parts[0], items
+
+
+def bullet_list(text: str) -> tuple[str, list[ListItem]] | None:
     """A paragraph's inline bullets as (the text leading into them, [item, ...]), or None where they make no list.
 
     Two items or more make a list; so does one led by nothing or by a colon ("contraindicated in: • Pregnancy").
-    A lone bullet inside a sentence, and empty items ("• •"), are left as they are. Text after the last item
-    stays in it: nothing tells where an item ends."""
-    parts = _BULLET.split(text)
-    lead, items = parts[0].strip(), [" ".join(part.split()) for part in parts[1:] if part.strip()]
+    A lone bullet inside a sentence, and empty items ("• •"), are left as they are. Inside an item, the marks of a
+    lower level make its sub-list. Text after the last item stays in it: nothing tells where an item ends."""
+    lead, items = _items(text, 0)
+    lead = lead.strip()
     if len(items) >= 2 or (items and (not lead or lead.endswith(":"))):
         return lead, items
     return None
@@ -467,15 +493,15 @@ def bullet_list(text: str) -> tuple[str, list[str]] | None:
 
 @bp.app_template_filter("blocks")
 def blocks(text: str) -> list[tuple[str, Any]]:
-    """Section or passage text as ("p", text), ("ul", [item, ...]) and ("table", TableView) (``indexer.blocks``);
-    a paragraph's inline bullets as a list (``bullet_list``), the stored text unchanged."""
+    """Section or passage text as ("p", text), ("ul", [ListItem, ...]) and ("table", TableView) (``indexer.blocks``);
+    a paragraph's inline bullets as a list (``bullet_list``), sub-lists nested, the stored text unchanged."""
     out: list[tuple[str, Any]] = []
     for block in blocks_of(text):
         listed = bullet_list(block.text) if block.kind == "p" else None
         if block.kind == "li" and not block.list_start and out and out[-1][0] == "ul":
-            out[-1][1].append(block.text)
+            out[-1][1].append(ListItem(block.text))
         elif block.kind == "li":
-            out.append(("ul", [block.text]))
+            out.append(("ul", [ListItem(block.text)]))
         elif block.kind == "table":
             out.append(("table", table_view(block.rows, block.spans, block.header_rows)))
         elif listed is not None:
