@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 MODES = ("hybrid", "dense", "lexical")
 POOL = 100  # candidates taken from each retriever before fusion
 MAX_ABOUT = 3000  # passages about the named medicines pooled at once; past this a later page ranks every row
+FULL_CUE = 1 - 1e-6  # a label section cue this high: every word of the query names the section
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class Candidates:
     heading: np.ndarray     # cosine of the query to the row's drug-label section heading (0 elsewhere)
     section: np.ndarray     # share of the query's words naming the row's drug-label section (0 elsewhere)
     tier: np.ndarray   # how many of the query's constraining medicines each row is about
+    # A look-up of a part of a label ("Kadcyla contraindications"): the rows of the sections every word of it names
+    # (all False for any other query). They come first within their tier, whatever the score.
+    named_part: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     dense_rank: dict[int, int] = field(default_factory=dict)
     lexical_rank: dict[int, int] = field(default_factory=dict)
     complete: bool = False  # every row that could rank is in the pool
@@ -213,14 +217,16 @@ class Searcher:
         for medicine in constraining:
             tier += np.isin(rows, self.about_rows((medicine,), None))
         t, articles = self.index.table, self.index.articles
+        sections = self.understander.label_sections
+        cue = (sections.cue(analysis.sections, t.section[rows]) if sections is not None
+               else np.zeros(len(rows), np.float32))
+        named_part = cue >= FULL_CUE if analysis.sections.lookup else np.zeros(len(rows), dtype=bool)
         return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
                           articles.mask(analysis.articles)[t.article[rows]].astype(np.float32),
                           t.type_numbers(analysis.intents)[t.type[rows]].astype(np.float32),
                           t.supporting[rows].astype(np.float32),
-                          heading_similarity(t, rows, query),
-                          self.understander.label_sections.cue(analysis.sections, t.section[rows])
-                          if self.understander.label_sections is not None else np.zeros(len(rows), np.float32),
-                          tier, dense_rank, lexical_rank, complete)
+                          heading_similarity(t, rows, query), cue,
+                          tier, named_part, dense_rank, lexical_rank, complete)
 
     def text_ranks(self, rows: np.ndarray) -> dict[int, int]:
         """Each row's rank in a retriever's list, copies of one text (together in the list) sharing theirs."""
@@ -246,9 +252,13 @@ class Searcher:
     def ranked_sections(self, c: Candidates, scores: np.ndarray) -> list[tuple[int, float, int]]:
         """(row, score, candidate position) of the best passage of each section, best first.
 
-        Passages about more of the medicines the query names come first (``tier``), then by score.
+        Passages about more of the medicines the query names come first (``tier``); within a tier, the parts of a
+        label that a look-up names (``named_part``); then by score.
         """
-        order = np.lexsort((-scores, -c.tier)) if c.tier.any() else np.argsort(-scores, kind="stable")
+        if c.tier.any() or c.named_part.any():
+            order = np.lexsort((-scores, -c.named_part.astype(np.int8), -c.tier))
+        else:
+            order = np.argsort(-scores, kind="stable")
         # The first (best) place of each section in that order, kept in order.
         _, first = np.unique(self.index.table.section[c.rows[order]], return_index=True)
         chosen = order[np.sort(first)]
