@@ -47,10 +47,10 @@ Encode = Callable[[list[str], int], np.ndarray]  # texts, batch size -> their un
 
 def exports() -> dict[str, Path]:
     """The model cache's onnx (fp32) and onnx-int8 exports of the configured model, by backend."""
-    from indexer.embedding import default_model_cache
+    from indexer.embedding import model_cache_dir
 
     found = {}
-    for meta in (default_model_cache() / "onnx").glob("*/export.json"):
+    for meta in (model_cache_dir(settings()["model_cache"]) / "onnx").glob("*/export.json"):
         export = json.loads(meta.read_text())
         found[export["backend"]] = meta.parent
     missing = {"onnx", "onnx-int8"} - set(found)

@@ -39,7 +39,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import psutil
-from _common import PY, ROOT, SHARED
+from _common import PY, ROOT, SHARED, settings
 
 OUT = ROOT / "bench" / "out" / "load"
 ROUNDS = 4  # turns of (floor, concurrency 1)
@@ -249,7 +249,7 @@ class Floor:
         self.embedders = {}
         for n in threads:
             with omp_threads(n):
-                self.embedders[n] = Embedder(DEFAULT_MODEL)
+                self.embedders[n] = Embedder(DEFAULT_MODEL, model_cache=settings()["model_cache"])
         first = self.embedders[threads[0]]
         self.index = SearchIndex.open(index, model=first.describe(), checksums=False)
         self.queries = itertools.cycle(queries)

@@ -29,7 +29,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from indexer.settings import default  # noqa: E402
-from indexer.settings import resolve as resolve_settings
 
 from .models import (  # noqa: E402
     DEFAULT_MODEL,
@@ -48,13 +47,13 @@ DEFAULT_BACKEND = default("backend")
 
 __all__ = [
     "BACKENDS", "DEFAULT_BACKEND", "DEFAULT_MODEL", "Embedder", "ModelNotFound", "UnknownBackend",
-    "UnsupportedModel", "default_model_cache", "load_embedder", "resolve_model_path",
+    "UnsupportedModel", "load_embedder", "model_cache_dir", "resolve_model_path",
 ]
 
 
-def default_model_cache() -> Path:
-    """The model cache the settings name (``MEDSEARCH_MODEL_CACHE``), else the user's cache directory."""
-    configured = resolve_settings()["model_cache"]
+def model_cache_dir(configured: str | Path | None = None) -> Path:
+    """The model cache: the one configured (setting ``model_cache``, passed in by the caller, which owns the
+    settings), else the user's cache directory."""
     if configured:
         return Path(configured).expanduser()
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "medsearch"
@@ -78,7 +77,7 @@ class Embedder:
             self._model = TorchModel(self.path)
         else:
             check_pipeline(self.path)
-            cache = Path(model_cache) if model_cache else default_model_cache()
+            cache = model_cache_dir(model_cache)
             self.export_dir, export = ensure_export(self.path, cache, self._model_fingerprint, backend)
             self._model = OnnxModel(self.export_dir, export)
         self.dimension = self._model.dimension
