@@ -79,6 +79,11 @@ def stem(word: str) -> str:
     return stemmer().stemWord(word)
 
 
+def stems(words: Sequence[str]) -> list[str]:
+    """The Snowball stems of many words (``stem`` of each), in one call to the stemmer."""
+    return stemmer().stemWords(list(words))
+
+
 def tokens(text: str) -> list[str]:
     """BM25 tokens: words without stopwords, Snowball-stemmed."""
     return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]

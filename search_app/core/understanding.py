@@ -17,7 +17,7 @@ import jellyfish
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from indexer.lexical import STOPWORDS, stem, tokens, words
+from indexer.lexical import STOPWORDS, stem, stems, tokens, words
 from indexer.lexicon import generic_table, name_key, synonym_table
 from indexer.sources.labels import kind_of_field
 
@@ -132,17 +132,26 @@ def intents(text: str) -> frozenset[str]:
     return frozenset(label for label, pattern in _INTENT_PATTERNS if pattern.search(text))
 
 
-def section_units(own: list[str], names: list[str], lay: list[tuple[str, tuple[str, ...]]]) -> tuple[Unit, ...]:
-    """The query's words that may name a part of a label: its tokens less the names, a lay phrase as one unit
-    with its clinical phrasings ("side effects" or "adverse reactions"), the longest phrase first."""
-    named = set(tokens(" ".join(names)))
+@dataclass(frozen=True)
+class LayTerm:
+    """A lay phrase of the curated table with its clinical phrasings, and their BM25 tokens."""
+
+    padded: str                                # " lay phrase ", for a whole-word substring test
+    clinical: tuple[str, ...]                  # its clinical phrasings
+    tokens: tuple[str, ...]                    # the lay phrase's tokens
+    clinical_tokens: tuple[tuple[str, ...], ...]  # each clinical phrasing's tokens (those that have some)
+
+
+def section_units(own: list[str], named: set[str], lay: list[LayTerm]) -> tuple[Unit, ...]:
+    """The query's words that may name a part of a label: its tokens less the names' (``named``), a lay phrase as
+    one unit with its clinical phrasings ("side effects" or "adverse reactions"), the longest phrase first."""
     used: set[str] = set()
     units: list[Unit] = []
-    for phrase, clinical in sorted(lay, key=lambda found: -len(found[0])):
-        words_of = tuple(t for t in tokens(phrase) if t not in named)
+    for term in sorted(lay, key=lambda found: -len(found.padded)):
+        words_of = tuple(t for t in term.tokens if t not in named)
         if words_of and not used & set(words_of):
             used.update(words_of)
-            units.append((words_of, *(tuple(tokens(c)) for c in clinical if tokens(c))))
+            units.append((words_of, *term.clinical_tokens))
     units += [((t,),) for t in dict.fromkeys(own) if t not in named and t not in used]
     return tuple(units)
 
@@ -177,20 +186,29 @@ class Understander:
         for name in self._spellable:
             by_stem[stem(name)].add(name)
         self._by_stem = {s: next(iter(n)) for s, n in by_stem.items() if len(n) == 1}
-        # Lay phrases padded with spaces, so that one substring test finds them as whole words.
-        self._lay = [(f" {lay} ", clinical) for lay, clinical in lay_terms().items()]
+        # Lay phrases padded with spaces, so that one substring test finds them as whole words; the BM25 tokens of
+        # the lay phrases and of every name's other names, read once here rather than per query.
+        self._lay = [LayTerm(f" {lay} ", clinical, tuple(tokens(lay)),
+                             tuple(found for c in clinical if (found := tuple(tokens(c)))))
+                     for lay, clinical in lay_terms().items()]
+        every_name = set(names) | set(self.synonyms)
+        self._name_tokens = {n: tuple(tokens(n)) for n in every_name}
+        self._other_names_tokens = {n: tuple(dict.fromkeys(tokens(" ".join(sorted(self.synonyms.get(n, frozenset())
+                                                                                  - {n})))))
+                                    for n in every_name}
 
-    def _known(self, word: str) -> bool:
+    def _known(self, word: str, stemmed: str) -> bool:
         return (word in STOPWORDS or len(word) < 4 or word.isdigit() or word in self.names
-                or word in self.synonyms or stem(word) in self.vocabulary)
+                or word in self.synonyms or stemmed in self.vocabulary)
 
-    def correct(self, word: str) -> str | None:
-        """The medicine name a misspelt word most likely meant, or None."""
+    def correct(self, word: str, stemmed: str | None = None) -> str | None:
+        """The medicine name a misspelt word (whose stem is ``stemmed``, if known) most likely meant, or None."""
         if word in self.names or word in self.synonyms:
             return None
-        if len(word) >= 6 and stem(word) in self._by_stem and word not in self.english:
-            return self._by_stem[stem(word)]
-        if self._known(word) or word in self.english:
+        stemmed = stemmed or stem(word)
+        if len(word) >= 6 and stemmed in self._by_stem and word not in self.english:
+            return self._by_stem[stemmed]
+        if self._known(word, stemmed) or word in self.english:
             return None
         # A near miss on a short word is as likely another word as a medicine ("hydro" is not "hydrea").
         floor = 85 if len(word) < 8 else 80
@@ -221,22 +239,25 @@ class Understander:
                                   score_cutoff=NEAR_NAME)
         return (best[0], best[1]) if best else None
 
-    def _respell(self, typed: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-        """Words with misspelt medicine names corrected, including names split in two ("level iracetam")."""
+    def _respell(self, typed: list[str], stemmed: dict[str, str]) -> tuple[list[str], list[tuple[str, str]]]:
+        """Words with misspelt medicine names corrected, including names split in two ("level iracetam").
+        ``stemmed``: the stem of every word and of every two neighbours joined."""
         fixed: list[str] = []
         corrections: list[tuple[str, str]] = []
         i = 0
         while i < len(typed):
             word = typed[i]
-            if i + 1 < len(typed) and not (self._known(word) and self._known(typed[i + 1])):
+            if i + 1 < len(typed) and not (self._known(word, stemmed[word])
+                                           and self._known(typed[i + 1], stemmed[typed[i + 1]])):
                 joined = word + typed[i + 1]
-                right = self.correct(joined) if not self._known(joined) else (joined if joined in self.names else None)
+                right = (self.correct(joined, stemmed[joined]) if not self._known(joined, stemmed[joined])
+                         else (joined if joined in self.names else None))
                 if right and fuzz.ratio(joined, right) >= 85:
                     corrections.append((f"{word} {typed[i + 1]}", right))
                     fixed.append(right)
                     i += 2
                     continue
-            right = self.correct(word)
+            right = self.correct(word, stemmed[word])
             if right and right != word:
                 corrections.append((word, right))
             fixed.append(right or word)
@@ -245,7 +266,10 @@ class Understander:
 
     def analyse(self, text: str, respell: bool = True) -> Analysis:
         """Correct, recognise names, expand lay words, and read the intent of a query."""
-        fixed, corrections = self._respell(words(text)) if respell else (words(text), [])
+        typed = words(text)
+        joined = [a + b for a, b in zip(typed, typed[1:])]
+        stemmed = dict(zip(typed + joined, stems(typed + joined)))  # one call to the stemmer for the whole query
+        fixed, corrections = self._respell(typed, stemmed) if respell else (typed, [])
         corrected = text
         for wrong, right in corrections:
             pattern = r"\s+".join(re.escape(part) for part in wrong.split())
@@ -259,36 +283,37 @@ class Understander:
                     if not any(gram in longer.split(" ") or gram in longer for longer in found_names):
                         found_names.append(gram)
         articles = frozenset(a for n in found_names for a in self.names.get(n, ()))
-        groups: list[list[str]] = []
+        groups: list[tuple[list[str], tuple[str, ...]]] = []  # alternatives to add: (phrases, their tokens)
         for name in found_names:  # other names of the same medicine: brand <-> generic
-            groups.append(sorted(self.synonyms.get(name, frozenset()) - {name}))
+            groups.append((sorted(self.synonyms.get(name, frozenset()) - {name}), self._other_names_tokens[name]))
         key_text = " " + " ".join(key_words) + " "
         lay_words: set[str] = set()  # words of the lay phrases the query holds: known words, for the match verdict
-        lay_found: list[tuple[str, tuple[str, ...]]] = []
-        for padded, clinical in self._lay:
-            if padded in key_text:
-                groups.append(list(clinical))
-                lay_words.update(padded.split())
-                lay_found.append((padded, clinical))
+        lay_found: list[LayTerm] = []
+        for term in self._lay:
+            if term.padded in key_text:
+                groups.append((list(term.clinical), tuple(dict.fromkeys(t for c in term.clinical_tokens for t in c))))
+                lay_words.update(term.padded.split())
+                lay_found.append(term)
         own = tokens(" ".join(fixed))
         extra: dict[str, float] = {}
-        for group in groups:
+        for _, alternatives in groups:
             # Each group of alternatives together weighs as much as one expansion, however many
             # brand names a medicine has; words the index has never seen carry nothing.
-            group_tokens = [t for t in dict.fromkeys(tokens(" ".join(group))) if t in self.vocabulary and t not in own]
+            group_tokens = [t for t in alternatives if t in self.vocabulary and t not in own]
             for t in group_tokens:
                 extra[t] = max(extra.get(t, 0.0), self.expansion_weight / len(group_tokens))
-        expansions = [phrase for group in groups for phrase in group]
+        expansions = [phrase for phrases, _ in groups for phrase in phrases]
         terms = tuple((t, 1.0) for t in own) + tuple(extra.items())
         medicines = self.medicines(found_names)
         content = [w for w in fixed if w not in STOPWORDS and len(w) > 1]
-        known = sum(1 for w in content if stem(w) in self.vocabulary or w in self.names or w in self.synonyms
-                    or w in lay_words)
+        known = sum(1 for w in content if w in self.names or w in self.synonyms or w in lay_words
+                    or (stemmed.get(w) or stem(w)) in self.vocabulary)  # a corrected word is a name
         comparison = bool(_COMPARISON.search(corrected)) or (
             len(medicines) >= 2 and re.search(r"\bor\b", corrected, re.I) is not None)
         sections = SectionAsk()
         if self.label_sections is not None:
-            sections = self.label_sections.ask(section_units(own, found_names, lay_found))
+            named = {t for n in found_names for t in self._name_tokens[n]}
+            sections = self.label_sections.ask(section_units(own, named, lay_found))
         asked = intents(corrected) | {kind.type for f in sections.kinds if (kind := kind_of_field(f)) and kind.indexed}
         return Analysis(text=text, corrected=corrected, corrections=tuple(corrections), names=tuple(found_names),
                         articles=articles, expansions=tuple(dict.fromkeys(expansions)),
