@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .blocks import TextBlock, blocks_of
 from .models import Article, Passage, article_permalink, context_prefix, passage_id, section_link
@@ -199,22 +200,45 @@ def split_text(text: str, budget: int, overlap: int, count: TokenCounter) -> lis
     return [_join([units[i] for i in chunk]) for chunk in chunks]
 
 
+# Distinct section texts a build's ``Chunker`` remembers the chunks of: a 10,000-label DailyMed-like corpus
+# has fewer (its copies repeat far fewer distinct texts than rows), each a few kB with its chunks.
+MEMO_SECTIONS = 100_000
+
+
+class Chunker:
+    """Cuts a build's articles into passages, each distinct section text once per token budget.
+
+    DailyMed repeats most of its text: a repackager's label copies its source's sections word for word and a
+    generic copies the brand's, so a build meets most section texts many times. Cutting one takes a tokenizer
+    call per sentence run; the same text with the same budget always gives the same chunks, so a copy reuses
+    those of the first (``split_text`` of the text, remembered). What is remembered is bounded by
+    ``memo_sections`` texts, the least recently used forgotten first: a text met again after that is simply cut again.
+    """
+
+    def __init__(self, settings: ChunkSettings, count: TokenCounter, memo_sections: int = MEMO_SECTIONS):
+        self.settings = settings
+        self.count = count
+        self._split = lru_cache(maxsize=memo_sections)(self._split_text) if memo_sections else self._split_text
+
+    def _split_text(self, text: str, budget: int) -> tuple[str, ...]:
+        return tuple(split_text(text, budget, self.settings.overlap_tokens, self.count))
+
+    def passages(self, article: Article) -> Iterator[Passage]:
+        """Every passage of an article, in reading order, with stable ids and deep links."""
+        sections = article.sections
+        # One tokenizer call for the context ("title: heading") of every section of the article.
+        contexts = self.count([context_prefix(article.title, s.heading) for s in sections]) if sections else []
+        for section, context_tokens in zip(sections, contexts):
+            # [CLS] and [SEP] take two positions of the window; the context is embedded with every passage.
+            budget = max(32, min(self.settings.chunk_tokens, self.settings.max_seq_length - 2 - context_tokens))
+            url, permalink = section_link(article, section.id), article_permalink(article.id, section.id)
+            kind = type_of(section)
+            for ordinal, text in enumerate(self._split(section.text, budget)):
+                yield Passage(id=passage_id(article.id, section.id, ordinal), article_id=article.id,
+                              section_id=section.id, ordinal=ordinal, title=article.title, heading=section.heading,
+                              text=text, url=url, permalink=permalink, section_type=kind)
+
+
 def passages_for(article: Article, settings: ChunkSettings, count: TokenCounter) -> Iterator[Passage]:
-    """Every passage of an article, in reading order, with stable ids and deep links."""
-    for section in article.sections:
-        context_tokens = count([context_prefix(article.title, section.heading)])[0]
-        # [CLS] and [SEP] take two positions of the window; the context is embedded with every passage.
-        budget = max(32, min(settings.chunk_tokens, settings.max_seq_length - 2 - context_tokens))
-        for ordinal, text in enumerate(split_text(section.text, budget, settings.overlap_tokens, count)):
-            yield Passage(
-                id=passage_id(article.id, section.id, ordinal),
-                article_id=article.id,
-                section_id=section.id,
-                ordinal=ordinal,
-                title=article.title,
-                heading=section.heading,
-                text=text,
-                url=section_link(article, section.id),
-                permalink=article_permalink(article.id, section.id),
-                section_type=type_of(section),
-            )
+    """Every passage of an article, in reading order, with stable ids and deep links (nothing remembered)."""
+    return Chunker(settings, count, memo_sections=0).passages(article)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
 
@@ -38,6 +40,22 @@ def key(heading: str, text: str) -> bytes:
 def digest(text: str) -> bytes:
     """A digest of a text exactly as written (a copy whose case or spacing differs keeps its own)."""
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def key_and_digest(heading: str, text: str) -> tuple[bytes, bytes]:
+    """``key(heading, text)`` and ``digest(text)``."""
+    return key(heading, text), digest(text)
+
+
+# Distinct passages a build remembers the key of: more than a 10,000-label DailyMed-like corpus holds. Each costs
+# a dict entry beside its text, which the build's ``chunking.Chunker`` mostly remembers anyway.
+MEMO_TEXTS = 200_000
+
+
+def remembering(most: int = MEMO_TEXTS) -> Callable[[str, str], tuple[bytes, bytes]]:
+    """``key_and_digest`` that remembers its last ``most`` distinct (heading, text) pairs: a build meets most passages
+    many times (DailyMed's copies), and normalising a text costs far more than looking it up."""
+    return lru_cache(maxsize=most)(key_and_digest)
 
 
 class TextTable:

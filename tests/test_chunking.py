@@ -1,4 +1,4 @@
-from indexer.chunking import ChunkSettings, passages_for, split_sentences, split_text
+from indexer.chunking import Chunker, ChunkSettings, passages_for, split_sentences, split_text
 from indexer.models import Article, Section, context_prefix
 
 
@@ -47,3 +47,26 @@ def test_a_single_overlong_sentence_is_cut_into_windows(embedder):
     assert len(chunks) > 3
     assert all(embedder.count_tokens([c])[0] <= 100 for c in chunks)
     assert " ".join(chunks).split() == words.split()
+
+
+def test_a_copied_section_is_cut_once_into_the_same_passages(embedder):
+    """A repackager's label repeats its source's sections: the build's chunker cuts each text once."""
+    calls: list[int] = []
+
+    def count(texts):
+        calls.append(len(texts))
+        return embedder.count_tokens(texts)
+
+    sections = (Section("warnings", "Warnings", _long_section(40)), Section("uses", "Uses", "It treats pain."))
+    brand = Article("brand", "Brand tablets", "https://example.org/brand", sections)
+    copy = Article("copy", "Repackager tablets", "https://example.org/copy", sections)
+    settings = ChunkSettings(chunk_tokens=120, overlap_tokens=32, max_seq_length=embedder.max_seq_length)
+    chunker = Chunker(settings, count)
+    first = list(chunker.passages(brand))
+    before = len(calls)
+    again = list(chunker.passages(copy))
+    assert calls[before:] == [2]  # only the copy's two contexts ("title: heading"), counted in one call
+    assert len(first) > 3 and [p.text for p in again] == [p.text for p in first]
+    # Each passage is the copy's own (id, title, links), as a chunker that remembers nothing gives it.
+    assert again == list(passages_for(copy, settings, embedder.count_tokens))
+    assert again[0].id == "copy:warnings:0" and again[0].url == "https://example.org/copy#warnings"
