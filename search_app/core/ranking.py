@@ -184,16 +184,19 @@ class Searcher:
         query, dense_rows, lexical_all, _ = signals if signals is not None else self.signals(analysis, mode, allowed)
         depth = self.pool if mode == "hybrid" else self.pool * 4
         constraining = analysis.constraining if mode == "hybrid" else ()
+        # The rows about each medicine that constrains the ranking, asked of the index once.
+        about_each = [self.index.rows_about(medicine.names) for medicine in constraining]
         dense_rank = self.text_ranks(dense_rows)
         lexical_rows = self.index.best_rows(lexical_all, depth)  # the rows of the depth best texts
         lexical_rank = self.text_ranks(lexical_rows)
-        allowed_count = len(self.index) if allowed is None else len(allowed)
+        row_count = len(self.index.table.text)
+        allowed_count = row_count if allowed is None else len(allowed)
         # The pool is complete when no retriever was cut short: then ranking every row adds nothing.
         complete = every_row or (
             (mode == "lexical" or len(dense_rank) >= allowed_count)
             and (mode == "dense" or int(np.count_nonzero(lexical_all)) <= len(lexical_rows)))
         if every_row:
-            rows = np.arange(len(self.index)) if allowed is None else np.asarray(allowed, dtype=np.int64)
+            rows = np.arange(row_count) if allowed is None else np.asarray(allowed, dtype=np.int64)
         else:
             pool = dict.fromkeys(dense_rank) | dict.fromkeys(lexical_rank)
             if mode == "hybrid" and analysis.articles:
@@ -204,7 +207,9 @@ class Searcher:
             if mode == "hybrid" and constraining:
                 # Every passage about a named medicine can rank first: they all join the pool, or the pool
                 # is not complete (and a later page ranks every row).
-                about = self.about_rows(constraining, allowed)
+                about = np.unique(np.concatenate(about_each)) if len(about_each) > 1 else about_each[0]
+                if allowed is not None:
+                    about = np.intersect1d(about, allowed, assume_unique=True)
                 pool.update(dict.fromkeys(about[:MAX_ABOUT].tolist()))
                 complete = complete and len(about) <= MAX_ABOUT
             rows = np.fromiter(pool, dtype=np.int64, count=len(pool))
@@ -214,8 +219,8 @@ class Searcher:
         peak = float(lexical_all.max())
         lexical = lexical_all[rows] / peak if peak > 0 else np.zeros(len(rows))
         tier = np.zeros(len(rows), dtype=np.int32)
-        for medicine in constraining:
-            tier += np.isin(rows, self.about_rows((medicine,), None))
+        for about_one in about_each:
+            tier += np.isin(rows, about_one)
         t, articles = self.index.table, self.index.articles
         sections = self.understander.label_sections
         cue = (sections.cue(analysis.sections, t.section[rows]) if sections is not None
@@ -233,11 +238,6 @@ class Searcher:
         texts = self.index.table.text[rows]
         ranks = np.cumsum(np.concatenate(([True], texts[1:] != texts[:-1]))) if len(rows) else texts
         return dict(zip(rows.tolist(), ranks.tolist()))
-
-    def about_rows(self, medicines, allowed: np.ndarray | None) -> np.ndarray:
-        """Rows about any of the medicines (their articles, sections naming them), within ``allowed``."""
-        rows = self.index.rows_about({n for m in medicines for n in m.names})
-        return rows if allowed is None else np.intersect1d(rows, allowed, assume_unique=True)
 
     def fuse(self, c: Candidates, mode: str = "hybrid", weights: Weights | None = None) -> np.ndarray:
         """Fused score of every candidate."""
