@@ -95,9 +95,8 @@ def _publishers() -> dict[str, str]:
     return table
 
 
-def known_site(url: str) -> str:
-    """The name publishers.tsv gives a link's site ("NHS" for www.nhs.uk), else ''."""
-    host = (urlsplit(url).hostname or "").lower() if safe_http_url(url) else ""
+def _known_host(host: str) -> str:
+    """The name publishers.tsv gives a (lowercase) host's site ("NHS" for www.nhs.uk), else ''."""
     parts = host.split(".")
     table = _publishers()
     for start in range(len(parts) - 1):  # the longest end first
@@ -107,9 +106,15 @@ def known_site(url: str) -> str:
     return ""
 
 
+def _host(safe_url: str) -> str:
+    """The host of a link already checked by ``safe_http_url`` ('' for no link), lowercase."""
+    return (urlsplit(safe_url).hostname or "").lower() if safe_url else ""
+
+
 def site_name(url: str) -> str:
     """The publisher's name for a link's site, else its host without "www."; '' for no http(s) link."""
-    return known_site(url) or ((urlsplit(url).hostname or "").removeprefix("www.") if safe_http_url(url) else "")
+    host = _host(url) if safe_http_url(url) else ""
+    return _known_host(host) or host.removeprefix("www.")
 
 
 def _text(value: Any) -> str | None:
@@ -129,10 +134,11 @@ def references_of(meta: dict) -> tuple[Reference, ...]:
             title, url = ref.strip(), ""
         else:
             continue
-        url = url if safe_http_url(url) else ""
+        url = url if safe_http_url(url) else ""  # the one check of the link: what follows reads its host
+        host = _host(url)
         named = _TITLE_PUBLISHER.match(title)
         # A known site's name, else the title's own "Publisher: ..." prefix, else the link's host.
-        publisher = known_site(url) or (named.group(1).strip() if named else "") or site_name(url)
+        publisher = _known_host(host) or (named.group(1).strip() if named else "") or host.removeprefix("www.")
         if title or url:
             out.append(Reference(title or url, url, publisher))
     return tuple(out)
