@@ -150,6 +150,12 @@ def blocks_of(text: str) -> list[TextBlock]:
     return out
 
 
+def blocks_json(text: str) -> list[dict]:
+    """The structure of a passage's or section's text for the API: ``[{"type": "p" | "li" | "table", "text", ...}]``
+    (``TextBlock.to_json`` of each of ``blocks_of``)."""
+    return [block.to_json() for block in blocks_of(text)]
+
+
 def join_blocks(blocks: list[TextBlock]) -> str:
     """Text in the layout ``blocks_of`` reads: the inverse of it for blocks it returned."""
     parts: list[tuple[str, str]] = []

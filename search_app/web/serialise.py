@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from indexer.blocks import blocks_of
+from indexer.blocks import blocks_json
 from indexer.history import LabelVersion, VersionSection
 from indexer.models import Article, Passage, article_permalink, section_link
 from indexer.section_types import type_of
@@ -122,11 +122,6 @@ def passage_fields(p: Passage) -> dict[str, Any]:
     return {"passage_id": p.id, "article_id": p.article_id, "section_id": p.section_id,
             "section_type": p.section_type, "title": p.title, "heading": p.heading, "text": p.text,
             "blocks": blocks_json(p.text), "url": p.url, "permalink": p.permalink}
-
-
-def blocks_json(text: str) -> list[dict[str, Any]]:
-    """The structure of a passage's or section's text: ``[{"type": "p" | "li" | "table", "text", ...}]``."""
-    return [block.to_json() for block in blocks_of(text)]
 
 
 def copy_json(copy: Copy) -> dict[str, Any]:
