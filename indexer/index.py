@@ -343,6 +343,10 @@ class SearchIndex:
         """An article without its sections (title, link, front matter), cached for the life of the build."""
         return self._headers(article_id)
 
+    def article_headers(self, article_ids: list[str]) -> dict[str, Article | None]:
+        """``article_header`` of each of some articles (a page's hits), by id."""
+        return {article_id: self._headers(article_id) for article_id in dict.fromkeys(article_ids)}
+
     def article_card(self, article_id: str) -> Article | None:
         """An article's header less its label tables, leaflets and section map (``Catalog.article_card``): what a
         list of copies cites; cached for the life of the build."""

@@ -72,7 +72,7 @@ def search():
     req = query.parse(request.args, app_settings().search, allowed=SEARCH_PARAMS)
     searcher = pinned_searcher()
     outcome = service.run(req, searcher, current_app.extensions["urgency"], build=request.args.get("build"))
-    return jsonify(search_json(outcome, searcher.index.article_header, base_url()))
+    return jsonify(search_json(outcome, searcher.index.article_headers, base_url()))
 
 
 @bp.get("/api/v1/passages/<path:passage_id>")  # an id from a JSONL record or front matter may hold "/"

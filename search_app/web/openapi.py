@@ -377,7 +377,7 @@ def search_example(base_url: str = "https://medsearch.example.org") -> dict[str,
                           {"title": "MedlinePlus: Amitriptyline", "url": "https://medlineplus.gov/druginfo/meds/"
                                                                          "a682388.html"},
                           {"title": "NHS: Amitriptyline", "url": "https://www.nhs.uk/medicines/amitriptyline/"}]})
-    return search_json(outcome, lambda article_id: article, base_url)
+    return search_json(outcome, lambda article_ids: dict.fromkeys(article_ids, article), base_url)
 
 
 def _responses(ok_schema: str, *extra: tuple[int, str], example: dict[str, Any] | None = None) -> dict[str, Any]:

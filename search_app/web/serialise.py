@@ -7,7 +7,7 @@ with the ``base_url`` the caller passes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from indexer.blocks import blocks_json
@@ -22,7 +22,7 @@ from ..core.label_changes import LabelChanges
 from ..core.ranking import Hit
 from ..core.search import SearchOutcome
 
-HeaderOf = Callable[[str], "Article | None"]
+HeadersOf = Callable[[list[str]], Mapping[str, "Article | None"]]  # article ids -> their headers
 
 
 def _text(value: Any) -> str | None:
@@ -176,8 +176,9 @@ def article_citation(article: Article, base_url: str) -> dict[str, Any]:
     return _cited(article, credit_of(article), article.id, article.title, "", article.url, permalink_url)
 
 
-def search_json(outcome: SearchOutcome, header_of: HeaderOf | None = None, base_url: str = "") -> dict[str, Any]:
-    """A search outcome; with ``header_of`` (API v1) every hit carries its citation and the page its build and next page."""
+def search_json(outcome: SearchOutcome, headers_of: HeadersOf | None = None, base_url: str = "") -> dict[str, Any]:
+    """A search outcome; with ``headers_of`` (API v1) every hit carries its citation and the page its build and next
+    page."""
     req, a = outcome.request, outcome.analysis
     body: dict[str, Any] = {
         "query": req.q, "k": req.k, "offset": req.offset, "mode": req.mode,
@@ -192,10 +193,11 @@ def search_json(outcome: SearchOutcome, header_of: HeaderOf | None = None, base_
         # Sections ranked in all; a lower bound when more may rank past the first pool (the next page says).
         "total": outcome.total_sections, "total_is_lower_bound": not outcome.total_exact,
         "unknown_drugs": [{"drug": typed, "did_you_mean": guess} for typed, guess in outcome.unknown_drugs]}
-    if header_of is None:
+    if headers_of is None:
         return body
+    headers = headers_of([hit.passage.article_id for hit in outcome.hits])
     for hit, shown in zip(outcome.hits, body["results"]):
-        shown.update(cite(hit.passage, header_of(hit.passage.article_id), base_url))
+        shown.update(cite(hit.passage, headers[hit.passage.article_id], base_url))
     return {"build_id": outcome.build_id, **body, "spell": "on" if req.respell else "off",
             "fold": "on" if req.fold else "off",
             "next_offset": outcome.next_offset}
