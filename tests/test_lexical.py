@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.lexical import stem, tokens, words, words_stemming_to
+from indexer.lexical import stem, stems, tokens, words, words_stemming_to
 from indexer.sources import Skipped, iter_articles
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -49,6 +49,13 @@ def test_matched_words_follow_the_definition_on_the_whole_corpus():
                 assert words_stemming_to(section.text, stems) == matched_by_definition(section.text, stems)
                 checked += 1
     assert checked > 1000
+
+
+def test_stems_of_many_words_are_their_stems_one_by_one():
+    """Query understanding stems a query's words (and each two neighbours joined) in one call."""
+    typed = words("Can I take ibuprofen while breastfeeding? Swelling, bleeding; level iracetam") + ["leveliracetam", ""]
+    assert stems(typed) == [stem(w) for w in typed] and stems([]) == []
+    assert stems(["breastfeeding", "swelling"]) == ["breastfeed", "swell"]
 
 
 def test_no_stems_match_nothing():
