@@ -240,6 +240,11 @@ class Catalog:
             """SELECT p.row, p.article_id, p.section_id, s.section_type FROM passages p
                JOIN sections s ON s.article_id = p.article_id AND s.id = p.section_id ORDER BY p.row""").fetchall()
 
+    def sections_in_row_order(self) -> list[tuple[str, str]]:
+        """(article id, section id) of every section with passages, in the order of its first passage."""
+        return self._db.execute("SELECT article_id, section_id FROM passages GROUP BY article_id, section_id "
+                                "ORDER BY MIN(row)").fetchall()
+
     def section_headings(self) -> list[tuple[str, str, str]]:
         """(article id, section id, heading) of every section."""
         return self._db.execute("SELECT article_id, id, heading FROM sections").fetchall()

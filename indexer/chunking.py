@@ -213,21 +213,36 @@ class Chunker:
     call per sentence run; the same text with the same budget always gives the same chunks, so a copy reuses
     those of the first (``split_text`` of the text, remembered). What is remembered is bounded by
     ``memo_sections`` texts, the least recently used forgotten first: a text met again after that is simply cut again.
+    The tokens of each context ("title: heading") are counted once too.
     """
 
     def __init__(self, settings: ChunkSettings, count: TokenCounter, memo_sections: int = MEMO_SECTIONS):
         self.settings = settings
         self.count = count
         self._split = lru_cache(maxsize=memo_sections)(self._split_text) if memo_sections else self._split_text
+        # Tokens of each context ("title: heading") met: a labeler's labels of one product share their title.
+        self._contexts: dict[str, int] | None = {} if memo_sections else None
+        self._most_contexts = memo_sections
 
     def _split_text(self, text: str, budget: int) -> tuple[str, ...]:
         return tuple(split_text(text, budget, self.settings.overlap_tokens, self.count))
 
+    def _context_tokens(self, contexts: list[str]) -> list[int]:
+        """Model tokens of each context, those not met before counted in one tokenizer call."""
+        known = self._contexts
+        if known is None:
+            return self.count(contexts) if contexts else []
+        missing = [c for c in dict.fromkeys(contexts) if c not in known]
+        if missing:
+            if len(known) + len(missing) > self._most_contexts:
+                known.clear()
+            known.update(zip(missing, self.count(missing)))
+        return [known[c] for c in contexts]
+
     def passages(self, article: Article) -> Iterator[Passage]:
         """Every passage of an article, in reading order, with stable ids and deep links."""
         sections = article.sections
-        # One tokenizer call for the context ("title: heading") of every section of the article.
-        contexts = self.count([context_prefix(article.title, s.heading) for s in sections]) if sections else []
+        contexts = self._context_tokens([context_prefix(article.title, s.heading) for s in sections])
         for section, context_tokens in zip(sections, contexts):
             # [CLS] and [SEP] take two positions of the window; the context is embedded with every passage.
             budget = max(32, min(self.settings.chunk_tokens, self.settings.max_seq_length - 2 - context_tokens))

@@ -33,12 +33,7 @@ def label_headings(catalog: Catalog) -> list[tuple[str, str, str]]:
     """(article id, section id, heading) of every drug-label section with passages and a heading, in row order."""
     labelled = {(a, s) for a, s, _ in catalog.label_section_fields()}
     headings = {(a, s): h for a, s, h in catalog.section_headings() if (a, s) in labelled and h.strip()}
-    seen: dict[tuple[str, str], str] = {}
-    for _, article_id, section_id, _ in catalog.row_table():
-        key = (article_id, section_id)
-        if key in headings and key not in seen:
-            seen[key] = headings[key]
-    return [(a, s, h) for (a, s), h in seen.items()]
+    return [(a, s, headings[(a, s)]) for a, s in catalog.sections_in_row_order() if (a, s) in headings]
 
 
 def write(build_dir: Path, catalog_path: Path, embedder: Embedder, cache: EmbeddingCache) -> tuple[int, int]:

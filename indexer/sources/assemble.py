@@ -9,7 +9,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -263,7 +263,7 @@ def assemble(
 def not_text(article: Article) -> str:
     """Why an article cannot be stored as UTF-8 text (a lone surrogate, from a JSON or YAML escape), or ""."""
     try:
-        json.dumps([article.id, article.title, article.url, [astuple(s) for s in article.sections], article.meta],
+        json.dumps([article.id, article.title, article.url, [list(vars(s).values()) for s in article.sections], article.meta],
                    ensure_ascii=False, default=str).encode("utf-8")
     except UnicodeEncodeError as exc:
         return f"holds {ascii(exc.object[exc.start])}, half of a surrogate pair, which is not text"

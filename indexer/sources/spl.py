@@ -18,7 +18,9 @@ the highlights, or missing): "LIPITOR (atorvastatin calcium) tablet, film coated
 """
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from indexer.models import Article, Section
 
 from .assemble import _unique, clean, one_line, slugify
 from .labels import UNCLASSIFIED, as_int, dailymed_url, kind_of_code, label_meta, label_title, product_title
-from .tables import TableTooLarge, flat_text, read_table
+from .tables import Table, TableTooLarge, flat_text, read_table
 
 NS = "urn:hl7-org:v3"
 _V = {"v": NS}
@@ -97,6 +99,31 @@ def _text_of(el, tables: list) -> str:
     return clean("".join(out))
 
 
+# What ``_text_of`` made of each distinct ``<text>`` of a section's own text, by a digest of the element's markup:
+# DailyMed's generics and repackagers repeat their source's sections tag for tag, and walking one costs many times
+# what serialising and hashing it does. The oldest are forgotten past ``_MOST_KNOWN`` (a few kB each).
+_KNOWN: OrderedDict[bytes, tuple[str, tuple[Table, ...]]] = OrderedDict()
+_MOST_KNOWN = 50_000
+
+
+def _known_text_of(el, tables: list) -> str:
+    """``_text_of(el, tables)``, worked out once per distinct markup of ``el``.
+
+    Only for an element nothing else reads (a section's own ``<text>``): reading a table changes its element
+    (``tables.read_table``), which a second reader would see, and a known one is not read at all.
+    """
+    key = hashlib.blake2b(etree.tostring(el, with_tail=False), digest_size=16).digest()
+    found = _KNOWN.get(key)
+    if found is None:
+        made: list[Table] = []
+        found = (_text_of(el, made), tuple(made))
+        _KNOWN[key] = found
+        if len(_KNOWN) > _MOST_KNOWN:
+            _KNOWN.popitem(last=False)
+    tables.extend(found[1])
+    return found[0]
+
+
 def _title_of(section) -> str:
     title = section.find("v:title", _V)
     return one_line("".join(title.itertext())) if title is not None else ""
@@ -117,7 +144,7 @@ class _Walker:
         parts = []
         text = section.find("v:text", _V)
         if text is not None:
-            parts.append(_text_of(text, []))
+            parts.append(_known_text_of(text, []))
         for child in section.findall("v:component/v:section", _V):
             title, body = _title_of(child), self._all_text(child)
             parts.append(f"{title}\n\n{body}" if title and body else title or body)
@@ -128,7 +155,7 @@ class _Walker:
         parts = []
         text = section.find("v:text", _V)
         if text is not None:
-            parts.append(_text_of(text, tables))
+            parts.append(_known_text_of(text, tables))
         for child in section.findall("v:component/v:section", _V):
             code = child.find("v:code", _V)
             kind = kind_of_code(code.get("code", "") if code is not None else "")
