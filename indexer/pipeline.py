@@ -17,7 +17,7 @@ import resource
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,12 +31,13 @@ from . import manifest as manifests
 from .cache import EmbeddingCache
 from .carry import BuildCatalog, LivePassage
 from .catalog import Catalog, Row
-from .chunking import ChunkSettings, passages_for
+from .chunking import Chunker, ChunkSettings
 from .embedding import Embedder
 from .engines import Engine, LocalEngine
 from .errors import MedsearchError
 from .lexical import LexicalIndex, tokens
 from .models import Article, Passage, context_prefix
+from .parsed_units import ParsedUnits
 from .settings import default
 from .source_cache import FILE as SOURCE_CACHE
 from .source_cache import Seen, SourceCache, Yielded
@@ -131,8 +132,10 @@ class _Earlier:
     live: str = ""              # "current": the live build's indexed label; "history": the live build's history
 
 
-def _yielded(unit: Unit, cache: SourceCache | None, reuse: bool, report: BuildReport) -> list[Seen | Skipped]:
-    """What a unit yields, from the source cache when its bytes are known there (``reuse``), else by parsing it."""
+def _yielded(unit: Unit, cache: SourceCache | None, reuse: bool, report: BuildReport,
+             kept: tuple[ParsedUnits, int] | None = None) -> list[Seen | Skipped]:
+    """What a unit yields, from the source cache when its bytes are known there (``reuse``), else by parsing it;
+    ``kept``: where to keep what a parse yielded for the write, and the unit's place among the units."""
     report.units += 1
     if reuse and cache is not None and unit.digest is not None:
         known = cache.get(unit.path, unit.digest)
@@ -140,21 +143,34 @@ def _yielded(unit: Unit, cache: SourceCache | None, reuse: bool, report: BuildRe
             report.units_reused += 1
             return known.items
     report.units_parsed += 1
-    items = [item if isinstance(item, Skipped) else Seen.of(item, manifests.fingerprint(item)) for item in unit.items()]
-    if cache is not None and unit.digest is not None and unit.cacheable:
-        cache.put(unit.path, unit.digest, Yielded(items, unit.unpacked))
+    # A unit with a digest is a file or a label's zip, bounded in size; one without (a streamed openFDA file) is
+    # neither held nor kept.
+    parsed: list[Article | Skipped] = []
+    held = parsed.append if kept is not None and unit.digest is not None else None
+    items: list[Seen | Skipped] = []
+    for item in unit.items():
+        if held is not None:
+            held(item)
+        items.append(item if isinstance(item, Skipped) else Seen.of(item, manifests.fingerprint(item)))
+    if unit.digest is not None and unit.cacheable:
+        if cache is not None:
+            cache.put(unit.path, unit.digest, Yielded(items, unit.unpacked))
+        if kept is not None:
+            kept[0].put(kept[1], unit.digest, parsed, unit.unpacked)
     return items
 
 
 def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes: int,
-            cache: SourceCache | None = None, reuse: bool = False) -> tuple[dict[str, _Chosen], list[str | None]]:
+            cache: SourceCache | None = None, reuse: bool = False,
+            parsed: ParsedUnits | None = None) -> tuple[dict[str, _Chosen], list[str | None]]:
     """First pass: which occurrence of each article id goes into the build, and the digest of each unit read.
 
     The first occurrence of an id wins and later ones are skipped as duplicates, except between
     versions of one article (drug labels: one set id, integer ``meta["version"]``), where the
     highest version replaces the others wherever they come in the sources, and a copy with a
     version replaces one without; each replaced one goes to ``report.replaced``. A unit whose bytes
-    the source cache knows is not parsed (``reuse``); every unit parsed is recorded there.
+    the source cache knows is not parsed (``reuse``); every unit parsed is recorded there, and in ``parsed``
+    for the write.
     """
     chosen: dict[str, _Chosen] = {}
     versions: dict[str, dict[int, int]] = {}  # label id -> every whole-number version seen -> its first place
@@ -162,7 +178,8 @@ def _choose(sources: Sequence[str | Path], report: BuildReport, max_source_bytes
     ordinal = -1
     for unit in iter_units(sources, max_source_bytes):
         digests.append(unit.digest)
-        for item in _yielded(unit, cache, reuse, report):
+        kept = (parsed, len(digests) - 1) if parsed is not None else None
+        for item in _yielded(unit, cache, reuse, report, kept):
             if isinstance(item, Skipped):
                 report.skipped.append(item)
                 continue
@@ -241,7 +258,8 @@ def _chosen_articles(plan: BuildPlan, earlier: Callable[[Article], None] | None 
     of labels that the plan keeps as history from the sources.
 
     A unit the source cache knows, none of whose articles is to be written anew or kept as history, is not
-    parsed: its chosen articles come as ``Seen``, to be copied from the live build (``plan.can_carry``).
+    parsed: its chosen articles come as ``Seen``, to be copied from the live build (``plan.can_carry``). A unit
+    the scan parsed is read back from ``plan.parsed`` rather than parsed again.
     """
     ordinal, chosen = -1, plan.chosen
     kept = {e.ordinal for versions in plan.history.values() for e in versions} if earlier is not None else set()
@@ -267,9 +285,14 @@ def _chosen_articles(plan: BuildPlan, earlier: Callable[[Article], None] | None 
                     if item.id in chosen and chosen[item.id].ordinal == ordinal:
                         yield item
                 continue
-        if report is not None:
-            report.units_parsed_to_write += 1
-        for parsed in unit.items():
+        again = plan.parsed.get(units - 1, unit.digest) if plan.parsed is not None else None
+        if again is not None and unit.reuse(again[1]):
+            items: Iterable[Article | Skipped] = again[0]
+        else:
+            items = unit.items()
+            if report is not None:
+                report.units_parsed_to_write += 1
+        for parsed in items:
             if isinstance(parsed, Skipped):
                 continue
             ordinal += 1
@@ -330,6 +353,7 @@ class BuildPlan:
     max_source_bytes: int = default("max_source_bytes")  # as in the first pass, so both read the same
     digests: list[str | None] = field(default_factory=list)  # of each unit, as the first pass read it
     cache: SourceCache | None = None       # what units yielded: units it knows are parsed only when needed
+    parsed: ParsedUnits | None = None      # what the scan parsed, read back by the write
     reuse: bool = False                    # whether to trust it (not under --force)
 
     def can_carry(self, article_id: str) -> bool:
@@ -357,10 +381,15 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
     engine = engine or LocalEngine(embedder)
     lock = publishing.lock(index_dir)
     sources_cache: SourceCache | None = None
+    parsed: ParsedUnits | None = None
     try:
         publishing.discard_staging(index_dir)
         sources_cache = SourceCache(index_dir / "cache" / SOURCE_CACHE)
-        chosen, digests = _choose(sources, report, max_source_bytes, sources_cache, reuse=not force)
+        try:
+            parsed = ParsedUnits(index_dir / "cache")
+        except OSError:  # nothing kept: the write parses again
+            parsed = None
+        chosen, digests = _choose(sources, report, max_source_bytes, sources_cache, reuse=not force, parsed=parsed)
         sources_cache.commit()
         fingerprints = {article_id: c.fingerprint for article_id, c in chosen.items()}
         sections = sum(c.sections for c in chosen.values())
@@ -396,7 +425,7 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
                          carry_from=live[0] if carry and live is not None else None, carried=old_fingerprints if carry else {},
                          chosen=chosen, max_source_bytes=max_source_bytes, history=history,
                          history_from=live[0] if live is not None else None, digests=digests,
-                         cache=sources_cache, reuse=not force)
+                         cache=sources_cache, reuse=not force, parsed=parsed)
         report.build_id = publishing.new_build_id()
         cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite", embedder.fingerprint, embedder.dimension)
         try:
@@ -434,6 +463,8 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
             if sources_cache is not None:
                 sources_cache.close()
         finally:
+            if parsed is not None:
+                parsed.close()
             lock.release()
         report.seconds = time.perf_counter() - started
         report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -460,6 +491,7 @@ class _Pending:
         self.report, self.on_flush = report, on_flush
         self.lexical_docs: list[list[str]] = []
         self.texts = TextTable()
+        self.keys = texts.remembering()
         self.live_keys: dict[int, tuple[bytes, bytes]] = {}  # live text id -> (its key, digest of its stored text)
 
     def add(self, passage: Passage | LivePassage) -> None:
@@ -510,7 +542,7 @@ class _Pending:
                 text_key, stored = self.live_keys[p.text_id]
                 own = stored if p.own is None else texts.digest(p.own)
             else:
-                text_key, own = texts.key(p.heading, p.text), texts.digest(p.text)
+                text_key, own = self.keys(p.heading, p.text)
             known = self.texts.find(text_key)
             if known is None:
                 rows.append((p.id, p.article_id, p.section_id, p.ordinal, self.texts.add(text_key, own), None,
@@ -572,6 +604,7 @@ def _fresh_passages(plan: BuildPlan) -> Iterator[Passage]:
     """The passages the write will chunk anew (articles not carried over) and embed: each the first of its text,
     as the write will chunk them."""
     seen: set[bytes] = set()
+    chunker, keys = Chunker(plan.chunking, plan.embedder.count_tokens), texts.remembering()
     old = Catalog(plan.carry_from / manifests.CATALOG) if plan.carry_from is not None else None
     try:
         for article in _chosen_articles(plan):
@@ -580,8 +613,8 @@ def _fresh_passages(plan: BuildPlan) -> Iterator[Passage]:
                 continue
             if isinstance(article, Seen):  # never: an article is left unread only when it is carried
                 raise MedsearchError(f"article {article.id} was not read from {article.path}")
-            for passage in passages_for(article, plan.chunking, plan.embedder.count_tokens):
-                text_key = texts.key(passage.heading, passage.text)
+            for passage in chunker.passages(article):
+                text_key = keys(passage.heading, passage.text)[0]
                 if text_key not in seen:
                     seen.add(text_key)
                     yield passage
@@ -611,6 +644,7 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
                 f"{done['articles']}/{report.articles} articles, {time.perf_counter() - stage:.0f}s")
 
     pending = _Pending(vectors, catalog, embedder, cache, report, on_flush, plan.window, engine, ahead, old_vectors)
+    chunker = Chunker(plan.chunking, embedder.count_tokens)
     names: dict[str, set[str]] = {}
     log(f"indexing {report.articles} articles: {report.added} new, {report.changed} changed, "
         f"{report.unchanged} unchanged, {report.removed} removed")
@@ -645,7 +679,7 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
             for carried in catalog.live_passages(article.id, article.title):
                 pending.add(carried)
         else:
-            for passage in passages_for(article, plan.chunking, embedder.count_tokens):
+            for passage in chunker.passages(article):
                 pending.add(passage)
         done["articles"] += 1
         bar.update(1)

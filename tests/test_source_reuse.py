@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import indexer.sources.dailymed as dailymed
+from indexer.parsed_units import ParsedUnits
 from indexer.pipeline import build_index
 from indexer.source_cache import SourceCache, Yielded
-from indexer.sources import Skipped
+from indexer.sources import Skipped, load_file
 from indexer.store import VectorStore
 
 from .test_dailymed import LIPITOR, SPL, release, with_version
@@ -77,6 +78,9 @@ def test_an_unchanged_release_is_not_parsed_again(tmp_path, embedder, parsed):
     release(source / "dm_spl_release_human_rx_part1.zip", labels())
     first = build(source, tmp_path / "index", embedder)
     assert first.published and first.units_parsed == 3
+    # A cold build parses each label once: the write reads back what the scan parsed (``parsed_units.py``).
+    assert sorted(parsed) == ["cough.xml", "lipitor-orig.xml", "no-title.xml"]
+    assert first.units_parsed_to_write == 0
     parsed.clear()
     again = build(source, tmp_path / "index", embedder)
     assert again.up_to_date and again.build_id == first.build_id
@@ -96,8 +100,8 @@ def test_a_changed_label_zip_is_read_again_and_the_others_are_copied_unread(tmp_
     release(source / "dm_spl_release_human_rx_part1.zip", labels(lipitor_orig=changed))
     second = build(source, tmp_path / "index", embedder)
     assert second.published and (second.changed, second.unchanged) == (1, 2)
-    # Lipitor's zip was read once to see what it holds and once to write it; the other two never.
-    assert parsed == ["lipitor-orig.xml", "lipitor-orig.xml"]
+    # Lipitor's zip was parsed once, to see what it holds, and written from that; the other two never parsed.
+    assert parsed == ["lipitor-orig.xml"] and second.units_parsed_to_write == 0
     assert (second.units_reused, second.units_parsed, second.articles_copied) == (2, 1, 2)
     # What the build holds is what a build that read every label holds.
     forced = build(source, tmp_path / "forced", embedder, force=True)
@@ -129,7 +133,7 @@ def test_a_removed_label_zip_is_dropped_and_a_new_version_replaces_the_live_one(
     parsed.clear()
     third = build(source, tmp_path / "index", embedder)
     assert third.published and third.changed == 1 and third.history == 1
-    assert sorted(parsed) == ["label.xml", "label.xml", "lipitor-orig.xml"]
+    assert sorted(parsed) == ["label.xml", "lipitor-orig.xml"]
     db = sqlite3.connect(tmp_path / "index" / "current" / "passages.sqlite")
     try:
         assert db.execute("SELECT json_extract(meta, '$.version') FROM articles WHERE id = ?",
@@ -163,3 +167,19 @@ def test_a_damaged_source_cache_is_started_anew(tmp_path):
         assert cache.get("a.zip!x.zip", "00") == broken
     finally:
         cache.close()
+
+
+def test_what_the_scan_parsed_is_read_back_as_it_was_parsed(tmp_path):
+    """The write reads back the scan's parse of a unit (``parsed_units.py``) only for the same bytes and place."""
+    items = list(load_file(SPL / "lipitor-orig.xml")) + [Skipped("a.zip!bad.xml", "not an SPL document")]
+    kept = ParsedUnits(tmp_path)
+    try:
+        kept.put(0, "d0", items, 1234)
+        kept.put(1, "d1", items[:1], 0)
+        again, unpacked = kept.get(0, "d0")
+        assert again == items and unpacked == 1234 and again[0].meta == items[0].meta  # meta too (not compared by ==)
+        assert kept.get(1, "d1") == (items[:1], 0)
+        assert kept.get(0, "other bytes") is None and kept.get(2, "d0") is None
+        assert list(tmp_path.iterdir()) == []  # the file has no name: nothing to clean up
+    finally:
+        kept.close()
