@@ -59,8 +59,9 @@ def pick_labels(folder: Path, passages: int, backend: str) -> tuple[list[Path], 
         for article in iter_articles([path]):
             if isinstance(article, Skipped):
                 continue
+            medicine = texts.subject(article.meta)
             for passage in passages_for(article, chunking, embedder.count_tokens):
-                distinct.add(texts.key(passage.heading, passage.text))
+                distinct.add(texts.key(medicine, passage.heading, passage.text))
                 count += 1
         if count:
             picked.append(path)

@@ -34,7 +34,9 @@ class ChunkSettings:
                 "context": "title: heading, blank line, text",
                 # Changing how passages are cut changes the build: a build of older passages is redone.
                 "layout": "blocks kept (indexer/blocks.py); a list with its lead-in; no leaning first sentence; "
-                          "a table's header rows repeated together; v2"}
+                          "a table's header rows repeated together; v2",
+                # Which passages share a text (and its vector): a build that shared them otherwise is redone.
+                "texts": "one per medicine, heading and text (indexer/texts.py)"}
 
 
 def split_sentences(text: str) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,6 +35,14 @@ from .tables import ArticleFacts, ArticleTable, RowTable
 from .texts import normalise
 
 _TYPE_INDEX = {t: i for i, t in enumerate(SECTION_TYPES)}
+
+
+class Nearest(NamedTuple):
+    """What the dense retriever answers for one query vector."""
+
+    rows: np.ndarray    # the rows of the k nearest texts (among the allowed rows), best first, a text's copies together
+    scores: np.ndarray  # each row's cosine to the query
+    best: float         # the cosine of the build's nearest text, allowed or not (what the match verdict reads)
 
 
 class SearchIndex:
@@ -113,12 +121,22 @@ class SearchIndex:
             raise IndexIncompatible(f"index {build_dir}: {manifests.HEADINGS} is unreadable ({exc}); rebuild it "
                                     "with `python -m indexer build`") from None
         # What ranking reads of every row, handed over once (``tables.py``); the arrays above, made read-only.
-        words: dict[str, int] = {}  # the words of each text, once normalised as texts are (``texts.normalise``)
-        text_words = np.fromiter((words.setdefault(normalise(body), len(words)) for _, body in catalog.texts()),
-                                 dtype=np.int32, count=self._texts)
-        self.table = RowTable.make(self._row_article, self._row_section, self._row_text, text_words, self._row_type,
-                                   self._row_supporting, self._section_id_number, self._heading_position,
-                                   self._heading_vectors)
+        # The words of each text, once normalised as texts are (``texts.normalise``), and which texts say the same
+        # (heading and words) under different medicines: a page shows those once.
+        words: dict[str, int] = {}
+        said: dict[tuple[str, int], int] = {}
+        text_words = np.zeros(self._texts, dtype=np.int32)
+        text_alike = np.zeros(self._texts, dtype=np.int32)
+        first_sections = self._row_section[self._by_text[self._text_starts[:-1]]].tolist() if len(rows) else []
+        for text_id, body in catalog.texts():
+            text_words[text_id] = number = words.setdefault(normalise(body), len(words))
+            heading = normalise(self._section_headings[first_sections[text_id]])
+            text_alike[text_id] = said.setdefault((heading, number), len(said))
+        self._by_alike = np.argsort(text_alike, kind="stable")
+        self._alike_starts = np.searchsorted(text_alike[self._by_alike], np.arange(len(said) + 1))
+        self.table = RowTable.make(self._row_article, self._row_section, self._row_text, text_words, text_alike,
+                                   self._row_type, self._row_supporting, self._section_id_number,
+                                   self._heading_position, self._heading_vectors)
 
     def _medicines(self, catalog: Catalog, facts: list[ArticleFacts], sections: dict[tuple[str, str], int],
                    headings: list[tuple[str, str, str]]) -> None:
@@ -213,20 +231,24 @@ class SearchIndex:
         mask[rows] = True
         return mask
 
-    def nearest(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Nearest:
         """Rows and cosine scores of the passages of the k texts nearest to one query vector, best first (a text's
-        copies together, in row order); with ``allowed``, among those rows only."""
+        copies together, in row order); with ``allowed``, among those rows only; and the build's best cosine."""
         texts = None if allowed is None else np.unique(self._row_text[allowed])
         scores, found = self._vectors.search(vector.reshape(1, -1), k, texts)
         keep = found[0] >= 0
         found, text_scores = found[0][keep], scores[0][keep]
         counts = self._text_starts[found + 1] - self._text_starts[found]
         if allowed is None:
-            return self._rows_of_texts(found), np.repeat(text_scores, counts)
+            return Nearest(self._rows_of_texts(found), np.repeat(text_scores, counts),
+                           float(text_scores[0]) if len(text_scores) else 0.0)
+        # Filtered, the nearest allowed text need not be the build's nearest: the store is asked for that one too.
+        best_score, best_text = self._vectors.search(vector.reshape(1, -1), 1, None)
         mask = self._mask(allowed)
         rows = self._rows_of_texts(found)
         kept = mask[rows]
-        return rows[kept], np.repeat(text_scores, counts)[kept]
+        return Nearest(rows[kept], np.repeat(text_scores, counts)[kept],
+                       float(best_score[0][0]) if best_text[0][0] >= 0 else 0.0)
 
     def similarity(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Cosine of each row's passage to a query vector."""
@@ -256,8 +278,14 @@ class SearchIndex:
         return self._rows_of_texts(texts, scores > 0)
 
     def copies(self, rows: Sequence[int]) -> list[np.ndarray]:
-        """For each of ``rows``, every row carrying the same text (itself included), in row order."""
-        return [self._rows_of_texts(self._row_text[[int(row)]]) for row in rows]
+        """For each of ``rows``, every row saying the same (``RowTable.alike``: its text, or another medicine's copy
+        of it), itself included, in row order."""
+        found = []
+        for row in rows:
+            alike = int(self.table.alike[self._row_text[int(row)]])
+            texts = self._by_alike[self._alike_starts[alike]:self._alike_starts[alike + 1]]
+            found.append(self._rows_of_texts(texts) if len(texts) == 1 else np.sort(self._rows_of_texts(texts)))
+        return found
 
     # -- rows ------------------------------------------------------------------------------
     def rows_of(self, article_ids: Iterable[str]) -> np.ndarray:

@@ -485,7 +485,7 @@ class _Pending:
         self.window = window
         self.engine = engine or LocalEngine(embedder)
         self.ahead = ahead  # cache hits still to be counted as embedded (the engine embedded them ahead)
-        self.items: list[Passage | LivePassage] = []
+        self.items: list[tuple[Passage | LivePassage, str]] = []  # each with its medicine (``texts.subject``)
         self.vectors, self.catalog, self.embedder, self.cache = vectors, catalog, embedder, cache
         self.live_vectors = live_vectors
         self.report, self.on_flush = report, on_flush
@@ -494,9 +494,9 @@ class _Pending:
         self.keys = texts.remembering()
         self.live_keys: dict[int, tuple[bytes, bytes]] = {}  # live text id -> (its key, digest of its stored text)
 
-    def add(self, passage: Passage | LivePassage) -> None:
-        """Queue a passage: one chunked now, or one of the live build carried over."""
-        self.items.append(passage)
+    def add(self, passage: Passage | LivePassage, medicine: str) -> None:
+        """Queue a passage of an article about ``medicine``: one chunked now, or one of the live build carried over."""
+        self.items.append((passage, medicine))
         if len(self.items) >= self.window:
             self.flush()
 
@@ -511,12 +511,14 @@ class _Pending:
 
     def _live_texts(self) -> dict[int, str]:
         """The live texts of this window's carried passages whose key is not yet known (it is learnt here)."""
-        unknown = {p.text_id for p in self.items if isinstance(p, LivePassage) and p.text_id not in self.live_keys}
+        unknown = {p.text_id for p, _ in self.items if isinstance(p, LivePassage) and p.text_id not in self.live_keys}
         found = self.catalog.live_texts(sorted(unknown)) if unknown else {}
-        headings = {p.text_id: p.heading for p in self.items if isinstance(p, LivePassage) and p.text_id in unknown}
+        context = {p.text_id: (m, p.heading) for p, m in self.items if isinstance(p, LivePassage) and p.text_id in unknown}
         for text_id, text in found.items():
-            # Every passage of a live text has the same key (that is what shares a text), so any one's heading does.
-            self.live_keys[text_id] = (texts.key(headings[text_id], text), texts.digest(text))
+            # Every passage of a live text has the same key (that is what shares a text), so any one's medicine and
+            # heading do.
+            medicine, heading = context[text_id]
+            self.live_keys[text_id] = (texts.key(medicine, heading, text), texts.digest(text))
         return found
 
     def flush(self) -> None:
@@ -536,13 +538,13 @@ class _Pending:
 
         rows: list[Row] = []
         new: list[Passage | LivePassage] = []  # the first passage of each new text, in text order
-        for p in self.items:
+        for p, medicine in self.items:
             carried = isinstance(p, LivePassage)
             if isinstance(p, LivePassage):
                 text_key, stored = self.live_keys[p.text_id]
                 own = stored if p.own is None else texts.digest(p.own)
             else:
-                text_key, own = self.keys(p.heading, p.text)
+                text_key, own = self.keys(medicine, p.heading, p.text)
             known = self.texts.find(text_key)
             if known is None:
                 rows.append((p.id, p.article_id, p.section_id, p.ordinal, self.texts.add(text_key, own), None,
@@ -609,12 +611,15 @@ def _fresh_passages(plan: BuildPlan) -> Iterator[Passage]:
     try:
         for article in _chosen_articles(plan):
             if old is not None and plan.can_carry(article.id):  # carried texts come first where they come first
-                seen.update(texts.key(p.heading, p.text) for p, _ in old.passages_to_carry(article.id))
+                header = old.article_header(article.id)
+                medicine = texts.subject(header.meta) if header is not None else ""
+                seen.update(texts.key(medicine, p.heading, p.text) for p, _ in old.passages_to_carry(article.id))
                 continue
             if isinstance(article, Seen):  # never: an article is left unread only when it is carried
                 raise MedsearchError(f"article {article.id} was not read from {article.path}")
+            medicine = texts.subject(article.meta)
             for passage in chunker.passages(article):
-                text_key = keys(passage.heading, passage.text)[0]
+                text_key = keys(medicine, passage.heading, passage.text)[0]
                 if text_key not in seen:
                     seen.add(text_key)
                     yield passage
@@ -673,14 +678,15 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
             report.respelt[article.id] = respelt
             log(f"article {article.id}: title read as naming " + ", ".join(
                 f"{right} (spelt {wrong!r})" for wrong, right in respelt.items()))
+        medicine = texts.subject(article.meta)
         if carry_from is not None and plan.can_carry(article.id):
             # Each passage brings its text's vector along, whichever copy it was embedded from: a label whose
             # repackaged copy is removed (or came first) is not embedded again.
             for carried in catalog.live_passages(article.id, article.title):
-                pending.add(carried)
+                pending.add(carried, medicine)
         else:
             for passage in chunker.passages(article):
-                pending.add(passage)
+                pending.add(passage, medicine)
         done["articles"] += 1
         bar.update(1)
     pending.flush()

@@ -112,6 +112,8 @@ class RowTable:
     text: np.ndarray           # int64, by row: its text's id (copies of one text share it; ``indexer/texts.py``)
     words: np.ndarray          # int32, by text id: a number for its words, heading aside (texts that differ only
     #                            in their heading, as a section renumbered in a later label version, share it)
+    alike: np.ndarray          # int32, by text id: a number for its heading and words, shared by the texts of other
+    #                            medicines that say the same (class labeling: one text per medicine, shown once)
     type: np.ndarray           # int8, by row: its section's type, numbered as ``types``
     supporting: np.ndarray     # bool, by row: in a part of a drug label that supports its advice (pharmacology, ...)
     section_id: np.ndarray     # int32, by section: a number for its id, shared by the sections of that id in
@@ -120,10 +122,10 @@ class RowTable:
     heading_vectors: np.ndarray  # float32 unit vectors of drug-label section headings
 
     @classmethod
-    def make(cls, article: np.ndarray, section: np.ndarray, text: np.ndarray, words: np.ndarray, type_: np.ndarray,
-             supporting: np.ndarray, section_id: np.ndarray, heading: np.ndarray,
+    def make(cls, article: np.ndarray, section: np.ndarray, text: np.ndarray, words: np.ndarray, alike: np.ndarray,
+             type_: np.ndarray, supporting: np.ndarray, section_id: np.ndarray, heading: np.ndarray,
              heading_vectors: np.ndarray) -> RowTable:
-        return cls(SECTION_TYPES, *(_read_only(a) for a in (article, section, text, words, type_, supporting,
+        return cls(SECTION_TYPES, *(_read_only(a) for a in (article, section, text, words, alike, type_, supporting,
                                                             section_id, heading, heading_vectors)))
 
     def __len__(self) -> int:

@@ -7,21 +7,28 @@ the FAISS store and one BM25 document; each passage row keeps its own article, s
 and position and points at its text (``passages.text_id`` in the catalog). Retrieval runs over
 the texts and expands to the rows that carry them (``SearchIndex``).
 
-Two passages have the same text when their heading and text are equal once normalised (``key``):
-Unicode NFKC, whitespace runs collapsed to one space and trimmed, case-folded. The heading counts
-because the model and BM25 read it with the text: "None." under "Contraindications" is not
-"None." under "Drug Interactions". The article title, which the model also reads, does not count:
-copies differ in it by their labeler's name, which is the point of sharing. A text's vector is
-that of the passage it was first embedded from (its title included), carried over by incremental
-builds with any passage of the text, so that removing a repackager's copy re-embeds nothing; its
-BM25 document is that of its first passage in row order.
+Two passages have the same text when they are about the same medicine (the article's ``drug``,
+``subject``) and their heading and text are equal once normalised (``key``): Unicode NFKC,
+whitespace runs collapsed to one space and trimmed, case-folded. The heading counts because the
+model and BM25 read it with the text: "None." under "Contraindications" is not "None." under "Drug
+Interactions". The medicine counts because the model and BM25 also read the article title: class
+labeling printed by two medicines' labels ("None." as the contraindications of 58 labels, the
+NSAIDs' cardiovascular warning) would otherwise carry the first label's title in its one vector and
+BM25 document, and score lower against a query naming the other medicine than that label's own
+sections do ("KADCYLA contraindications": cosine 0.42 under another label's title, 0.69 under
+KADCYLA's). Each medicine's copies get their own vector; a page still shows the words once
+(``RowTable.alike``: the same heading and text whatever the medicine). The article title does not count: a
+medicine's copies differ in it by their labeler's name, which is the point of sharing. A text's
+vector is that of the passage it was first embedded from (its title included), carried over by
+incremental builds with any passage of the text, so that removing a repackager's copy re-embeds
+nothing; its BM25 document is that of its first passage in row order.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
@@ -32,9 +39,15 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
 
 
-def key(heading: str, text: str) -> bytes:
-    """What identifies a passage's text: a digest of its normalised heading and text."""
-    return hashlib.blake2b(f"{normalise(heading)}\n{normalise(text)}".encode(), digest_size=16).digest()
+def subject(meta: Mapping[str, object]) -> str:
+    """The medicine an article is about, as texts are shared by (its front matter's ``drug``; '' when none)."""
+    drug = meta.get("drug")
+    return normalise(drug) if isinstance(drug, str) else ""
+
+
+def key(medicine: str, heading: str, text: str) -> bytes:
+    """What identifies a passage's text: a digest of its medicine (``subject``) and its normalised heading and text."""
+    return hashlib.blake2b(f"{medicine}\n{normalise(heading)}\n{normalise(text)}".encode(), digest_size=16).digest()
 
 
 def digest(text: str) -> bytes:
@@ -42,9 +55,9 @@ def digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
-def key_and_digest(heading: str, text: str) -> tuple[bytes, bytes]:
-    """``key(heading, text)`` and ``digest(text)``."""
-    return key(heading, text), digest(text)
+def key_and_digest(medicine: str, heading: str, text: str) -> tuple[bytes, bytes]:
+    """``key(medicine, heading, text)`` and ``digest(text)``."""
+    return key(medicine, heading, text), digest(text)
 
 
 # Distinct passages a build remembers the key of: more than a 10,000-label DailyMed-like corpus holds. Each costs
@@ -52,8 +65,8 @@ def key_and_digest(heading: str, text: str) -> tuple[bytes, bytes]:
 MEMO_TEXTS = 200_000
 
 
-def remembering(most: int = MEMO_TEXTS) -> Callable[[str, str], tuple[bytes, bytes]]:
-    """``key_and_digest`` that remembers its last ``most`` distinct (heading, text) pairs: a build meets most passages
+def remembering(most: int = MEMO_TEXTS) -> Callable[[str, str, str], tuple[bytes, bytes]]:
+    """``key_and_digest`` that remembers its last ``most`` distinct (medicine, heading, text): a build meets most passages
     many times (DailyMed's copies), and normalising a text costs far more than looking it up."""
     return lru_cache(maxsize=most)(key_and_digest)
 

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from lxml import html
@@ -70,10 +71,13 @@ def normalised(result: dict) -> str:
     return texts.normalise(result["heading"] + "\n" + result["text"])
 
 
-def test_texts_are_the_same_once_normalised():
-    assert texts.key("5 WARNINGS", "Bleeding  risk.\n") == texts.key("5 warnings", "bleeding risk.")
-    assert texts.key("Ｗarnings", "ﬁne") == texts.key("warnings", "fine")  # NFKC
-    assert texts.key("Contraindications", "None.") != texts.key("Drug interactions", "None.")
+def test_texts_are_the_same_once_normalised_within_one_medicine():
+    drug = texts.subject({"drug": "Warfarin Sodium"})
+    assert drug == "warfarin sodium" and texts.subject({}) == texts.subject({"drug": None}) == ""
+    assert texts.key(drug, "5 WARNINGS", "Bleeding  risk.\n") == texts.key(drug, "5 warnings", "bleeding risk.")
+    assert texts.key(drug, "Ｗarnings", "ﬁne") == texts.key(drug, "warnings", "fine")  # NFKC
+    assert texts.key(drug, "Contraindications", "None.") != texts.key(drug, "Drug interactions", "None.")
+    assert texts.key(drug, "Contraindications", "None.") != texts.key("trastuzumab", "Contraindications", "None.")
 
 
 def test_a_copy_shares_one_vector_and_one_bm25_document_per_text(built):
@@ -181,3 +185,61 @@ def test_a_manifest_miscounting_the_texts_is_refused(built, tmp_path):
     rewrite_manifest(path, manifest)
     with pytest.raises(IndexIncompatible, match=r"distinct texts, the vector store holds"):
         SearchIndex.open(old, checksums=False)
+
+
+OTHER = "00000000-0000-0000-0000-0000000000d0"
+
+
+@pytest.fixture(scope="module")
+def two_medicines(tmp_path_factory, embedder) -> Path:
+    """The Coumadin fixture and another medicine's label printing its boxed warning and overdosage word for word
+    (class labeling, as the NSAIDs' labels print one cardiovascular warning)."""
+    root = tmp_path_factory.mktemp("class-labeling")
+    write_labels(root / "src", copy_effective=None)
+    label = json.loads((FIXTURES / "labels" / "good" / "coumadin.json").read_text())
+    result = label["results"][0]
+    other = {key: result[key] for key in ("boxed_warning", "overdosage", "version")}
+    other.update(set_id=OTHER, id="10000000-0000-0000-0000-0000000000d0", effective_time="20220101")
+    other["openfda"] = {"brand_name": ["EXAMPLIN"], "generic_name": ["EXAMPLEFARIN SODIUM"],
+                        "manufacturer_name": ["Other Pharma"], "spl_set_id": [OTHER]}
+    (root / "src" / "other.json").write_text(json.dumps({"results": [other]}))
+    report = build_index([root / "src"], root / "index", embedder, **QUIET)
+    assert report.published and report.articles == 2, report.skipped
+    return root / "index"
+
+
+def test_another_medicines_copy_has_a_vector_read_under_its_own_title(two_medicines, embedder):
+    index = SearchIndex.open(two_medicines)
+    other = index.rows_of([OTHER])
+    original = {(p.heading, p.text): row for row, p in index.passages(index.rows_of([COUMADIN]).tolist()).items()}
+    passages = index.passages(other.tolist())
+    # The passages the other label cuts as Coumadin's does (a longer title leaves less room for a passage's text).
+    pairs = [(row, original[(p.heading, p.text)]) for row, p in passages.items() if (p.heading, p.text) in original]
+    assert len(pairs) > 1
+    mine, theirs = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+    # Each medicine has its own text (a vector and a BM25 document) for the words they share ...
+    assert not set(index.table.text[mine].tolist()) & set(index.table.text[theirs].tolist())
+    assert index.text_count == len(index)
+    # ... embedded under its own title, so that a query naming it reads its name in the passage.
+    wanted = embedder.encode([passages[int(row)].embed_text for row in mine])
+    assert "EXAMPLIN" in passages[int(mine[0])].embed_text
+    own = np.einsum("ij,ij->i", index.vectors(mine), wanted)
+    borrowed = np.einsum("ij,ij->i", index.vectors(theirs), wanted)
+    assert (own > borrowed).all() and own.min() > 0.99, (own, borrowed)
+    # A page still shows the words once: they are alike.
+    assert (index.table.alike[index.table.text[mine]] == index.table.alike[index.table.text[theirs]]).all()
+    assert [sorted(c.tolist()) for c in index.copies([int(mine[0])])] == [sorted([int(mine[0]), int(theirs[0])])]
+
+
+@pytest.mark.parametrize("fold", ["off", "on"])
+def test_words_two_medicines_print_are_shown_once_with_the_other_listed(two_medicines, fold):
+    from search_app import create_app
+
+    client = create_app({"index": str(two_medicines), "TESTING": True}).test_client()
+    results = search(client, q="examplin bleeding risk", fold=fold)["results"]
+    said = {(texts.normalise(r["heading"]), texts.normalise(r["text"])) for r in results}
+    assert len(results) > 1 and len(said) == len(results)
+    assert results[0]["article_id"] == OTHER  # the medicine named, its own copy shown
+    # Where Coumadin's label prints the same heading and text, the other medicine's copy is shown, Coumadin listed.
+    listed = [r for r in results if r["article_id"] == OTHER and r["also_in_count"]]
+    assert len(listed) > 1 and all(r["also_in"][0]["article_id"] == COUMADIN for r in listed)

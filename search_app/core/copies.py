@@ -1,8 +1,9 @@
 """Passages of the same text shown once: which copy a page shows, and the other labels that print it.
 
-A build stores each distinct text once (``indexer/texts.py``: the same heading and text once
-normalised), and every passage carrying it is retrieved with it. A page shows each text once
-(`show_once`), whatever the folding of labels: the copy shown is, among its copies ranked as high
+A build stores each distinct text once per medicine (``indexer/texts.py``: the same heading and
+text once normalised), and every passage carrying it is retrieved with it. A page shows the same
+words once (`show_once`, by ``RowTable.alike``: class labeling that other medicines print too),
+whatever the folding of labels: the copy shown is, among its copies ranked as high
 as the best-ranked one (as many of the query's medicines, a score within `folding.TIE`), the one
 from the label to show first, as ``ArticleTable.recency`` orders labels (the newest effective date,
 then an original over a repackager's copy). The others are listed with the hit (`elsewhere`), newest
@@ -67,7 +68,7 @@ def show_once(table: RowTable, articles: ArticleTable, ranked: Sequence[tuple[in
     if not ranked:
         return []
     rows = np.array([row for row, _, _ in ranked], dtype=np.int64)
-    texts = table.text[rows].tolist()
+    texts = table.alike[table.text[rows]].tolist()  # the same words under other medicines too
     recency = articles.recency[table.article[rows]].tolist()
     places: dict[int, list[int]] = {}
     for n, text in enumerate(texts):

@@ -167,12 +167,9 @@ class Searcher:
             lexical_all = np.zeros(len(self.index), dtype=np.float32)
         query = self.embedder.encode_query(analysis.corrected)[0]
         depth = 0 if mode == "lexical" else self.pool if mode == "hybrid" else self.pool * 4
-        rows, scores = self.index.nearest(query, max(depth, 1), allowed)  # the rows of the depth nearest texts
-        if allowed is not None:  # how close the build comes to the query is asked of the whole build
-            best = self.index.nearest(query, 1)[1]
-        else:
-            best = scores
-        return Signals(query, rows if depth else rows[:0], lexical_all, float(best[0]) if len(best) else 0.0)
+        # The rows of the depth nearest texts, and how close the whole build comes to the query (filters aside).
+        rows, _, best = self.index.nearest(query, max(depth, 1), allowed)
+        return Signals(query, rows if depth else rows[:0], lexical_all, best)
 
     def candidates(self, analysis: Analysis, mode: str = "hybrid", allowed: np.ndarray | None = None,
                    every_row: bool = False, signals: Signals | None = None) -> Candidates:
