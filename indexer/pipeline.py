@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from . import __version__, diskspace, headings, publishing, texts
@@ -29,14 +28,14 @@ from . import history as histories
 from . import lexicon as lexicons
 from . import manifest as manifests
 from .cache import EmbeddingCache
-from .carry import BuildCatalog, LivePassage
-from .catalog import Catalog, Row
+from .carry import BuildCatalog
+from .catalog import Catalog
 from .chunking import Chunker, ChunkSettings
 from .embedding import Embedder
 from .engines import Engine, LocalEngine
 from .errors import MedsearchError
-from .lexical import LexicalIndex, tokens
-from .models import Article, Passage, context_prefix
+from .lexical import LexicalIndex
+from .models import Article, Passage
 from .parsed_units import ParsedUnits
 from .settings import default
 from .source_cache import FILE as SOURCE_CACHE
@@ -45,7 +44,7 @@ from .sources import Skipped
 from .sources.files import iter_units
 from .sources.units import Unit
 from .store import VectorStore, choose_factory
-from .texts import TextTable
+from .windows import Windows
 
 
 @dataclass
@@ -470,119 +469,6 @@ def build_index(sources: Sequence[str | Path], index_dir: str | Path, embedder: 
         report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class _Pending:
-    """Passages waiting for vectors, flushed a window at a time in row order.
-
-    Each passage is placed on its text (``texts.py``): the first passage of a text brings its vector and
-    BM25 document, later copies only point at it, so duplicates are never embedded, stored or indexed twice.
-    A passage carried from the live build (``LivePassage``) brings its text's vector from the live store; its
-    text's key is worked out once per text of the live build, not once per passage.
-    """
-
-    def __init__(self, vectors: VectorStore, catalog: BuildCatalog, embedder: Embedder, cache: EmbeddingCache,
-                 report: BuildReport, on_flush: Callable[[int], None], window: int, engine: Engine | None = None,
-                 ahead: int = 0, live_vectors: VectorStore | None = None):
-        self.window = window
-        self.engine = engine or LocalEngine(embedder)
-        self.ahead = ahead  # cache hits still to be counted as embedded (the engine embedded them ahead)
-        self.items: list[tuple[Passage | LivePassage, str]] = []  # each with its medicine (``texts.subject``)
-        self.vectors, self.catalog, self.embedder, self.cache = vectors, catalog, embedder, cache
-        self.live_vectors = live_vectors
-        self.report, self.on_flush = report, on_flush
-        self.lexical_docs: list[list[str]] = []
-        self.texts = TextTable()
-        self.keys = texts.remembering()
-        self.live_keys: dict[int, tuple[bytes, bytes]] = {}  # live text id -> (its key, digest of its stored text)
-
-    def add(self, passage: Passage | LivePassage, medicine: str) -> None:
-        """Queue a passage of an article about ``medicine``: one chunked now, or one of the live build carried over."""
-        self.items.append((passage, medicine))
-        if len(self.items) >= self.window:
-            self.flush()
-
-    def _encode(self, batch: list[str]) -> np.ndarray:
-        """The engine's vectors of texts the cache lacks, timed and counted in the report."""
-        t0 = time.perf_counter()
-        fresh = self.engine.encode(batch)
-        self.report.embed_seconds += time.perf_counter() - t0
-        self.report.tokens_embedded += sum(min(n + 2, self.embedder.max_seq_length)
-                                           for n in self.embedder.count_tokens(batch))
-        return fresh
-
-    def _live_texts(self) -> dict[int, str]:
-        """The live texts of this window's carried passages whose key is not yet known (it is learnt here)."""
-        unknown = {p.text_id for p, _ in self.items if isinstance(p, LivePassage) and p.text_id not in self.live_keys}
-        found = self.catalog.live_texts(sorted(unknown)) if unknown else {}
-        context = {p.text_id: (m, p.heading) for p, m in self.items if isinstance(p, LivePassage) and p.text_id in unknown}
-        for text_id, text in found.items():
-            # Every passage of a live text has the same key (that is what shares a text), so any one's medicine and
-            # heading do.
-            medicine, heading = context[text_id]
-            self.live_keys[text_id] = (texts.key(medicine, heading, text), texts.digest(text))
-        return found
-
-    def flush(self) -> None:
-        if not self.items:
-            return
-        fetched = self._live_texts()
-
-        def live_text(text_id: int) -> str:
-            if text_id not in fetched:
-                fetched.update(self.catalog.live_texts([text_id]))
-            return fetched[text_id]
-
-        def own_text(p: Passage | LivePassage) -> str:
-            if isinstance(p, Passage):
-                return p.text
-            return p.own if p.own is not None else live_text(p.text_id)
-
-        rows: list[Row] = []
-        new: list[Passage | LivePassage] = []  # the first passage of each new text, in text order
-        for p, medicine in self.items:
-            carried = isinstance(p, LivePassage)
-            if isinstance(p, LivePassage):
-                text_key, stored = self.live_keys[p.text_id]
-                own = stored if p.own is None else texts.digest(p.own)
-            else:
-                text_key, own = self.keys(medicine, p.heading, p.text)
-            known = self.texts.find(text_key)
-            if known is None:
-                rows.append((p.id, p.article_id, p.section_id, p.ordinal, self.texts.add(text_key, own), None,
-                             own_text(p)))
-                new.append(p)
-            else:  # a copy keeps its own text only where its case or spacing differs from the text's
-                rows.append((p.id, p.article_id, p.section_id, p.ordinal, known[0],
-                             own_text(p) if known[1] != own else None, ""))
-                self.report.shared += not carried
-            self.report.carried += carried
-        vectors: list[np.ndarray | None] = [None] * len(new)
-        live = [(i, p.text_id) for i, p in enumerate(new) if isinstance(p, LivePassage)]
-        if live:
-            if self.live_vectors is None:
-                raise MedsearchError("a passage was carried over without the live build's vectors")
-            found = self.live_vectors.vectors(np.array([text_id for _, text_id in live], dtype=np.int64))
-            for (i, _), vector in zip(live, found):
-                vectors[i] = vector
-        missing = [i for i, p in enumerate(new) if isinstance(p, Passage)]
-        if missing:
-            embed_texts = [p.embed_text for p in new if isinstance(p, Passage)]
-            keys = [self.cache.key(text) for text in embed_texts]
-            cached, todo = self.cache.fill(keys, embed_texts, self._encode)
-            for i, key in zip(missing, keys):
-                vectors[i] = cached[key]
-            hits = len(missing) - len(todo)
-            ahead, self.ahead = min(hits, self.ahead), self.ahead - min(hits, self.ahead)
-            self.report.embedded += len(todo) + ahead
-            self.report.from_cache += hits - ahead
-        if new:
-            self.vectors.add(np.stack([v for v in vectors if v is not None]))  # every one is found by now
-        self.catalog.add_rows(rows)
-        self.lexical_docs.extend(tokens(p.embed_text if isinstance(p, Passage) else
-                                        context_prefix(p.title, p.heading) + own_text(p)) or ["\0"] for p in new)
-        self.on_flush(len(rows))
-        self.items = []
-
-
 def _carry_history(plan: BuildPlan, catalog: BuildCatalog) -> None:
     """Write the history versions the sources lack from the live build."""
     from_live = [(article_id, e) for article_id, kept in plan.history.items() for e in kept if e.ordinal is None]
@@ -648,7 +534,7 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
             log(f"indexed {done['passages']} passages ({report.embedded} embedded, {report.reused} reused), "
                 f"{done['articles']}/{report.articles} articles, {time.perf_counter() - stage:.0f}s")
 
-    pending = _Pending(vectors, catalog, embedder, cache, report, on_flush, plan.window, engine, ahead, old_vectors)
+    pending = Windows(vectors, catalog, embedder, cache, report, on_flush, plan.window, engine, ahead, old_vectors)
     chunker = Chunker(plan.chunking, embedder.count_tokens)
     names: dict[str, set[str]] = {}
     log(f"indexing {report.articles} articles: {report.added} new, {report.changed} changed, "
@@ -659,37 +545,40 @@ def _write_build(staging: Path, plan: BuildPlan, cache: EmbeddingCache, report: 
         if version is not None:
             catalog.add_history(version)
 
-    for item in _chosen_articles(plan, keep_earlier, report):
-        if isinstance(item, Seen):  # unchanged, its source unread: copied from the live build
-            if carry_from is None or not plan.can_carry(item.id):
-                raise MedsearchError(f"article {item.id} was not read from {item.path}, yet the live build cannot "
-                                     "give it")
-            article = catalog.copy_article(item.id, item.path)
-            if article is None:
-                raise MedsearchError(f"article {item.id} is missing from the live build's catalog {carry_from}; "
-                                     "rebuild with --force")
-        else:
-            article = item
-            catalog.add_article(article, plan.fingerprints[article.id])
-        for name in lexicons.article_names(article):
-            names.setdefault(name, set()).add(article.id)
-        respelt = lexicons.respellings(article)
-        if respelt:
-            report.respelt[article.id] = respelt
-            log(f"article {article.id}: title read as naming " + ", ".join(
-                f"{right} (spelt {wrong!r})" for wrong, right in respelt.items()))
-        medicine = texts.subject(article.meta)
-        if carry_from is not None and plan.can_carry(article.id):
-            # Each passage brings its text's vector along, whichever copy it was embedded from: a label whose
-            # repackaged copy is removed (or came first) is not embedded again.
-            for carried in catalog.live_passages(article.id, article.title):
-                pending.add(carried, medicine)
-        else:
-            for passage in chunker.passages(article):
-                pending.add(passage, medicine)
-        done["articles"] += 1
-        bar.update(1)
-    pending.flush()
+    try:
+        for item in _chosen_articles(plan, keep_earlier, report):
+            if isinstance(item, Seen):  # unchanged, its source unread: copied from the live build
+                if carry_from is None or not plan.can_carry(item.id):
+                    raise MedsearchError(f"article {item.id} was not read from {item.path}, yet the live build cannot "
+                                         "give it")
+                article = catalog.copy_article(item.id, item.path)
+                if article is None:
+                    raise MedsearchError(f"article {item.id} is missing from the live build's catalog {carry_from}; "
+                                         "rebuild with --force")
+            else:
+                article = item
+                catalog.add_article(article, plan.fingerprints[article.id])
+            for name in lexicons.article_names(article):
+                names.setdefault(name, set()).add(article.id)
+            respelt = lexicons.respellings(article)
+            if respelt:
+                report.respelt[article.id] = respelt
+                log(f"article {article.id}: title read as naming " + ", ".join(
+                    f"{right} (spelt {wrong!r})" for wrong, right in respelt.items()))
+            medicine = texts.subject(article.meta)
+            if carry_from is not None and plan.can_carry(article.id):
+                # Each passage brings its text's vector along, whichever copy it was embedded from: a label whose
+                # repackaged copy is removed (or came first) is not embedded again.
+                for carried in catalog.live_passages(article.id, article.title):
+                    pending.add(carried, medicine)
+            else:
+                for passage in chunker.passages(article):
+                    pending.add(passage, medicine)
+            done["articles"] += 1
+            bar.update(1)
+        pending.finish()
+    finally:  # the embedding thread stops with the write, whatever ends it
+        pending.close()
     bar.close()
     _carry_history(plan, catalog)
     report.history = catalog.history

@@ -9,7 +9,8 @@ Two calls make an engine: ``prepare(texts, cache, report)`` sees every text of t
 the build will embed before the build writes anything, and may fill the embedding cache
 with their vectors ahead of it (the Ray engine does: one job of Ray actors over all of them);
 ``encode(texts)`` embeds the texts of one window that the cache still lacks (the local engine
-does all its work there, one window at a time, as builds always have).
+does all its work there, one window at a time, on the build's embedding thread while the build
+cuts the next window: ``indexer/windows.py``).
 
 Modules: ``local`` (the embedder of this process), ``ray_engine`` (Ray actors; optional, from
 ``requirements-ray.txt``).
