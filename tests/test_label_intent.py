@@ -125,26 +125,26 @@ def test_the_api_and_the_page_filter_to_the_boxed_warning(client):
 @pytest.fixture(scope="module")
 def shared_text(tmp_path_factory, embedder) -> SearchIndex:
     """Herceptin's, KADCYLA's and LUTATHERA's labels (cut from the real openFDA labels), whose Contraindications
-    sections hold the same text ("None. None. (4)"): one stored text, one vector, embedded under Herceptin's title."""
+    sections print the same words ("None. None. (4)"): alike texts, one for each medicine, each embedded under its
+    own label's title (``indexer/texts.py``)."""
     path = tmp_path_factory.mktemp("shared-text-index")
     report = build_index([LABELS_DIR / "shared-text"], path, embedder, log=lambda line: None)
     assert report.published and report.articles == 3, report.skipped
     index = SearchIndex.open(path, model=embedder.describe())
-    texts = [set(index.table.text[index.rows_of([a])].tolist()) for a in sorted(index.titles())]
-    assert set.intersection(*texts), "the labels no longer share a text: the tests below check nothing"
+    said = [set(index.table.alike[index.table.text[index.rows_of([a])]].tolist()) for a in sorted(index.titles())]
+    assert set.intersection(*said), "the labels no longer print the same words: the tests below check nothing"
     return index
 
 
 @pytest.mark.parametrize("q, title, heading", [("kadcyla contraindications", "KADCYLA", "4 CONTRAINDICATIONS"),
                                                ("lutathera contraindications", "Lutathera", "4 CONTRAINDICATIONS"),
                                                ("Lutathera pediatric use", "Lutathera", "8.4 Pediatric Use")])
-def test_a_look_up_finds_the_part_of_the_named_label_whose_text_other_labels_share(shared_text, embedder, q, title,
+def test_a_look_up_finds_the_part_of_the_named_label_whose_words_other_labels_print(shared_text, embedder, q, title,
                                                                                    heading):
-    """A short part's text ("None.") is shared by many labels and its vector was embedded under whichever label's
-    title came first (Herceptin's here), so its cosine says little of the label asked for: on the 305 labels of
-    ../shared, "KADCYLA contraindications" had KADCYLA's "None." 16th, under sections that name KADCYLA often.
-    The part a look-up names comes first in its label whatever its score; with no help from BM25 or the section
-    cue (weights 0) it still does."""
+    """A short part's text ("None.") says little of the label it is in: on the 305 labels of ../shared,
+    "KADCYLA contraindications" had KADCYLA's "None." 16th, under sections that name KADCYLA often (its vector
+    was then embedded under another label's title). The part a look-up names comes first in its label whatever its
+    score; with no help from BM25 or the section cue (weights 0) it still does."""
     for weights in (Weights(), Weights(lexical=0.0, section=0.0)):
         top = first(Searcher(shared_text, embedder, weights), q)
         assert (top.title.split(" ")[0], top.heading) == (title, heading), weights
