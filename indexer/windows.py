@@ -72,12 +72,6 @@ class Windows:
         self._waiting: _Window | None = None  # the window whose texts are being embedded
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="medsearch-embed-window")
 
-    def __enter__(self) -> Windows:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def add(self, passage: Passage | LivePassage, medicine: str) -> None:
         """Queue a passage of an article about ``medicine``: one chunked now, or one of the live build carried over."""
         self.items.append((passage, medicine))
