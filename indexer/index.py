@@ -45,12 +45,36 @@ class Nearest(NamedTuple):
     best: float         # the cosine of the build's nearest text, allowed or not (what the match verdict reads)
 
 
+class Ask(NamedTuple):
+    """What one query asks of the build's retrievers (``SearchIndex.retrieve``)."""
+
+    vector: np.ndarray                   # the query's unit vector
+    dense: int                           # how many nearest texts to find (0: none; the build's best cosine still)
+    terms: tuple[tuple[str, float], ...]  # BM25 tokens with their weights (none: every row scores 0)
+    lexical: int                         # how many of the best-scoring texts to list
+    allowed: np.ndarray | None = None    # the rows the filters allow (None: every row)
+    medicines: tuple[Iterable[str], ...] = ()  # each medicine's names: the rows about each (``rows_about``)
+    articles: frozenset[str] = frozenset()     # articles whose rows are asked for (those the query names)
+
+
+class Found(NamedTuple):
+    """What the build's retrievers answer for one query."""
+
+    dense: np.ndarray         # the rows of the nearest texts among the allowed rows, best first (``nearest``)
+    best: float               # the cosine of the build's nearest text, allowed or not (what the match verdict reads)
+    lexical: np.ndarray       # the BM25 score of every row, 0 outside the allowed rows
+    lexical_rows: np.ndarray  # the rows of the best-scoring texts, best first (``best_rows``)
+    about: tuple[np.ndarray, ...]  # the rows about each medicine asked for
+    articles: np.ndarray      # the rows of the articles asked for, in row order
+
+
 class SearchIndex:
     """The vector store, BM25 and catalog of one build; read-only and shared by all requests."""
 
     def __init__(self, build_dir: Path, manifest: manifests.Manifest, vectors: VectorStore, catalog: Catalog):
         self.build_dir = build_dir
         self.manifest = manifest
+        self.build_id = manifest.build_id
         self._vectors = vectors
         self._catalog = catalog
         self._lexical = LexicalIndex.load(build_dir / manifests.BM25_DIR)
@@ -136,7 +160,7 @@ class SearchIndex:
         self._alike_starts = np.searchsorted(text_alike[self._by_alike], np.arange(len(said) + 1))
         self.table = RowTable.make(self._row_article, self._row_section, self._row_text, text_words, text_alike,
                                    self._row_type, self._row_supporting, self._section_id_number,
-                                   self._heading_position, self._heading_vectors)
+                                   self._heading_position, self._heading_vectors, vectors.every_vector())
 
     def _medicines(self, catalog: Catalog, facts: list[ArticleFacts], sections: dict[tuple[str, str], int],
                    headings: list[tuple[str, str, str]]) -> None:
@@ -197,10 +221,6 @@ class SearchIndex:
         return cls(build_dir, manifest, vectors, catalog)
 
     @property
-    def build_id(self) -> str:
-        return self.manifest.build_id
-
-    @property
     def vocabulary(self) -> frozenset[str]:
         """Every BM25 token of the build."""
         return self._lexical.vocabulary
@@ -250,11 +270,21 @@ class SearchIndex:
         return Nearest(rows[kept], np.repeat(text_scores, counts)[kept],
                        float(best_score[0][0]) if best_text[0][0] >= 0 else 0.0)
 
-    def similarity(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """Cosine of each row's passage to a query vector."""
-        if not len(rows):
-            return np.zeros(0, dtype=np.float32)
-        return np.asarray(self._vectors.vectors(self._row_text[rows]) @ vector, dtype=np.float32)
+    def retrieve(self, ask: Ask) -> Found:
+        """What every retriever answers for one query, asked at once: the nearest rows, the BM25 score of every row
+        and its best rows, the rows about each medicine and of each article the query names."""
+        if ask.terms:
+            terms, weights = zip(*ask.terms)
+            lexical = self.lexical_scores(terms, weights)
+            if ask.allowed is not None:
+                masked = np.zeros_like(lexical)
+                masked[ask.allowed] = lexical[ask.allowed]
+                lexical = masked
+        else:
+            lexical = np.zeros(self._size, dtype=np.float32)
+        rows, _, best = self.nearest(ask.vector, max(ask.dense, 1), ask.allowed)
+        return Found(rows if ask.dense else rows[:0], best, lexical, self.best_rows(lexical, ask.lexical),
+                     tuple(self.rows_about(names) for names in ask.medicines), self.rows_of(ask.articles))
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """The stored unit vectors of some rows (for checks and benchmarks); copies of one text share theirs."""

@@ -84,6 +84,14 @@ def stems(words: Sequence[str]) -> list[str]:
     return stemmer().stemWords(list(words))
 
 
+def query_words(text: str) -> tuple[list[str], dict[str, str]]:
+    """A query's words (``words``) and the stem of each word and of each two neighbours joined (a name typed in two
+    halves, "levet iracetam"), read in one call: the stemmer is asked once for the whole query."""
+    typed = words(text)
+    both = typed + [a + b for a, b in zip(typed, typed[1:])]
+    return typed, dict(zip(both, stems(both)))
+
+
 def tokens(text: str) -> list[str]:
     """BM25 tokens: words without stopwords, Snowball-stemmed."""
     return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]

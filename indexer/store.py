@@ -108,6 +108,16 @@ class VectorStore:
             return self._index.reconstruct_batch(np.ascontiguousarray(rows, dtype=np.int64))
         return stored[rows]
 
+    def every_vector(self) -> np.ndarray:
+        """Every stored vector, by position, read-only: a view of FAISS's buffer where the storage is flat (as both
+        factories' is), else a copy."""
+        stored = self._stored()
+        if stored is not None:
+            return stored
+        every = self._index.reconstruct_n(0, len(self)) if len(self) else np.zeros((0, self.dimension), np.float32)
+        every.flags.writeable = False
+        return every
+
     def _stored(self) -> np.ndarray | None:
         """A read-only view of every stored vector (flat storage only), made once the index is complete.
 

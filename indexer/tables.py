@@ -120,13 +120,14 @@ class RowTable:
     #                            every article ("boxed_warning" of two labels)
     heading: np.ndarray        # int32, by section: its row in ``heading_vectors`` (-1: no label section heading)
     heading_vectors: np.ndarray  # float32 unit vectors of drug-label section headings
+    vectors: np.ndarray        # float32, by text id: its unit vector (a read-only view of the vector store's)
 
     @classmethod
     def make(cls, article: np.ndarray, section: np.ndarray, text: np.ndarray, words: np.ndarray, alike: np.ndarray,
              type_: np.ndarray, supporting: np.ndarray, section_id: np.ndarray, heading: np.ndarray,
-             heading_vectors: np.ndarray) -> RowTable:
+             heading_vectors: np.ndarray, vectors: np.ndarray) -> RowTable:
         return cls(SECTION_TYPES, *(_read_only(a) for a in (article, section, text, words, alike, type_, supporting,
-                                                            section_id, heading, heading_vectors)))
+                                                            section_id, heading, heading_vectors, vectors)))
 
     def __len__(self) -> int:
         return len(self.article)

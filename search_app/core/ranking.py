@@ -17,7 +17,7 @@ import numpy as np
 
 from indexer.embedding import Embedder
 from indexer.errors import BadQuery
-from indexer.index import SearchIndex
+from indexer.index import Ask, Found, SearchIndex
 from indexer.lexical import words_stemming_to_each
 from indexer.lexicon import name_key
 from indexer.models import Passage
@@ -98,12 +98,11 @@ class Candidates:
 
 
 class Signals(NamedTuple):
-    """What each retriever says of one query, computed once per search."""
+    """What each retriever says of one query, asked once per search."""
 
     query: np.ndarray         # the query vector (also in lexical mode: match and urgency read it)
-    dense_rows: np.ndarray    # the nearest rows, best first (dense modes)
-    lexical: np.ndarray       # the BM25 score of every row (zero outside lexical modes)
-    best_cosine: float        # cosine of the query to the nearest passage of the whole build
+    found: Found              # the index's answer: nearest rows (dense modes), BM25 scores (lexical modes), the
+    #                           best-scoring rows, the rows about each constraining medicine and of the named articles
 
 
 @dataclass(frozen=True)
@@ -130,7 +129,7 @@ class Searcher:
         self.embedder = embedder
         self.weights = weights or Weights()
         self.understander = Understander(index.names, index.vocabulary, medicine_names=index.medicine_names,
-                                         english=embedder.whole_words, article_medicines=index.article_medicines,
+                                         english=embedder.whole_words, articles=index.articles,
                                          label_sections=LabelSections(index))
 
     # -- filters -------------------------------------------------------------------------
@@ -155,21 +154,15 @@ class Searcher:
 
     # -- evidence ------------------------------------------------------------------------
     def signals(self, analysis: Analysis, mode: str, allowed: np.ndarray | None) -> Signals:
-        """The query vector, its nearest rows (dense modes) and the BM25 score of every row (lexical modes)."""
-        if mode in ("hybrid", "lexical") and analysis.lexical_terms:
-            terms, weights = zip(*analysis.lexical_terms)
-            lexical_all = self.index.lexical_scores(terms, weights)
-            if allowed is not None:
-                masked = np.zeros_like(lexical_all)
-                masked[allowed] = lexical_all[allowed]
-                lexical_all = masked
-        else:
-            lexical_all = np.zeros(len(self.index), dtype=np.float32)
+        """The query vector and what the index's retrievers answer for it, asked once."""
         query = self.embedder.encode_query(analysis.corrected)[0]
-        depth = 0 if mode == "lexical" else self.pool if mode == "hybrid" else self.pool * 4
-        # The rows of the depth nearest texts, and how close the whole build comes to the query (filters aside).
-        rows, _, best = self.index.nearest(query, max(depth, 1), allowed)
-        return Signals(query, rows if depth else rows[:0], lexical_all, best)
+        constraining = analysis.constraining if mode == "hybrid" else ()
+        found = self.index.retrieve(Ask(
+            query, dense=0 if mode == "lexical" else self.pool if mode == "hybrid" else self.pool * 4,
+            terms=analysis.lexical_terms if mode in ("hybrid", "lexical") else (),
+            lexical=self.pool if mode == "hybrid" else self.pool * 4, allowed=allowed,
+            medicines=tuple(medicine.names for medicine in constraining), articles=analysis.articles))
+        return Signals(query, found)
 
     def candidates(self, analysis: Analysis, mode: str = "hybrid", allowed: np.ndarray | None = None,
                    every_row: bool = False, signals: Signals | None = None) -> Candidates:
@@ -178,30 +171,28 @@ class Searcher:
         With ``every_row`` the pool is every allowed row: used when the pools hold fewer
         sections than a page needs, so that a page is never short while results exist.
         """
-        query, dense_rows, lexical_all, _ = signals if signals is not None else self.signals(analysis, mode, allowed)
-        depth = self.pool if mode == "hybrid" else self.pool * 4
-        constraining = analysis.constraining if mode == "hybrid" else ()
-        # The rows about each medicine that constrains the ranking, asked of the index once.
-        about_each = [self.index.rows_about(medicine.names) for medicine in constraining]
-        dense_rank = self.text_ranks(dense_rows)
-        lexical_rows = self.index.best_rows(lexical_all, depth)  # the rows of the depth best texts
-        lexical_rank = self.text_ranks(lexical_rows)
-        row_count = len(self.index.table.text)
+        query, found = signals if signals is not None else self.signals(analysis, mode, allowed)
+        lexical_all = found.lexical
+        about_each = found.about  # the rows about each medicine that constrains the ranking (hybrid mode)
+        dense_rank = self.text_ranks(found.dense)
+        lexical_rank = self.text_ranks(found.lexical_rows)
+        t = self.index.table
+        row_count = len(t.text)
         allowed_count = row_count if allowed is None else len(allowed)
         # The pool is complete when no retriever was cut short: then ranking every row adds nothing.
         complete = every_row or (
             (mode == "lexical" or len(dense_rank) >= allowed_count)
-            and (mode == "dense" or int(np.count_nonzero(lexical_all)) <= len(lexical_rows)))
+            and (mode == "dense" or int(np.count_nonzero(lexical_all)) <= len(found.lexical_rows)))
         if every_row:
             rows = np.arange(row_count) if allowed is None else np.asarray(allowed, dtype=np.int64)
         else:
             pool = dict.fromkeys(dense_rank) | dict.fromkeys(lexical_rank)
             if mode == "hybrid" and analysis.articles:
-                named = self.index.rows_of(analysis.articles)
+                named = found.articles
                 if allowed is not None:
                     named = np.intersect1d(named, allowed)
                 pool.update(dict.fromkeys(int(r) for r in named[:self.pool * 3]))
-            if mode == "hybrid" and constraining:
+            if mode == "hybrid" and about_each:
                 # Every passage about a named medicine can rank first: they all join the pool, or the pool
                 # is not complete (and a later page ranks every row).
                 about = np.unique(np.concatenate(about_each)) if len(about_each) > 1 else about_each[0]
@@ -212,20 +203,20 @@ class Searcher:
             rows = np.fromiter(pool, dtype=np.int64, count=len(pool))
         if mode == "lexical":  # a passage that shares no word with the query is no lexical result
             rows = rows[lexical_all[rows] > 0]
-        dense = self.index.similarity(rows, query) if mode != "lexical" else np.zeros(len(rows), dtype=np.float32)
+        dense = similarity(t, rows, query) if mode != "lexical" else np.zeros(len(rows), dtype=np.float32)
         peak = float(lexical_all.max())
         lexical = lexical_all[rows] / peak if peak > 0 else np.zeros(len(rows))
         tier = np.zeros(len(rows), dtype=np.int32)
         for about_one in about_each:
             tier += np.isin(rows, about_one)
-        t, articles = self.index.table, self.index.articles
         sections = self.understander.label_sections
         cue = (sections.cue(analysis.sections, t.section[rows]) if sections is not None
                else np.zeros(len(rows), np.float32))
         named_part = cue >= FULL_CUE if analysis.sections.lookup else np.zeros(len(rows), dtype=bool)
+        asked_types = np.array([name in analysis.intents for name in t.types], dtype=bool)
         return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
-                          articles.mask(analysis.articles)[t.article[rows]].astype(np.float32),
-                          t.type_numbers(analysis.intents)[t.type[rows]].astype(np.float32),
+                          np.isin(rows, found.articles).astype(np.float32),
+                          asked_types[t.type[rows]].astype(np.float32),
                           t.supporting[rows].astype(np.float32),
                           heading_similarity(t, rows, query), cue,
                           tier, named_part, dense_rank, lexical_rank, complete)
@@ -317,8 +308,15 @@ class Searcher:
             first = [fetched[row] for row in leading]
         return SearchResult(analysis=analysis, hits=hits, total_sections=len(ranked), complete=c.complete,
                             query_vector=signals.query,
-                            best_cosine=signals.best_cosine,
+                            best_cosine=signals.found.best,
                             first_page=tuple((p.article_id, p.section_type) for p in first))
+
+
+def similarity(table: RowTable, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Cosine of each row's passage to a query vector, from the table's vectors of its text."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.float32)
+    return np.asarray(table.vectors[table.text[rows]] @ vector, dtype=np.float32)
 
 
 def heading_similarity(table: RowTable, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:

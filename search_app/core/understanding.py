@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,9 +16,10 @@ import jellyfish
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from indexer.lexical import STOPWORDS, stem, stems, tokens, words
+from indexer.lexical import STOPWORDS, query_words, stem, tokens
 from indexer.lexicon import generic_table, name_key, synonym_table
 from indexer.sources.labels import kind_of_field
+from indexer.tables import ArticleTable
 
 from .label_sections import LabelSections, SectionAsk, Unit
 
@@ -68,15 +68,13 @@ class NamedMedicine:
     generic: str               # its generic name, as reported
     names: frozenset[str]      # every name of it (brand and generic)
     articles: frozenset[str]   # articles about it in this build
+    # Read from the above when made (fields, so that whoever reads them does not call back into this module):
+    covered: bool = field(init=False)  # it has an article in this build
+    brand: bool = field(init=False)    # the reader typed a brand name (not the generic)
 
-    @property
-    def covered(self) -> bool:
-        return bool(self.articles)
-
-    @property
-    def brand(self) -> bool:
-        """True when the reader typed a brand name (not the generic)."""
-        return self.typed != self.generic and self.typed not in self.generic.split(" ")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "covered", bool(self.articles))
+        object.__setattr__(self, "brand", self.typed != self.generic and self.typed not in self.generic.split(" "))
 
 
 @dataclass(frozen=True)
@@ -95,15 +93,15 @@ class Analysis:
     comparison: bool = False                   # asks about several medicines or alternatives
     known_share: float = 0.0                   # share of the query's content words the build knows
     sections: SectionAsk = SectionAsk()        # the parts of a drug label it names ("boxed warning", "dose")
+    # Read from the above when made:
+    constraining: tuple[NamedMedicine, ...] = field(init=False)  # the medicines that put their own passages first:
+    #                                                              those with an article, unless comparing
+    uncovered: tuple[NamedMedicine, ...] = field(init=False)     # the medicines with no article in this build
 
-    @property
-    def constraining(self) -> tuple[NamedMedicine, ...]:
-        """The medicines that put their own passages first: those with an article, unless comparing."""
-        return () if self.comparison else tuple(m for m in self.medicines if m.covered)
-
-    @property
-    def uncovered(self) -> tuple[NamedMedicine, ...]:
-        return tuple(m for m in self.medicines if not m.covered)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "constraining",
+                           () if self.comparison else tuple(m for m in self.medicines if m.covered))
+        object.__setattr__(self, "uncovered", tuple(m for m in self.medicines if not m.covered))
 
 
 @lru_cache(maxsize=4)
@@ -161,13 +159,14 @@ class Understander:
 
     def __init__(self, names: dict[str, list[str]], vocabulary: frozenset[str], expansion_weight: float = 0.5,
                  medicine_names: frozenset[str] = frozenset(), english: frozenset[str] = frozenset(),
-                 article_medicines: Callable[[str], tuple[str, ...]] = lambda article_id: (),
-                 label_sections: LabelSections | None = None):
+                 articles: ArticleTable | None = None, label_sections: LabelSections | None = None):
         self.names = names
         self.label_sections = label_sections  # what the build's labels call their parts
         self.vocabulary = vocabulary
         self.english = english  # real words: never respelt into a medicine name
-        self.article_medicines = article_medicines
+        # The generic names of the medicines each article is about (by article number), read without a call per name.
+        self._article_number = articles.number if articles is not None else {}
+        self._article_generics = articles.generics if articles is not None else ()
         self.generics = generic_table()
         self.medicine_names = medicine_names | frozenset(self.generics)
         self.expansion_weight = expansion_weight
@@ -266,15 +265,14 @@ class Understander:
 
     def analyse(self, text: str, respell: bool = True) -> Analysis:
         """Correct, recognise names, expand lay words, and read the intent of a query."""
-        typed = words(text)
-        joined = [a + b for a, b in zip(typed, typed[1:])]
-        stemmed = dict(zip(typed + joined, stems(typed + joined)))  # one call to the stemmer for the whole query
+        typed, stemmed = query_words(text)  # one call to the stemmer for the whole query
         fixed, corrections = self._respell(typed, stemmed) if respell else (typed, [])
         corrected = text
         for wrong, right in corrections:
             pattern = r"\s+".join(re.escape(part) for part in wrong.split())
             corrected = re.sub(rf"\b{pattern}\b", right, corrected, flags=re.I)
-        key_words = name_key(" ".join(fixed)).split()
+        # The words are lower-case letters and digits, and a respelt word is a name: each is its own name key.
+        key_words = list(fixed)
         found_names: list[str] = []
         for size in range(MAX_NAME_WORDS, 0, -1):
             for i in range(len(key_words) - size + 1):
@@ -294,7 +292,9 @@ class Understander:
                 groups.append((list(term.clinical), tuple(dict.fromkeys(t for c in term.clinical_tokens for t in c))))
                 lay_words.update(term.padded.split())
                 lay_found.append(term)
-        own = tokens(" ".join(fixed))
+        # The query's BM25 tokens: a typed word's stem, a respelt name's tokens (``tokens`` of the words as fixed).
+        own = [t for w in fixed for t in (((stemmed[w],) if w not in STOPWORDS and len(w) > 1 else ())
+                                          if w in stemmed else self._name_tokens[w])]
         extra: dict[str, float] = {}
         for _, alternatives in groups:
             # Each group of alternatives together weighs as much as one expansion, however many
@@ -332,7 +332,8 @@ class Understander:
             articles = frozenset(a for n in names for a in self.names.get(n, ()))
             generics = self.generics.get(name, (name,))
             # Report the medicine as its article names it (paracetamol, not acetaminophen; methotrexate for "mtx").
-            own = [g for a in sorted(articles) for g in self.article_medicines(a) if g in names or name not in self.generics]
+            own = [g for a in sorted(articles) if a in self._article_number
+                   for g in self._article_generics[self._article_number[a]] if g in names or name not in self.generics]
             generic = own[0] if own else generics[0]
             out.append(NamedMedicine(typed=name, generic=generic, names=names, articles=articles))
         return tuple(out)
