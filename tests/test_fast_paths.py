@@ -69,6 +69,38 @@ def test_nearest_name_is_extract_one_over_every_name(searcher):
         assert understander.nearest_name(word) == ((want[0], want[1]) if want else None), word
 
 
+def test_query_keys_and_tokens_are_those_of_the_respelt_words(searcher):
+    """The name keys and BM25 tokens understanding reads per query are ``name_key`` and ``tokens`` of its words as
+    respelt, typos, names typed in two halves, stopwords, apostrophes and accents included."""
+    from indexer.lexical import query_words, tokens
+    from indexer.lexicon import name_key
+
+    understander = searcher.understander
+    names = [n for n in understander._spellable if len(n) >= 6][:40]
+    rng = random.Random(9)
+    queries = ["can't I take it with a meal?", "Amitriptylline and CRAMPS", "level iracetam dose", "café  au lait",
+               "side-effects of co-codamol 30/500", "it's", "a", "", "x y z", "1 2 3 mg", "what’s the dose"]
+    for name in names:
+        i = rng.randrange(1, len(name) - 1)
+        queries += [f"{name[:i]} {name[i:]} side effects", f"is {name[:i] + name[i + 1:]} safe in pregnancy",
+                    f"{name}e and alcohol", f"{name.upper()}'s dose"]
+    respelt = 0
+    for query in queries:
+        typed, stemmed = query_words(query)
+        fixed, corrections = understander._respell(typed, stemmed)
+        respelt += bool(corrections)
+        keys, own = understander._keys_and_tokens(fixed, stemmed)
+        assert keys == name_key(" ".join(fixed)).split(), query
+        assert own == tokens(" ".join(fixed)), query
+    assert respelt >= len(names)  # the respelt path was taken
+
+
+def test_row_table_vectors_are_the_stores(index):
+    rows = np.arange(len(index))
+    assert index.table.vectors[index.table.text[rows]].tobytes() == index.vectors(rows).tobytes()
+    assert not index.table.vectors.flags.writeable
+
+
 def test_rows_of_articles_are_every_row_of_them(index):
     articles = sorted({index.article_of(row) for row in range(len(index))})
     every = np.arange(len(index))

@@ -263,6 +263,15 @@ class Understander:
             i += 1
         return fixed, corrections
 
+    def _keys_and_tokens(self, fixed: list[str], stemmed: dict[str, str]) -> tuple[list[str], list[str]]:
+        """The name keys and the BM25 tokens of the query's words as respelt (``fixed``): what
+        ``name_key(" ".join(fixed)).split()`` and ``tokens(" ".join(fixed))`` give, without a call per query. A typed
+        word is lower-case letters and digits (``words``), its own name key, and its stem is in ``stemmed``; a respelt
+        word is a name, whose tokens were read at start-up."""
+        own = [t for w in fixed for t in (((stemmed[w],) if w not in STOPWORDS and len(w) > 1 else ())
+                                          if w in stemmed else self._name_tokens[w])]
+        return list(fixed), own
+
     def analyse(self, text: str, respell: bool = True) -> Analysis:
         """Correct, recognise names, expand lay words, and read the intent of a query."""
         typed, stemmed = query_words(text)  # one call to the stemmer for the whole query
@@ -271,8 +280,7 @@ class Understander:
         for wrong, right in corrections:
             pattern = r"\s+".join(re.escape(part) for part in wrong.split())
             corrected = re.sub(rf"\b{pattern}\b", right, corrected, flags=re.I)
-        # The words are lower-case letters and digits, and a respelt word is a name: each is its own name key.
-        key_words = list(fixed)
+        key_words, own = self._keys_and_tokens(fixed, stemmed)
         found_names: list[str] = []
         for size in range(MAX_NAME_WORDS, 0, -1):
             for i in range(len(key_words) - size + 1):
@@ -292,9 +300,6 @@ class Understander:
                 groups.append((list(term.clinical), tuple(dict.fromkeys(t for c in term.clinical_tokens for t in c))))
                 lay_words.update(term.padded.split())
                 lay_found.append(term)
-        # The query's BM25 tokens: a typed word's stem, a respelt name's tokens (``tokens`` of the words as fixed).
-        own = [t for w in fixed for t in (((stemmed[w],) if w not in STOPWORDS and len(w) > 1 else ())
-                                          if w in stemmed else self._name_tokens[w])]
         extra: dict[str, float] = {}
         for _, alternatives in groups:
             # Each group of alternatives together weighs as much as one expansion, however many
