@@ -104,3 +104,25 @@ def test_pages_past_the_candidate_pool_never_repeat_or_skip(index_dir, embedder,
         paged += [h.passage.id for h in searcher.search(q, 2, offset=offset, mode=mode).hits]
     assert len(set(paged)) == len(paged)
     assert paged == whole
+
+
+@pytest.mark.parametrize("pool", [100, 1])  # 1: a later page ranks every row, from the same answers
+def test_a_search_asks_the_index_retrievers_once(index_dir, embedder, pool):
+    """One query, filtered or not, first page or past the pool: the index is asked once for what its retrievers
+    answer (``retrieve``: the vector store once, BM25 once) and once for the page's passages."""
+    from indexer.index import SearchIndex
+    from search_app.core.ranking import Filters, Searcher
+
+    index = SearchIndex.open(index_dir)
+    searcher = Searcher(index, embedder, pool=pool)
+    calls: list[str] = []
+    for name in ("retrieve", "nearest", "lexical_scores", "passages", "rows_of", "rows_about", "best_rows"):
+        real = getattr(index, name)
+        setattr(index, name, lambda *a, _real=real, _name=name, **kw: calls.append(_name) or _real(*a, **kw))
+    for filters, offset in ((Filters(), 0), (Filters(("amitriptyline",), ()), 0), (Filters((), ("side_effects",)), 2)):
+        calls.clear()
+        hits = searcher.search("can amitriptyline cause cramps", 2, offset=offset, filters=filters).hits
+        assert hits
+        asked = [c for c in calls if c != "rows_about" or not filters.drugs]  # the drug filter's own rows
+        assert asked.count("retrieve") == 1 and asked.count("nearest") == 1 and asked.count("lexical_scores") == 1
+        assert asked.count("passages") == (1 if offset == 0 else 2)  # a later page reads page 1's too (filter chips)
