@@ -4,8 +4,9 @@
 
 Traces one search (after a warm-up search, so that nothing is loaded on the way) with ``sys.setprofile``: every
 call and return in a file of ``indexer/`` or ``search_app/`` moves the walk into that file's module; consecutive
-moves within one module are one stay. Prints the stays in order, how many there are, how many modules, and how
-many stays return to a module already left. ``--web`` asks through the Flask test client (GET /api/v1/search),
+moves within one module are one stay. Prints the stays in order, how many there are, how many modules, how
+many stays return to a module already left, and how often each module is entered (called from another module:
+the issue's target is one entry each, one way down and one way up). ``--web`` asks through the Flask test client (GET /api/v1/search),
 so the walk starts in the view; without it, it starts at ``search.run``.
 """
 from __future__ import annotations
@@ -25,16 +26,22 @@ def module_of(filename: str) -> str | None:
     return str(Path(filename).relative_to(ROOT).with_suffix("")).replace("/", ".")
 
 
-def walk(ask) -> list[str]:
+def walk(ask) -> tuple[list[str], dict[str, int]]:
+    """The stays of one call of ``ask``, in order, and how often each module was entered: called from another
+    module of the project (its way down; each entry has one way up)."""
     stays: list[str] = []
+    entries: dict[str, int] = {}
 
     def profile(frame, event, arg):
         if event not in ("call", "return"):
             return
         module = module_of(frame.f_code.co_filename)
+        caller = frame.f_back
+        calling = module_of(caller.f_code.co_filename) if caller is not None else None
+        if event == "call" and module and calling and calling != module:
+            entries[module] = entries.get(module, 0) + 1
         if event == "return":  # back in the caller's module
-            caller = frame.f_back
-            module = module_of(caller.f_code.co_filename) if caller is not None else None
+            module = calling
         if module and (not stays or stays[-1] != module):
             stays.append(module)
 
@@ -43,7 +50,7 @@ def walk(ask) -> list[str]:
         ask()
     finally:
         sys.setprofile(None)
-    return stays
+    return stays, entries
 
 
 def main() -> None:
@@ -74,7 +81,7 @@ def main() -> None:
         def ask():
             search.run(parse({"q": args.q}, conf), searcher, notices)
     ask()  # warm-up: caches filled, lazy imports done
-    stays = walk(ask)
+    stays, entries = walk(ask)
     seen: set[str] = set()
     returns = 0
     for n, module in enumerate(stays):
@@ -87,8 +94,10 @@ def main() -> None:
     for module in stays:
         counts[module] = counts.get(module, 0) + 1
     for module, n in sorted(counts.items(), key=lambda item: -item[1]):
-        print(f"  {n:5} stays in {module}")
-    print(f"{len(stays)} stays in {len(seen)} modules, {returns} returns to a module already left")
+        print(f"  {n:5} stays in {module}, entered {entries.get(module, 0)} times")
+    again = {m: n for m, n in entries.items() if n > 1}
+    print(f"{len(stays)} stays in {len(seen)} modules, {returns} returns to a module already left; "
+          f"{len(again)} modules entered more than once ({sum(again.values())} entries)")
 
 
 if __name__ == "__main__":

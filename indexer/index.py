@@ -68,6 +68,13 @@ class Found(NamedTuple):
     articles: np.ndarray      # the rows of the articles asked for, in row order
 
 
+class Page(NamedTuple):
+    """What a page of results shows of its rows, read from the build at once."""
+
+    passages: dict[int, Passage]  # by row (``passages``)
+    copies: list[np.ndarray]      # for each row asked, every row saying the same, itself included (``copies``)
+
+
 class SearchIndex:
     """The vector store, BM25 and catalog of one build; read-only and shared by all requests."""
 
@@ -390,6 +397,10 @@ class SearchIndex:
                 records.append((row, (passage_id, article_id, section_id, ordinal, text, header.title, header.url,
                                       self._section_headings[number], self._section_types[number])))
         return dict(zip([row for row, _ in records], make_passages([record for _, record in records])))
+
+    def page(self, rows: Sequence[int]) -> Page:
+        """The passages of a page's rows and the rows saying the same as each, asked at once."""
+        return Page(self.passages(rows), self.copies(rows))
 
     def passage(self, passage_id: str) -> Passage | None:
         return self._catalog.passage(passage_id)

@@ -36,8 +36,6 @@ class CopyIndex(Protocol):
 
     def article_card(self, article_id: str) -> Article | None: ...
 
-    def copies(self, rows: Sequence[int]) -> list[np.ndarray]: ...
-
 
 @dataclass(frozen=True)
 class Copy:
@@ -95,11 +93,11 @@ def copy_of(article_id: str, header: Article | None) -> Copy:
                 label.set_id if label else None, label.version if label else None, label.effective if label else None)
 
 
-def elsewhere(index: CopyIndex, rows: Sequence[int]) -> list[Elsewhere]:
-    """For each of ``rows``, the other articles carrying its text, newest first, then by title
-    (``ArticleTable.listing``)."""
+def elsewhere(index: CopyIndex, rows: Sequence[int], copies_of: Sequence[np.ndarray]) -> list[Elsewhere]:
+    """For each of ``rows``, the other articles carrying its text (``copies_of``: each row's copies, itself included,
+    as ``SearchIndex.copies`` gives them), newest first, then by title (``ArticleTable.listing``)."""
     articles, found = index.articles, []
-    for row, copies in zip(rows, index.copies(rows)):
+    for row, copies in zip(rows, copies_of):
         if len(copies) < 2:
             found.append(Elsewhere())
             continue

@@ -288,12 +288,13 @@ class Searcher:
             c = wide
         page = ranked[offset:offset + k]
         rows = [row for row, _, _ in page]
-        passages = self.index.passages(rows)
+        read = self.index.page(rows)  # the passages, and the rows saying the same as each
+        passages = read.passages
         numbers = self.index.table.article[np.array(rows, dtype=np.int64)].tolist()
         articles = self.index.articles
         matched = matched_terms([passages[row].heading + " " + passages[row].text for row in rows],
                                 {t for t, _ in analysis.lexical_terms})
-        also_in = copies.elsewhere(self.index, rows)
+        also_in = copies.elsewhere(self.index, rows, read.copies)
         hits = [Hit(rank=offset + n + 1, score=score, passage=passages[row],
                     dense_rank=c.dense_rank.get(row), lexical_rank=c.lexical_rank.get(row), matched=matched[n],
                     name_match=bool(c.name[i]), intent_match=bool(c.intent[i]), about_asked=bool(c.tier[i]),
