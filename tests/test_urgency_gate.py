@@ -3,6 +3,7 @@ receives, and the gate's own file checks. The real model embeds every query."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import yaml
@@ -106,19 +107,36 @@ def test_a_rule_speaks_even_when_the_search_found_nothing_close(shipped):
     assert level(shipped, "my son swallowed my pills", Evidence("none")) == "emergency"
 
 
+def with_gate(shipped: urgency.Urgency, embedder, **thresholds: float) -> urgency.Urgency:
+    """The shipped assessor, its gate's thresholds changed."""
+    rules = copy.copy(shipped.rules)
+    rules.gate = dataclasses.replace(shipped.rules.gate, **thresholds)
+    return urgency.Urgency(rules, shipped.detector, embedder)
+
+
+def detector_similarity(shipped: urgency.Urgency, embedder, query: str) -> float:
+    """The similarity of the detector's verdict on a query to its nearest example."""
+    verdict = shipped.detector.classify(embedder.encode_query(query))
+    assert verdict is not None, query
+    return verdict.similarity
+
+
 def test_under_a_none_match_only_a_close_detector_verdict_stands(shipped, embedder):
-    gate = shipped.rules.gate
-    assert not gate.verdict_stands(gate.no_match_from - 0.01, 0, None, Evidence("none"))
-    assert gate.verdict_stands(gate.no_match_from, 0, None, Evidence("none"))
-    assert gate.verdict_stands(0.3, 0, None, Evidence("weak"))
+    query = "toddler swallowed button battery"      # the detector's verdict alone: no rule matches it
+    similarity = detector_similarity(shipped, embedder, query)
+    assert level(with_gate(shipped, embedder, no_match_from=similarity + 0.01), query, Evidence("none")) is None
+    assert level(with_gate(shipped, embedder, no_match_from=similarity), query, Evidence("none")) == "emergency"
+    assert level(with_gate(shipped, embedder, no_match_from=similarity + 0.01), query, Evidence("weak")) == "emergency"
 
 
-def test_a_detector_verdict_above_a_rule_needs_a_close_example(shipped):
-    gate = shipped.rules.gate
-    emergency, advice = 0, 2
-    assert not gate.verdict_stands(gate.over_rule_from - 0.01, emergency, advice, Evidence("strong"))
-    assert gate.verdict_stands(gate.over_rule_from, emergency, advice, Evidence("strong"))
-    assert gate.verdict_stands(0.3, advice, emergency, Evidence("strong"))   # not above: the rule wins anyway
+def test_a_detector_verdict_above_a_rule_needs_a_close_example(shipped, embedder):
+    query = "mild rash after starting amoxicillin"  # a rule says advice, the detector urgent
+    similarity = detector_similarity(shipped, embedder, query)
+    assert level(with_gate(shipped, embedder, over_rule_from=similarity + 0.01), query, Evidence("strong")) == "advice"
+    assert level(with_gate(shipped, embedder, over_rule_from=similarity), query, Evidence("strong")) == "urgent"
+    below = "convulsions after stopping diazepam"   # a rule says emergency, the detector urgent: it stands, below
+    notice = with_gate(shipped, embedder, over_rule_from=1.0).assess(below, evidence=Evidence("strong"))
+    assert notice is not None and [r.source for r in notice.reasons] == ["rule", "detector"]
 
 
 def test_the_detector_abstains_far_from_every_flagged_example(shipped, embedder):

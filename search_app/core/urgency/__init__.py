@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .gate import Evidence, Gate
+from .gate import OPEN, Evidence, Gate
 from .messages import (
     CALL_KINDS,
     DEFAULT_MESSAGES,
@@ -40,7 +40,7 @@ from .messages import (
     MessagesError,
     notice_for,
 )
-from .notice import _RANK, LEVELS, Call, Notice, Reason, normalise
+from .notice import _RANK, LEVELS, Call, Notice, Reason, normalise, normalise_each
 from .rules import DEFAULT_RULES, RulesError, UrgencyRules
 
 if TYPE_CHECKING:
@@ -77,27 +77,29 @@ class Urgency:
         ``medicines`` are the names the query understanding found; the message names one whose guidance differs.
         ``evidence`` is what the search found (match verdict, medicine names): the gate reads it (``gate``).
         """
-        normalised = normalise(text)
+        evidence = evidence or Evidence()
+        normalised, respelled = normalise_each(text, evidence.corrected or text)
         if not normalised:
             return None
-        evidence = evidence or Evidence()
         gate = self.rules.gate
-        if gate is not None and gate.bare_name(normalise(evidence.corrected or text), evidence.names):
+        screen = gate.screen(normalised, respelled, evidence) if gate is not None else OPEN
+        if screen.bare_name:
             return None
-        lookup = gate is not None and gate.is_lookup(normalised)
-        rule = self.rules.match_normalised(normalised)
-        if lookup and rule is not None and gate is not None and rule.id not in gate.keep:
+        ruling = self.rules.judge(normalised)
+        rule = ruling.rule
+        if rule is not None and screen.only_rules is not None and rule.id not in screen.only_rules:
             rule = None
         verdict = None
-        if self.detector is not None and not lookup and not self.rules.general_normalised(normalised) \
-                and (gate is None or gate.detector_abstains(normalised) is None):
+        if self.detector is not None and screen.ask_detector and not ruling.general:
             if vector is None and self.embedder is not None:
                 vector = self.embedder.encode_query(text)
             if vector is not None:
                 verdict = self.detector.classify(vector)
-            if verdict is not None and gate is not None and not gate.verdict_stands(
-                    verdict.similarity, _RANK[verdict.level], _RANK[rule.level] if rule else None, evidence):
-                verdict = None
+            if verdict is not None:
+                # A verdict more urgent than the rule that matched needs a closer example (the gate's thresholds).
+                outranks = rule is not None and _RANK[verdict.level] < _RANK[rule.level]
+                if verdict.similarity < (screen.over_rule_from if outranks else screen.verdict_from):
+                    verdict = None
         reasons = []
         if rule is not None:
             reasons.append(Reason("rule", rule.id, rule.level, rule.situation))
@@ -108,7 +110,7 @@ class Urgency:
             return None
         # The more urgent verdict; a rule's hand-written message wins a tie.
         deciding = min(reasons, key=lambda r: (_RANK[r.level], r.source != "rule"))
-        if deciding.level == "advice" and gate is not None and gate.calm(normalised):
+        if deciding.level == "advice" and screen.calm:
             return None
         ordered = (deciding, *(r for r in reasons if r is not deciding))
         if deciding.source == "rule" and rule is not None:

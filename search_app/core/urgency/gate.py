@@ -25,6 +25,7 @@ The detector's own last check (it answers only near one of its flagged examples)
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -42,17 +43,50 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Screen:
+    """What the gate lets through for one query, told before any judge speaks (``Gate.screen``)."""
+
+    bare_name: bool = False                 # medicine names only: no notice from any judge
+    only_rules: frozenset[str] | None = None  # a look-up: only these rules may speak (None: every rule)
+    ask_detector: bool = True               # the words say what is happening and to whom, and it is no look-up
+    calm: bool = False                      # "is that normal?": no advice notice
+    verdict_from: float = -math.inf         # the similarity a detector verdict needs, given what the search found
+    over_rule_from: float = -math.inf       # ... and when it is more urgent than a rule that matched
+
+
+# Without a gate section every judge speaks.
+OPEN = Screen()
+
+
+@dataclass(frozen=True)
 class Gate:
-    """The checks of the rules file's ``gate`` section, compiled."""
+    """The checks of the rules file's ``gate`` section, compiled (each pattern set one regex, ``rules._patterns``)."""
 
     name_words: re.Pattern[str]
-    lookup: Any                         # rules._Patterns: a look-up naming nobody
+    lookup: re.Pattern[str]             # a look-up naming nobody
     keep: frozenset[str]                # rule ids still shown on a look-up
-    detector_needs: Any                 # rules._Patterns: what the detector needs to be asked
+    detector_needs: re.Pattern[str]     # what the detector needs to be asked
     min_words: int                      # fewer words than this: the detector is not asked
-    calm_question: Any = None           # rules._Patterns: "is that normal?": no advice notice
+    calm_question: re.Pattern[str] | None = None   # "is that normal?": no advice notice
     over_rule_from: float = 0.0         # the detector's similarity needed to outrank a rule that matched
     no_match_from: float = 0.0          # the detector's similarity needed when the match verdict is "none"
+
+    def screen(self, normalised: str, respelled: str, evidence: Evidence) -> Screen:
+        """Every check of the gate for one normalised query (``respelled``: the search's respelling, normalised).
+
+        A detector verdict stands only when its nearest example's similarity reaches ``verdict_from``, or
+        ``over_rule_from`` when it is more urgent than a rule that matched: when the search found nothing
+        close (match "none"), or a rule already judged the query less urgent, only a verdict close to an
+        example the detector learned from stands.
+        """
+        if self.bare_name(respelled, evidence.names):
+            return Screen(bare_name=True, ask_detector=False)
+        lookup = self.lookup.match(normalised) is not None
+        verdict_from = self.no_match_from if evidence.match == "none" else -math.inf
+        return Screen(only_rules=self.keep if lookup else None,
+                      ask_detector=not lookup and self.detector_abstains(normalised) is None,
+                      calm=self.calm_question is not None and self.calm_question.match(normalised) is not None,
+                      verdict_from=verdict_from, over_rule_from=max(verdict_from, self.over_rule_from))
 
     def bare_name(self, normalised: str, names: tuple[str, ...]) -> bool:
         """True when the normalised query holds medicine names and nothing else but ``name_words``."""
@@ -63,31 +97,13 @@ class Gate:
             rest = rest.replace(f" {name} ", " ")
         return not self.name_words.sub(" ", rest).split()
 
-    def is_lookup(self, normalised: str) -> bool:
-        """True for a look-up that names nobody it is happening to ("lisinopril boxed warning")."""
-        return self.lookup.matches(normalised)
-
     def detector_abstains(self, normalised: str) -> str | None:
         """Why the learned detector must not judge this query, from its words alone, or None when it may."""
         if len(normalised.split()) < self.min_words:
             return "too few words"
-        if not self.detector_needs.matches(normalised):
+        if self.detector_needs.match(normalised) is None:
             return "no situation"
         return None
-
-    def verdict_stands(self, similarity: float, level_rank: int, rule_rank: int | None, evidence: Evidence) -> bool:
-        """Whether a detector verdict (its nearest example's similarity, its level's rank) may be shown.
-
-        When the search found nothing close (match "none"), or a rule already judged the query less
-        urgent, only a verdict close to an example the detector learned from stands.
-        """
-        if evidence.match == "none" and similarity < self.no_match_from:
-            return False
-        return rule_rank is None or level_rank >= rule_rank or similarity >= self.over_rule_from
-
-    def calm(self, normalised: str) -> bool:
-        """True for a calm question about whether something is normal or common ("is that normal?")."""
-        return self.calm_question is not None and self.calm_question.matches(normalised)
 
 
 def check_keys(raw: Any, source: str, error: type[Exception]) -> dict[str, Any]:

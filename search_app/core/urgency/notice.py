@@ -39,6 +39,11 @@ def normalise(query: str) -> str:
     return _NOT_WORD.sub(" ", text).strip()
 
 
+def normalise_each(*texts: str) -> tuple[str, ...]:
+    """``normalise`` of each text, in one call (the assessor reads the query and its respelled form)."""
+    return tuple(normalise(text) for text in texts)
+
+
 @dataclass(frozen=True)
 class Call:
     """A number to tap: the emergency number, the non-emergency line, Poison Control or a crisis line."""

@@ -29,34 +29,27 @@ class RulesError(MedsearchError, ValueError):
 
 
 @dataclass(frozen=True)
-class _Patterns:
-    """Groups that must all match the normalised text and patterns that must not (a rule's ``all`` and ``none``)."""
-
-    groups: tuple[re.Pattern[str], ...]
-    none: re.Pattern[str] | None
-
-    def matches(self, text: str) -> bool:
-        """True when every group matches the normalised text and no ``none`` pattern does."""
-        return all(group.search(text) for group in self.groups) and not (self.none is not None and self.none.search(text))
-
-
-@dataclass(frozen=True)
 class _Rule:
     id: str
     level: str
     message: str            # as written: placeholders not yet filled in; "" when the situation's is used
     situation: str | None
-    patterns: _Patterns
+    patterns: re.Pattern[str]   # its ``all`` and ``none`` (``_patterns``): ``match`` the normalised text
 
-    def matches(self, text: str) -> bool:
-        return self.patterns.matches(text)
+
+@dataclass(frozen=True)
+class Ruling:
+    """What the rules say of one normalised query (``UrgencyRules.judge``)."""
+
+    rule: _Rule | None      # the most severe rule it matches (the first in the file among equals)
+    general: bool           # a question about a danger in general (the file's ``general_question``)
 
 
 class UrgencyRules:
-    """The loaded rules; ``match`` gives the most severe rule a query matches, ``assess`` its notice."""
+    """The loaded rules; ``judge`` gives the most severe rule a normalised query matches, ``assess`` its notice."""
 
     def __init__(self, rules: Iterable[_Rule], source: str = "<rules>", messages: Messages | None = None,
-                 region: str = DEFAULT_REGION, general_question: _Patterns | None = None, gate: Gate | None = None):
+                 region: str = DEFAULT_REGION, general_question: re.Pattern[str] | None = None, gate: Gate | None = None):
         # Stable sort: severity first, file order within a level.
         self.rules: tuple[_Rule, ...] = tuple(sorted(rules, key=lambda r: _RANK[r.level]))
         self.general_question = general_question
@@ -110,34 +103,34 @@ class UrgencyRules:
         gate = _gate(data["gate"], terms, source, seen) if data.get("gate") is not None else None
         return cls(rules, source, messages, region, general, gate)
 
-    def match(self, query: str) -> _Rule | None:
-        """The most severe rule the query matches (the first in the file among equals), or None."""
-        return self.match_normalised(normalise(query))
+    def judge(self, text: str) -> Ruling:
+        """The most severe rule a normalised query (``notice.normalise``) matches, and whether it asks in general."""
+        if not text:
+            return Ruling(None, False)
+        return Ruling(self._first(text),
+                      self.general_question is not None and self.general_question.match(text) is not None)
 
-    def match_normalised(self, text: str) -> _Rule | None:
-        """``match`` of a query already normalised (``notice.normalise``)."""
-        return next((rule for rule in self.rules if rule.matches(text)), None) if text else None
+    def _first(self, text: str) -> _Rule | None:
+        """The most severe rule a non-empty normalised text matches (the first in the file among equals), or None."""
+        return next((rule for rule in self.rules if rule.patterns.match(text)), None)
 
     def assess(self, query: str, vector: Any = None, medicines: tuple[str, ...] = ()) -> Notice | None:
         """The notice of the most severe rule the query matches (rules only), or None for a routine question."""
-        rule = self.match(query)
+        text = normalise(query)
+        rule = self._first(text) if text else None
         if rule is None:
             return None
-        return notice_for(self.messages, self.region, normalise(query), medicines, rule.level, rule.situation,
+        return notice_for(self.messages, self.region, text, medicines, rule.level, rule.situation,
                        rule.message, rule.id, (Reason("rule", rule.id, rule.level, rule.situation),))
 
     def asks_in_general(self, query: str) -> bool:
         """True when the query is a question about a danger in general (the file's ``general_question``)."""
-        return self.general_normalised(normalise(query))
-
-    def general_normalised(self, text: str) -> bool:
-        """``asks_in_general`` of a query already normalised."""
-        return bool(text) and self.general_question is not None and self.general_question.matches(text)
+        return self.judge(normalise(query)).general
 
     def matching(self, query: str) -> list[str]:
         """Ids of every rule the query matches, most severe first (for the benchmark and debugging)."""
         text = normalise(query)
-        return [rule.id for rule in self.rules if text and rule.matches(text)]
+        return [rule.id for rule in self.rules if text and rule.patterns.match(text)]
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -236,8 +229,9 @@ def _build_rule(raw: Any, number: int, terms: dict[str, list[str]], source: str)
     return _Rule(name, level, " ".join((message or "").split()), situation, _patterns(raw, terms, where))
 
 
-def _patterns(raw: dict, terms: dict[str, list[str]], where: str) -> _Patterns:
-    """A mapping's ``all`` (a list of ``{any: [patterns]}`` groups, one regex each) and optional ``none``."""
+def _patterns(raw: dict, terms: dict[str, list[str]], where: str) -> re.Pattern[str]:
+    """A mapping's ``all`` (a list of ``{any: [patterns]}`` groups) and optional ``none`` as one regex: it
+    ``match``es a normalised text when every group occurs in it and no ``none`` pattern does."""
     groups = raw.get("all")
     if not isinstance(groups, list) or not groups:
         raise RulesError(f"{where}: 'all' must be a non-empty list of groups, each {{any: [patterns]}}")
@@ -247,4 +241,10 @@ def _patterns(raw: dict, terms: dict[str, list[str]], where: str) -> _Patterns:
             raise RulesError(f"{where}: group {index} of 'all' must be {{any: [patterns]}}, not {group!r}")
         compiled.append(_compile(group["any"], terms, f"{where}, group {index}"))
     none = _compile(raw["none"], terms, f"{where}, none") if raw.get("none") is not None else None
-    return _Patterns(tuple(compiled), none)
+    # From the start of the text, one lookahead a group (anywhere after it) and one that refuses ``none``. A check
+    # is then one call to the regex engine, so neither the rules nor the gate call back into the other's module.
+    ahead = "".join(f"(?=.*?{group.pattern})" for group in compiled)
+    try:
+        return re.compile(r"\A" + ahead + (f"(?!.*?{none.pattern})" if none is not None else ""), re.DOTALL)
+    except re.error as exc:  # each pattern compiled alone: only their groups' names can clash
+        raise RulesError(f"{where}: its patterns cannot be combined ({exc})") from None
