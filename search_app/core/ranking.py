@@ -209,9 +209,8 @@ class Searcher:
         tier = np.zeros(len(rows), dtype=np.int32)
         for about_one in about_each:
             tier += np.isin(rows, about_one)
-        sections = self.understander.label_sections
-        cue = (sections.cue(analysis.sections, t.section[rows]) if sections is not None
-               else np.zeros(len(rows), np.float32))
+        cues = analysis.sections.cues  # every section's, from the query's understanding
+        cue = cues[t.section[rows]] if cues is not None else np.zeros(len(rows), np.float32)
         named_part = cue >= FULL_CUE if analysis.sections.lookup else np.zeros(len(rows), dtype=bool)
         asked_types = np.array([name in analysis.intents for name in t.types], dtype=bool)
         return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
@@ -290,8 +289,10 @@ class Searcher:
         rows = [row for row, _, _ in page]
         read = self.index.page(rows)  # the passages, and the rows saying the same as each
         passages = read.passages
-        numbers = self.index.table.article[np.array(rows, dtype=np.int64)].tolist()
+        numbers = self.index.table.article[np.array(rows, dtype=np.int64)]
         articles = self.index.articles
+        more_labels = (articles.label_counts_of(numbers) - 1).tolist() if fold else [0] * len(rows)
+        numbers = numbers.tolist()
         matched = matched_terms([passages[row].heading + " " + passages[row].text for row in rows],
                                 {t for t, _ in analysis.lexical_terms})
         also_in = copies.elsewhere(self.index, rows, read.copies)
@@ -299,7 +300,7 @@ class Searcher:
                     dense_rank=c.dense_rank.get(row), lexical_rank=c.lexical_rank.get(row), matched=matched[n],
                     name_match=bool(c.name[i]), intent_match=bool(c.intent[i]), about_asked=bool(c.tier[i]),
                     medicines=articles.generics[numbers[n]],
-                    more_labels=articles.label_count(numbers[n]) - 1 if fold else 0, also_in=also_in[n])
+                    more_labels=more_labels[n], also_in=also_in[n])
                 for n, (row, score, i) in enumerate(page)]
         if offset == 0:
             first = [h.passage for h in hits]

@@ -18,7 +18,6 @@ from rapidfuzz import fuzz, process
 
 from indexer.lexical import STOPWORDS, query_words, stem, tokens
 from indexer.lexicon import generic_table, name_key, synonym_table
-from indexer.sources.labels import kind_of_field
 from indexer.tables import ArticleTable
 
 from .label_sections import LabelSections, SectionAsk, Unit
@@ -319,7 +318,7 @@ class Understander:
         if self.label_sections is not None:
             named = {t for n in found_names for t in self._name_tokens[n]}
             sections = self.label_sections.ask(section_units(own, named, lay_found))
-        asked = intents(corrected) | {kind.type for f in sections.kinds if (kind := kind_of_field(f)) and kind.indexed}
+        asked = intents(corrected) | set(sections.types)
         return Analysis(text=text, corrected=corrected, corrections=tuple(corrections), names=tuple(found_names),
                         articles=articles, expansions=tuple(dict.fromkeys(expansions)),
                         intents=frozenset(asked), lexical_terms=terms, medicines=medicines, comparison=comparison,
