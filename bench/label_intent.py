@@ -163,7 +163,7 @@ def score_templates(searcher, lookups: list[Lookup], parts=("tune", "kept")) -> 
     return rows, summary
 
 
-def score_queries(searcher, fresh: bool, parts=("tune", "check", "fresh")) -> tuple[list[dict], dict]:
+def score_queries(searcher, fresh: bool, parts=("tune", "check", "fresh", "fresh2")) -> tuple[list[dict], dict]:
     rows = []
     for q in _label_queries(fresh):
         if q["part"] not in parts:
@@ -297,14 +297,14 @@ def cmd_templates(args, searcher=None) -> dict:
 def cmd_queries(args, searcher=None) -> dict:
     searcher = searcher or _searcher(args.index)
     rows, summary = score_queries(searcher, args.fresh)
-    print("label questions (bench/label_queries.jsonl; fresh: label_queries_fresh.jsonl, its score only):")
+    print("label questions (bench/label_queries.jsonl; fresh, fresh2: label_queries_fresh*.jsonl, their score only):")
     for part, s in summary.items():
         _print_part(part, s)
     if args.misses:
         for r in rows:
             if r["part"] == "tune" and r["rank"] != 1:
                 print(f"    miss (tune): {r['id']} {r['query']!r} rank {r['rank']} label first {r['label']}")
-    _save("queries", {"summary": summary, "rows": [r for r in rows if r["part"] != "fresh"]})
+    _save("queries", {"summary": summary, "rows": [r for r in rows if not r["part"].startswith("fresh")]})
     return summary
 
 
@@ -363,7 +363,8 @@ def main() -> None:
         cmd.add_argument("--index", type=Path, default=INDEX)
         cmd.add_argument("--misses", type=int, default=0, help="print up to this many misses of the tuning parts")
         if name in ("queries", "all"):
-            cmd.add_argument("--fresh", action="store_true", help="also score label_queries_fresh.jsonl (score only)")
+            cmd.add_argument("--fresh", action="store_true",
+                             help="also score label_queries_fresh.jsonl and label_queries_fresh2.jsonl (score only)")
         if name == "tune":
             cmd.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4])
     args = parser.parse_args()
