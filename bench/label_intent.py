@@ -4,7 +4,7 @@ named medicine's label first, and a bare look-up of a part the build's labels ha
     .venv/bin/python bench/label_intent.py templates [--index bench/out/labels/index]  # template look-ups
     .venv/bin/python bench/label_intent.py queries [--fresh]     # bench/label_queries*.jsonl, right section and label
     .venv/bin/python bench/label_intent.py bare                   # bare look-ups ("boxed warning") and off-topic noise
-    .venv/bin/python bench/label_intent.py tune                   # weight_section, chosen on the tuning parts
+    .venv/bin/python bench/label_intent.py tune [--heading-grid ...] [--supporting-grid ...]  # label weights, tuning parts
     .venv/bin/python bench/label_intent.py identifiers             # NDCs, set ids, application numbers as queries
     .venv/bin/python bench/label_intent.py all [--fresh]          # templates, queries and bare, one index load
 
@@ -16,10 +16,11 @@ the dosage sections whose heading names the kidney or the liver) of every label 
 typed name names. The labels are split by a hash of their set id, decided before any scoring: a third
 (``sha256(set id) % 3 == 0``) is kept apart, never tuned on; a look-up made from several labels goes
 with the smallest set id. Measures: the answering section first, the right label first (a label the
-typed name names), R@10. ``tune`` scores ``--grid`` values of weight_section on the tuning parts (the
-template look-ups' and label_queries.jsonl's) and chooses, by a rule fixed before it ran, the smallest
-weight whose mean first share over the two tuning parts is within 0.005 of the best; the kept-apart
-parts and the fresh set are printed for the chosen weight only.
+typed name names), R@10. ``tune`` scores every combination of ``--grid`` (weight_section),
+``--heading-grid`` and ``--supporting-grid`` on the tuning parts (the template look-ups', label_queries.jsonl's
+and label_queries_tune2.jsonl's) and chooses, by a rule fixed before it ran, of the combinations whose mean first
+share over the tuning parts is within 0.005 of the best, the one nearest the configured weights; the kept-apart
+parts and the fresh sets are scored for the chosen weights only (``all --fresh``).
 
 Scores go through the search core (``Searcher.search``, folded labels, k 10; the verdict by
 ``matching.judge``), as the API does. Run under ``PYTHONPATH=<a copy of the tree before this change>``
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import re
 import time
@@ -163,7 +165,7 @@ def score_templates(searcher, lookups: list[Lookup], parts=("tune", "kept")) -> 
     return rows, summary
 
 
-def score_queries(searcher, fresh: bool, parts=("tune", "check", "fresh", "fresh2")) -> tuple[list[dict], dict]:
+def score_queries(searcher, fresh: bool, parts=("tune", "check", "tune2", "fresh", "fresh2")) -> tuple[list[dict], dict]:
     rows = []
     for q in _label_queries(fresh):
         if q["part"] not in parts:
@@ -302,7 +304,7 @@ def cmd_queries(args, searcher=None) -> dict:
         _print_part(part, s)
     if args.misses:
         for r in rows:
-            if r["part"] == "tune" and r["rank"] != 1:
+            if r["part"] in ("tune", "tune2") and r["rank"] != 1:
                 print(f"    miss (tune): {r['id']} {r['query']!r} rank {r['rank']} label first {r['label']}")
     _save("queries", {"summary": summary, "rows": [r for r in rows if not r["part"].startswith("fresh")]})
     return summary
@@ -329,24 +331,58 @@ def cmd_all(args) -> None:
     cmd_identifiers(args, searcher)
 
 
+def _keep_query_work(searcher) -> None:
+    """Keep each query's analysis and retrieval between weight settings (the label weights change neither)."""
+    analyses: dict = {}
+    found: dict = {}
+    analyse, signals = searcher.understander.analyse, searcher.signals
+
+    def kept_analysis(text, respell=True):
+        if (text, respell) not in analyses:
+            analyses[(text, respell)] = analyse(text, respell=respell)
+        return analyses[(text, respell)]
+
+    def kept_signals(analysis, mode, allowed):
+        key = (analysis.text, analysis.corrected, mode, None if allowed is None else allowed.tobytes())
+        if key not in found:
+            found[key] = signals(analysis, mode, allowed)
+        return found[key]
+
+    searcher.understander.analyse, searcher.signals = kept_analysis, kept_signals
+
+
 def cmd_tune(args) -> None:
+    """The label-only weights chosen on the tuning parts: every combination of the grids, scored by the mean first
+    share of the template look-ups' tuning part and the label questions' tuning parts (tune, and tune2 when
+    ``bench/label_queries_tune2.jsonl`` exists); of the combinations within 0.005 of the best mean, the one nearest
+    the configured weights (sum of the differences; then the smaller weights) is chosen, so that a change needs
+    evidence. Only the tuning parts are scored."""
     searcher = _searcher(args.index)
+    _keep_query_work(searcher)
     base = searcher.weights
     lookups = template_lookups(searcher.index)
     table = []
-    print("| weight_section | templates tune first | label questions tune first | mean |")
-    print("| ---: | ---: | ---: | ---: |")
-    for weight in args.grid:
-        searcher.weights = replace(base, section=weight)
+    print("| weight_section | weight_heading | weight_supporting | templates tune | questions tune | tune2 | mean |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for section, heading, supporting in itertools.product(args.grid, args.heading_grid or [base.heading],
+                                                          args.supporting_grid or [base.supporting]):
+        searcher.weights = replace(base, section=section, heading=heading, supporting=supporting)
         _, t = score_templates(searcher, lookups, parts=("tune",))
-        _, q = score_queries(searcher, False, parts=("tune",))
-        mean = (t["tune"]["first_share"] + q["tune"]["first_share"]) / 2
-        table.append({"weight": weight, "templates": t["tune"], "queries": q["tune"], "mean": round(mean, 4)})
-        print(f"| {weight} | {t['tune']['first']}/{t['tune']['queries']} | {q['tune']['first']}/{q['tune']['queries']} "
-              f"| {mean:.3f} |", flush=True)
+        _, q = score_queries(searcher, False, parts=("tune", "tune2"))
+        parts = [t["tune"], q["tune"]] + ([q["tune2"]] if "tune2" in q else [])
+        mean = sum(p["first_share"] for p in parts) / len(parts)
+        table.append({"section": section, "heading": heading, "supporting": supporting, "templates": t["tune"],
+                      "queries": q["tune"], "tune2": q.get("tune2"), "mean": round(mean, 4)})
+        shown = " | ".join(f"{p['first']}/{p['queries']}" for p in parts)
+        print(f"| {section} | {heading} | {supporting} | {shown}{' | -' if len(parts) < 3 else ''} | {mean:.4f} |",
+              flush=True)
     best = max(row["mean"] for row in table)
-    chosen = min(row["weight"] for row in table if row["mean"] >= best - 0.005)
-    print(f"chosen on the tuning parts: weight_section = {chosen} (the others as configured: {base})")
+    chosen = min((row for row in table if row["mean"] >= best - 0.005),
+                 key=lambda r: (round(abs(r["section"] - base.section) + abs(r["heading"] - base.heading)
+                                      + abs(r["supporting"] - base.supporting), 6),
+                                r["section"], r["heading"], r["supporting"]))
+    print(f"chosen on the tuning parts: weight_section = {chosen['section']}, weight_heading = {chosen['heading']}, "
+          f"weight_supporting = {chosen['supporting']} (best mean {best:.4f}; configured: {base})")
     _save("tune", {"grid": table, "chosen": chosen})
 
 
@@ -366,7 +402,11 @@ def main() -> None:
             cmd.add_argument("--fresh", action="store_true",
                              help="also score label_queries_fresh.jsonl and label_queries_fresh2.jsonl (score only)")
         if name == "tune":
-            cmd.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4])
+            cmd.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4],
+                             help="weight_section values")
+            cmd.add_argument("--heading-grid", type=float, nargs="+", help="weight_heading values (default: as set)")
+            cmd.add_argument("--supporting-grid", type=float, nargs="+",
+                             help="weight_supporting values (default: as set)")
     args = parser.parse_args()
     if not hasattr(args, "fresh"):
         args.fresh = False

@@ -49,6 +49,9 @@ FRESH = ROOT / "bench" / "label_queries_fresh.jsonl"  # written apart (issue 16)
 # Written apart after the label-intent work was tuned (issue 28, 2026-12-07), from a seeded sample of labels, its
 # answers read from the labels without the engine: scored, never tuned on, its misses never read.
 FRESH2 = ROOT / "bench" / "label_queries_fresh2.jsonl"
+# A second tuning part (issue 28, 2026-12-07): written by the same method on labels of other medicines than
+# FRESH2's, to choose the label-only weights on (``label_intent.py tune``).
+TUNE2 = ROOT / "bench" / "label_queries_tune2.jsonl"
 PY = sys.executable
 
 
@@ -225,11 +228,14 @@ def _read_queries(path: Path) -> list[dict]:
 
 
 def _label_queries(fresh: bool) -> list[dict]:
-    """The label questions with their part: tune, check (the seed-16 third) and, with ``fresh``, fresh and fresh2."""
+    """The label questions with their part: tune, check (the seed-16 third), tune2 and, with ``fresh``, fresh and
+    fresh2."""
     queries = _read_queries(QUERIES)
     check = check_part(queries)
     for q in queries:
         q["part"] = "check" if q["id"] in check else "tune"
+    if TUNE2.exists():
+        queries += [{**q, "part": "tune2"} for q in _read_queries(TUNE2)]
     if fresh:  # written apart, never tuned on: its score is read, its misses are not
         queries += [{**q, "part": "fresh"} for q in _read_queries(FRESH)]
         if FRESH2.exists():
@@ -249,8 +255,8 @@ def _score(client, queries: list[dict]) -> tuple[list[dict], dict]:
         rows.append({"id": q["id"], "part": q["part"], "query": q["query"], "rank": ranks[0] if ranks else None,
                      "top": f"{top.get('title', '')[:40]} | {top.get('heading', '')}"})
     summary = {}
-    for part in ("tune", "check", "fresh", "fresh2", "all"):
-        chosen = [r for r in rows if r["part"] == part or (part == "all" and not r["part"].startswith("fresh"))]
+    for part in ("tune", "check", "tune2", "fresh", "fresh2", "all"):
+        chosen = [r for r in rows if r["part"] == part or (part == "all" and r["part"] in ("tune", "check"))]
         if chosen:
             n, first = len(chosen), sum(r["rank"] == 1 for r in chosen)
             summary[part] = {"queries": n, "first": first, "share": round(first / n, 3),
