@@ -165,12 +165,12 @@ CORE: tuple[Setting, ...] = (
             "dosage, ...); 0: the intent phrasings were written on the dev questions and did not carry over to "
             "others.", min=0.0, max=1.0),
     Setting("weight_supporting", float, 0.04, "Handicap of the parts of a drug label that support its advice rather "
-            "than state it (pharmacology, studies, toxicology, counselling; tuned by `bench/labels_bench.py tune`).",
+            "than state it (pharmacology, studies, toxicology, counselling; tuned by `bench/label_intent.py tune`).",
             min=0.0, max=1.0),
-    Setting("weight_heading", float, 0.1, "Weight of the cosine between the query and a drug label section's own "
-            "heading (\"5.9 Increased Risk of Seizure\"); labels only (tuned by `bench/labels_bench.py tune`).",
+    Setting("weight_heading", float, 0.3, "Weight of the cosine between the query and a drug label section's own "
+            "heading (\"5.9 Increased Risk of Seizure\"); labels only (tuned by `bench/label_intent.py tune`).",
             min=0.0, max=1.0),
-    Setting("weight_section", float, 0.4, "Bonus for a drug label section named by the query's words (its kind, "
+    Setting("weight_section", float, 0.6, "Bonus for a drug label section named by the query's words (its kind, "
             "as \"boxed warning\", \"dose\", \"lactation\", or its heading), learnt from the build's labels; labels "
             "only (tuned by `bench/label_intent.py tune`).", min=0.0, max=1.0),
     Setting("match_none_below", float, 0.461, "Cosine of a query to the nearest passage under which a query naming "

@@ -5,8 +5,8 @@ query names) + w_intent * (section type is what the query asks about) - w_suppor
 supporting part of a drug label: pharmacology, studies, ...) + w_heading * cosine(query, the
 drug-label section's own heading) + w_section * (share of the query's words that name the
 drug-label section: "boxed warning", "dose", ``label_sections``). The weights are settings, tuned
-on the MedicationQA dev queries by ``bench/tune_ranking.py`` (w_supporting and w_heading on the
-label questions by ``bench/labels_bench.py tune``, w_section by ``bench/label_intent.py tune``).
+on the MedicationQA dev queries by ``bench/tune_ranking.py`` (w_supporting, w_heading and w_section, which
+weigh drug labels only, on the label look-ups' and questions' tuning parts by ``bench/label_intent.py tune``).
 """
 from __future__ import annotations
 
