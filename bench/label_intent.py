@@ -402,7 +402,7 @@ def main() -> None:
             cmd.add_argument("--fresh", action="store_true",
                              help="also score label_queries_fresh.jsonl and label_queries_fresh2.jsonl (score only)")
         if name == "tune":
-            cmd.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4],
+            cmd.add_argument("--grid", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6, 0.7],
                              help="weight_section values")
             cmd.add_argument("--heading-grid", type=float, nargs="+", help="weight_heading values (default: as set)")
             cmd.add_argument("--supporting-grid", type=float, nargs="+",
