@@ -25,7 +25,7 @@ headings is not enough for that verdict. Nothing here is written from questions:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -151,7 +151,7 @@ class LabelSections:
         ask = SectionAsk(units, tuple(naming), kinds, types, lookup=all(by_name) and bool(kinds))
         # Every section's cue, read now (a word's points are made for every section anyway): ranking indexes it by
         # the candidates' sections without coming back here.
-        return SectionAsk(units, ask.naming, kinds, types, ask.lookup, self.cue(ask) if any(naming) else None)
+        return replace(ask, cues=self.cue(ask)) if any(naming) else ask
 
     def _points(self, token: str) -> np.ndarray:
         """For every section of the build, how well the token names it: 1 where the section's names hold it, else

@@ -262,14 +262,12 @@ class Understander:
             i += 1
         return fixed, corrections
 
-    def _keys_and_tokens(self, fixed: list[str], stemmed: dict[str, str]) -> tuple[list[str], list[str]]:
-        """The name keys and the BM25 tokens of the query's words as respelt (``fixed``): what
-        ``name_key(" ".join(fixed)).split()`` and ``tokens(" ".join(fixed))`` give, without a call per query. A typed
-        word is lower-case letters and digits (``words``), its own name key, and its stem is in ``stemmed``; a respelt
-        word is a name, whose tokens were read at start-up."""
-        own = [t for w in fixed for t in (((stemmed[w],) if w not in STOPWORDS and len(w) > 1 else ())
-                                          if w in stemmed else self._name_tokens[w])]
-        return list(fixed), own
+    def _tokens(self, fixed: list[str], stemmed: dict[str, str]) -> list[str]:
+        """The BM25 tokens of the query's words as respelt (``fixed``): ``tokens(" ".join(fixed))`` without a call to
+        the stemmer. A typed word's stem is in ``stemmed``; a respelt word is a name, whose tokens were read at
+        start-up."""
+        return [t for w in fixed for t in (((stemmed[w],) if w not in STOPWORDS and len(w) > 1 else ())
+                                           if w in stemmed else self._name_tokens[w])]
 
     def analyse(self, text: str, respell: bool = True) -> Analysis:
         """Correct, recognise names, expand lay words, and read the intent of a query."""
@@ -279,7 +277,9 @@ class Understander:
         for wrong, right in corrections:
             pattern = r"\s+".join(re.escape(part) for part in wrong.split())
             corrected = re.sub(rf"\b{pattern}\b", right, corrected, flags=re.I)
-        key_words, own = self._keys_and_tokens(fixed, stemmed)
+        # Typed words are lower-case letters and digits (``words``) and a respelt word is a name: each word is its own
+        # name key, so the words as fixed are ``name_key(" ".join(fixed)).split()``.
+        key_words, own = fixed, self._tokens(fixed, stemmed)
         found_names: list[str] = []
         for size in range(MAX_NAME_WORDS, 0, -1):
             for i in range(len(key_words) - size + 1):
