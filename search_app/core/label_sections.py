@@ -16,17 +16,16 @@ strongly a word points at each kind of section (a kind is an openFDA field):
 A query's cue for one label section is the mean, over the query's words (the medicine names aside),
 of 1 where the section's own names hold the word, else the word's strength for the section's kind;
 a word that names no kind of section (strength under ``NAMES_FROM``, and not in a kind's name) adds 0.
-Ranking adds ``weight_section`` times the cue (labels only), read from the query's ``SectionAsk``, which
-holds every section's. A query each of whose words is, or has a lay phrasing that is, at least half the name
-of a kind of section the build holds ("boxed warning", "breastfeeding": Lactation, "storage": Storage and
-Handling) is a look-up of that part, which the match verdict never calls "no match"; a strength learnt from
-headings is not enough for that verdict. Nothing here is written from questions: only the labels teach it.
+Ranking adds ``weight_section`` times the cue (labels only). A query each of whose words is, or has a
+lay phrasing that is, at least half the name of a kind of section the build holds ("boxed warning",
+"breastfeeding": Lactation, "storage": Storage and Handling) is a look-up of that part, which the match
+verdict never calls "no match"; a strength learnt from headings is not enough for that verdict. Nothing
+here is written from questions: only the labels teach it.
 """
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
-from dataclasses import field as dataclass_field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -55,8 +54,6 @@ class SectionAsk:
     kinds: tuple[str, ...] = ()   # openFDA fields of the kinds its words name, strongest first
     types: tuple[str, ...] = ()   # the section types of those kinds (the indexed ones), in that order
     lookup: bool = False          # every word is (a phrasing of) the name of a kind of section this build holds
-    # The cue of every section of the build, by section number (``LabelSections.cue``); None: no word names a part.
-    cues: np.ndarray | None = dataclass_field(default=None, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.kinds)
@@ -148,10 +145,7 @@ class LabelSections:
         # The look-up verdict (never "no match") asks more than ranking does: a strength learnt from headings also
         # lets table headings' abbreviations ("yrs", "po") and stray words ("radiator") name a kind.
         types = tuple(dict.fromkeys(self.kind_type[f] for f in kinds if f in self.kind_type))
-        ask = SectionAsk(units, tuple(naming), kinds, types, lookup=all(by_name) and bool(kinds))
-        # Every section's cue, read now (a word's points are made for every section anyway): ranking indexes it by
-        # the candidates' sections without coming back here.
-        return replace(ask, cues=self.cue(ask)) if any(naming) else ask
+        return SectionAsk(units, tuple(naming), kinds, types, lookup=all(by_name) and bool(kinds))
 
     def _points(self, token: str) -> np.ndarray:
         """For every section of the build, how well the token names it: 1 where the section's names hold it, else
@@ -171,8 +165,8 @@ class LabelSections:
         points[headed] = 1.0
         return points
 
-    def cue(self, ask: SectionAsk) -> np.ndarray:
-        """For each section of the build, by number, the share of the query's words that name it (0 outside labels).
+    def cue(self, ask: SectionAsk, sections: np.ndarray) -> np.ndarray:
+        """For each section number, the share of the query's words that name it (0 outside labels).
 
         Only the words that name a kind of section count for a section (its heading may hold the others, "blood
         clots" in "Treatment of Venous Thromboembolism": the heading cosine and the text weigh those); every word
@@ -180,9 +174,9 @@ class LabelSections:
         """
         naming = [unit for unit, names in zip(ask.units, ask.naming) if names]
         if not naming or not self.fields:
-            return np.zeros(len(self.section_kind), dtype=np.float32)
-        points = {t: self._points(t) for unit in naming for option in unit for t in option}
-        total = np.zeros(len(self.section_kind))
+            return np.zeros(len(sections), dtype=np.float32)
+        points = {t: self._points(t)[sections] for unit in naming for option in unit for t in option}
+        total = np.zeros(len(sections))
         for unit in naming:
             total += np.max([np.mean([points[t] for t in option], axis=0) for option in unit], axis=0)
         return (total * len(naming) / len(ask.units) ** 2).astype(np.float32)

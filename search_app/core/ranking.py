@@ -209,8 +209,9 @@ class Searcher:
         tier = np.zeros(len(rows), dtype=np.int32)
         for about_one in about_each:
             tier += np.isin(rows, about_one)
-        cues = analysis.sections.cues  # every section's, from the query's understanding
-        cue = cues[t.section[rows]] if cues is not None else np.zeros(len(rows), np.float32)
+        sections = self.understander.label_sections
+        cue = (sections.cue(analysis.sections, t.section[rows]) if sections is not None
+               else np.zeros(len(rows), np.float32))
         named_part = cue >= FULL_CUE if analysis.sections.lookup else np.zeros(len(rows), dtype=bool)
         asked_types = np.array([name in analysis.intents for name in t.types], dtype=bool)
         return Candidates(rows, dense, np.asarray(lexical, dtype=np.float32),
