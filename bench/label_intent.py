@@ -4,7 +4,7 @@ named medicine's label first, and a bare look-up of a part the build's labels ha
     .venv/bin/python bench/label_intent.py templates [--index bench/out/labels/index]  # template look-ups
     .venv/bin/python bench/label_intent.py queries [--fresh]     # bench/label_queries*.jsonl, right section and label
     .venv/bin/python bench/label_intent.py bare                   # bare look-ups ("boxed warning") and off-topic noise
-    .venv/bin/python bench/label_intent.py tune [--heading-grid ...] [--supporting-grid ...]  # label weights, tuning parts
+    .venv/bin/python bench/label_intent.py tune [--heading-grid ...] [--subject-grid ...]  # label weights, tuning parts
     .venv/bin/python bench/label_intent.py identifiers             # NDCs, set ids, application numbers as queries
     .venv/bin/python bench/label_intent.py all [--fresh]          # templates, queries and bare, one index load
 
@@ -17,7 +17,7 @@ typed name names. The labels are split by a hash of their set id, decided before
 (``sha256(set id) % 3 == 0``) is kept apart, never tuned on; a look-up made from several labels goes
 with the smallest set id. Measures: the answering section first, the right label first (a label the
 typed name names), R@10. ``tune`` scores every combination of ``--grid`` (weight_section),
-``--heading-grid`` and ``--supporting-grid`` on the tuning parts (the template look-ups', label_queries.jsonl's
+``--heading-grid``, ``--supporting-grid`` and ``--subject-grid`` on the tuning parts (the template look-ups', label_queries.jsonl's
 and label_queries_tune2.jsonl's) and chooses, by a rule fixed before it ran, of the combinations whose mean first
 share over the tuning parts is within 0.005 of the best, the one nearest the configured weights; the kept-apart
 parts and the fresh sets are scored for the chosen weights only (``all --fresh``).
@@ -362,27 +362,30 @@ def cmd_tune(args) -> None:
     base = searcher.weights
     lookups = template_lookups(searcher.index)
     table = []
-    print("| weight_section | weight_heading | weight_supporting | templates tune | questions tune | tune2 | mean |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for section, heading, supporting in itertools.product(args.grid, args.heading_grid or [base.heading],
-                                                          args.supporting_grid or [base.supporting]):
-        searcher.weights = replace(base, section=section, heading=heading, supporting=supporting)
+    print("| weight_section | weight_heading | weight_supporting | weight_subject | templates tune | questions tune "
+          "| tune2 | mean |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for section, heading, supporting, subject in itertools.product(
+            args.grid, args.heading_grid or [base.heading], args.supporting_grid or [base.supporting],
+            args.subject_grid or [base.subject]):
+        searcher.weights = replace(base, section=section, heading=heading, supporting=supporting, subject=subject)
         _, t = score_templates(searcher, lookups, parts=("tune",))
         _, q = score_queries(searcher, False, parts=("tune", "tune2"))
         parts = [t["tune"], q["tune"]] + ([q["tune2"]] if "tune2" in q else [])
         mean = sum(p["first_share"] for p in parts) / len(parts)
-        table.append({"section": section, "heading": heading, "supporting": supporting, "templates": t["tune"],
+        table.append({"section": section, "heading": heading, "supporting": supporting, "subject": subject,
+                      "templates": t["tune"],
                       "queries": q["tune"], "tune2": q.get("tune2"), "mean": round(mean, 4)})
         shown = " | ".join(f"{p['first']}/{p['queries']}" for p in parts)
-        print(f"| {section} | {heading} | {supporting} | {shown}{' | -' if len(parts) < 3 else ''} | {mean:.4f} |",
+        print(f"| {section} | {heading} | {supporting} | {subject} | {shown}{' | -' if len(parts) < 3 else ''} | {mean:.4f} |",
               flush=True)
     best = max(row["mean"] for row in table)
     chosen = min((row for row in table if row["mean"] >= best - 0.005),
                  key=lambda r: (round(abs(r["section"] - base.section) + abs(r["heading"] - base.heading)
-                                      + abs(r["supporting"] - base.supporting), 6),
-                                r["section"], r["heading"], r["supporting"]))
+                                      + abs(r["supporting"] - base.supporting) + abs(r["subject"] - base.subject), 6),
+                                r["section"], r["heading"], r["supporting"], r["subject"]))
     print(f"chosen on the tuning parts: weight_section = {chosen['section']}, weight_heading = {chosen['heading']}, "
-          f"weight_supporting = {chosen['supporting']} (best mean {best:.4f}; configured: {base})")
+          f"weight_supporting = {chosen['supporting']}, weight_subject = {chosen['subject']} (best mean {best:.4f}; configured: {base})")
     _save("tune", {"grid": table, "chosen": chosen})
 
 
@@ -405,6 +408,7 @@ def main() -> None:
             cmd.add_argument("--grid", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6, 0.7],
                              help="weight_section values")
             cmd.add_argument("--heading-grid", type=float, nargs="+", help="weight_heading values (default: as set)")
+            cmd.add_argument("--subject-grid", type=float, nargs="+", help="weight_subject values (default: as set)")
             cmd.add_argument("--supporting-grid", type=float, nargs="+",
                              help="weight_supporting values (default: as set)")
     args = parser.parse_args()

@@ -173,6 +173,9 @@ CORE: tuple[Setting, ...] = (
     Setting("weight_section", float, 0.6, "Bonus for a drug label section named by the query's words (its kind, "
             "as \"boxed warning\", \"dose\", \"lactation\", or its heading), learnt from the build's labels; labels "
             "only (tuned by `bench/label_intent.py tune`).", min=0.0, max=1.0),
+    Setting("weight_subject", float, 0.05, "Bonus for the passages about the first of several medicines a query "
+            "names, the one it asks of (\"raltegravir dose on rifampin\"; tuned by `bench/label_intent.py tune`).",
+            min=0.0, max=1.0),
     Setting("match_none_below", float, 0.461, "Cosine of a query to the nearest passage under which a query naming "
             "no medicine with an article is \"no good match\" (calibrated by `bench/match_eval.py`).", min=0.0, max=1.0),
     Setting("match_strong_from", float, 0.5, "Cosine of a query to the nearest passage from which a match is "

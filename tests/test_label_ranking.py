@@ -108,3 +108,11 @@ def test_articles_that_are_not_labels_have_no_heading_vectors(tmp_path, embedder
     index = SearchIndex.open(index_dir, model=embedder.describe())
     rows = np.arange(len(index))
     assert not heading_similarity(index.table, rows, embedder.encode_query("side effects")[0]).any()
+
+
+def test_a_bare_name_has_no_heading_evidence(searcher):
+    """A query of a medicine's names alone asks nothing of a label's parts: no section gains from its heading."""
+    for query, asks in (("citalopram", False), ("Celexa", False), ("citalopram dose", True)):
+        analysis = searcher.understander.analyse(query)
+        heading = searcher.candidates(analysis).heading
+        assert heading.any() == asks, query

@@ -126,3 +126,40 @@ def test_a_search_asks_the_index_retrievers_once(index_dir, embedder, pool):
         asked = [c for c in calls if c != "rows_about" or not filters.drugs]  # the drug filter's own rows
         assert asked.count("retrieve") == 1 and asked.count("nearest") == 1 and asked.count("lexical_scores") == 1
         assert asked.count("passages") == (1 if offset == 0 else 2)  # a later page reads page 1's too (filter chips)
+
+
+@pytest.mark.parametrize("q, first, second", [("ibuprofen with lisinopril", "ibuprofen", "lisinopril"),
+                                              ("can I take lisinopril and ibuprofen together", "lisinopril",
+                                               "ibuprofen")])
+def test_a_question_about_two_medicines_asks_of_the_first(index_dir, embedder, q, first, second):
+    """The medicines come in the order the query names them; the first one's passages gain ``weight_subject`` over
+    the second's, so that a strong enough weight puts its article first whichever the order."""
+    from dataclasses import replace
+
+    from indexer.index import SearchIndex
+    from search_app.core.ranking import Searcher, Weights
+
+    searcher = Searcher(SearchIndex.open(index_dir), embedder)
+    analysis = searcher.understander.analyse(q)
+    assert [m.generic for m in analysis.constraining] == [first, second]
+    scores = {}
+    for weight in (0.0, 0.05, 2.0):
+        searcher.weights = replace(Weights(), subject=weight)
+        scores[weight] = {h.passage.id: (h.score, h.medicines) for h in searcher.search(q, 30, fold=False).hits}
+    for passage, (before, medicines) in scores[0.0].items():
+        if passage in scores[0.05]:
+            raised = 0.05 if first in medicines else 0.0
+            assert scores[0.05][passage][0] == pytest.approx(before + raised, abs=1e-5), passage
+    assert first in next(iter(scores[2.0].values()))[1]
+
+
+def test_a_medicine_named_by_a_longer_name_keeps_its_place_in_the_query(index_dir, embedder):
+    """Names are found longest first; the medicines are still in the query's order."""
+    from indexer.index import SearchIndex
+    from search_app.core.ranking import Searcher
+
+    understander = Searcher(SearchIndex.open(index_dir), embedder).understander
+    analysis = understander.analyse("ibuprofen with insulin glargine")
+    assert [m.generic for m in analysis.medicines] == ["ibuprofen", "insulin glargine"]
+    analysis = understander.analyse("insulin glargine with ibuprofen")
+    assert [m.generic for m in analysis.medicines] == ["insulin glargine", "ibuprofen"]

@@ -4,7 +4,8 @@ score = cosine + w_lexical * BM25 / max BM25 + w_name * (article is about a medi
 query names) + w_intent * (section type is what the query asks about) - w_supporting * (a
 supporting part of a drug label: pharmacology, studies, ...) + w_heading * cosine(query, the
 drug-label section's own heading) + w_section * (share of the query's words that name the
-drug-label section: "boxed warning", "dose", ``label_sections``). The weights are settings, tuned
+drug-label section: "boxed warning", "dose", ``label_sections``) + w_subject * (about the first of several medicines
+the query names: "raltegravir dose on rifampin" asks of raltegravir). The weights are settings, tuned
 on the MedicationQA dev queries by ``bench/tune_ranking.py`` (w_supporting, w_heading and w_section, which
 weigh drug labels only, on the label look-ups' and questions' tuning parts by ``bench/label_intent.py tune``).
 """
@@ -47,6 +48,7 @@ class Weights:
     supporting: float = default("weight_supporting")
     heading: float = default("weight_heading")
     section: float = default("weight_section")
+    subject: float = default("weight_subject")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Candidates:
     heading: np.ndarray     # cosine of the query to the row's drug-label section heading (0 elsewhere)
     section: np.ndarray     # share of the query's words naming the row's drug-label section (0 elsewhere)
     tier: np.ndarray   # how many of the query's constraining medicines each row is about
+    subject: np.ndarray  # about the first of several constraining medicines, the one the query asks of (0 otherwise)
     # A look-up of a part of a label ("Kadcyla contraindications"): the rows of the sections every word of it names
     # (all False for any other query). They come first within their tier, whatever the score.
     named_part: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
@@ -209,6 +212,8 @@ class Searcher:
         tier = np.zeros(len(rows), dtype=np.int32)
         for about_one in about_each:
             tier += np.isin(rows, about_one)
+        subject = (np.isin(rows, about_each[0]).astype(np.float32) if len(about_each) > 1
+                   else np.zeros(len(rows), dtype=np.float32))
         sections = self.understander.label_sections
         cue = (sections.cue(analysis.sections, t.section[rows]) if sections is not None
                else np.zeros(len(rows), np.float32))
@@ -218,8 +223,11 @@ class Searcher:
                           np.isin(rows, found.articles).astype(np.float32),
                           asked_types[t.type[rows]].astype(np.float32),
                           t.supporting[rows].astype(np.float32),
-                          heading_similarity(t, rows, query), cue,
-                          tier, named_part, dense_rank, lexical_rank, complete)
+                          # A query of medicine names alone asks nothing of a label's parts: its cosine to a heading
+                          # would only be the names' likeness to headings naming other medicines (interactions).
+                          heading_similarity(t, rows, query) if analysis.sections.units
+                          else np.zeros(len(rows), dtype=np.float32), cue,
+                          tier, subject, named_part, dense_rank, lexical_rank, complete)
 
     def text_ranks(self, rows: np.ndarray) -> dict[int, int]:
         """Each row's rank in a retriever's list, copies of one text (together in the list) sharing theirs."""
@@ -235,7 +243,7 @@ class Searcher:
         if mode == "lexical":
             return c.lexical
         return (c.dense + w.lexical * c.lexical + w.name * c.name + w.intent * c.intent - w.supporting * c.supporting
-                + w.heading * c.heading + w.section * c.section)
+                + w.heading * c.heading + w.section * c.section + w.subject * c.subject)
 
     def ranked_sections(self, c: Candidates, scores: np.ndarray) -> list[tuple[int, float, int]]:
         """(row, score, candidate position) of the best passage of each section, best first.

@@ -30,7 +30,7 @@ class SearchSettings:
         """The search core's view of resolved settings (``indexer.settings.resolve()``)."""
         weights = Weights(lexical=conf["weight_lexical"], name=conf["weight_name"], intent=conf["weight_intent"],
                           supporting=conf["weight_supporting"], heading=conf["weight_heading"],
-                          section=conf["weight_section"])
+                          section=conf["weight_section"], subject=conf["weight_subject"])
         thresholds = Thresholds(none_below=conf["match_none_below"], strong_from=conf["match_strong_from"],
                                 known_below=conf["match_known_below"])
         return cls(index=conf["index"], model=conf["model"], backend=conf["backend"], model_cache=conf["model_cache"],

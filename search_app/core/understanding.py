@@ -88,7 +88,7 @@ class Analysis:
     expansions: tuple[str, ...]                # clinical words and other names added for lexical search
     intents: frozenset[str]                    # section types the query asks about
     lexical_terms: tuple[tuple[str, float], ...] = field(default=())  # (BM25 token, weight)
-    medicines: tuple[NamedMedicine, ...] = ()  # the names that are medicines, one per medicine
+    medicines: tuple[NamedMedicine, ...] = ()  # the names that are medicines, one per medicine, in the query's order
     comparison: bool = False                   # asks about several medicines or alternatives
     known_share: float = 0.0                   # share of the query's content words the build knows
     sections: SectionAsk = SectionAsk()        # the parts of a drug label it names ("boxed warning", "dose")
@@ -113,6 +113,11 @@ def lay_terms(path: Path = LAY_TERMS_FILE) -> dict[str, tuple[str, ...]]:
             if lay and clinical and clinical not in table[lay]:
                 table[lay].append(clinical)
     return {lay: tuple(clinical) for lay, clinical in table.items()}
+
+
+def _position(words: list[str], name: list[str]) -> int:
+    """Where a name (its words) first stands among the query's words."""
+    return next((i for i in range(len(words) - len(name) + 1) if words[i:i + len(name)] == name), len(words))
 
 
 def letter_counts(texts: list[str]) -> np.ndarray:
@@ -308,7 +313,10 @@ class Understander:
                 extra[t] = max(extra.get(t, 0.0), self.expansion_weight / len(group_tokens))
         expansions = [phrase for phrases, _ in groups for phrase in phrases]
         terms = tuple((t, 1.0) for t in own) + tuple(extra.items())
-        medicines = self.medicines(found_names)
+        # One medicine per name, in the order the query names them: the first is what a question about several asks
+        # of ("raltegravir dose on rifampin").
+        at = {name: _position(key_words, name.split(" ")) for name in found_names}
+        medicines = self.medicines(sorted(found_names, key=at.__getitem__))
         content = [w for w in fixed if w not in STOPWORDS and len(w) > 1]
         known = sum(1 for w in content if w in self.names or w in self.synonyms or w in lay_words
                     or (stemmed.get(w) or stem(w)) in self.vocabulary)  # a corrected word is a name
