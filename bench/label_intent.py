@@ -4,9 +4,10 @@ named medicine's label first, and a bare look-up of a part the build's labels ha
     .venv/bin/python bench/label_intent.py templates [--index bench/out/labels/index]  # template look-ups
     .venv/bin/python bench/label_intent.py queries [--fresh]     # bench/label_queries*.jsonl, right section and label
     .venv/bin/python bench/label_intent.py bare                   # bare look-ups ("boxed warning") and off-topic noise
+    .venv/bin/python bench/label_intent.py typos                  # template look-ups with one slip of the finger
     .venv/bin/python bench/label_intent.py tune [--heading-grid ...] [--subject-grid ...]  # label weights, tuning parts
     .venv/bin/python bench/label_intent.py identifiers             # NDCs, set ids, application numbers as queries
-    .venv/bin/python bench/label_intent.py all [--fresh]          # templates, queries and bare, one index load
+    .venv/bin/python bench/label_intent.py all [--fresh]          # all of the above but tune, one index load
 
 **Template look-ups** are written from the structure of the build's labels, never from questions: for
 each label and each kind of section below that the label has (by LOINC code), the look-ups of
@@ -22,6 +23,10 @@ and label_queries_tune2.jsonl's) and chooses, by a rule fixed before it ran, of 
 share over the tuning parts is within 0.005 of the best, the one nearest the configured weights; the kept-apart
 parts and the fresh sets are scored for the chosen weights only (``all --fresh``).
 
+**Slips** (``typos``): each template look-up with one slip of the finger in one of its own words of four letters or
+more (not the medicine's name), seeded: a letter dropped, doubled, swapped with the next, replaced by or preceded by
+a neighbour on the keyboard; the same tune and kept parts.
+
 Scores go through the search core (``Searcher.search``, folded labels, k 10; the verdict by
 ``matching.judge``), as the API does. Run under ``PYTHONPATH=<a copy of the tree before this change>``
 to score the code before it: the script uses nothing the change added.
@@ -33,6 +38,7 @@ import argparse
 import hashlib
 import itertools
 import json
+import random
 import re
 import time
 from collections.abc import Callable
@@ -235,6 +241,63 @@ def identifier_lookups(index) -> list[tuple[str, str, str, set[str]]]:
             for (query, kind), labels in sorted(carriers.items())]
 
 
+KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _neighbours(ch: str) -> list[str]:
+    """The keys beside a letter on a QWERTY keyboard (left, right, above, below)."""
+    for r, row in enumerate(KEYBOARD):
+        if ch in row:
+            c = row.index(ch)
+            return ([row[c + d] for d in (-1, 1) if 0 <= c + d < len(row)]
+                    + [KEYBOARD[o][c] for o in (r - 1, r + 1) if 0 <= o < len(KEYBOARD) and c < len(KEYBOARD[o])])
+    return [ch]
+
+
+def slip(word: str, rng: random.Random) -> str:
+    """One slip of the finger inside a word (its first and last letters kept)."""
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice("dtsir")
+    if kind == "d":
+        return word[:i] + word[i + 1:]
+    if kind == "t":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    if kind == "r":
+        return word[:i] + word[i] + word[i:]
+    near = rng.choice(_neighbours(word[i].lower()))
+    return word[:i] + near + (word[i:] if kind == "i" else word[i + 1:])
+
+
+def slipped_lookups(lookups: list[Lookup], seed: int = 11) -> list[Lookup]:
+    """Each template look-up with one slip in one of its own words of four letters or more (the name's aside)."""
+    own = {w for _, _, _, phrasings in TEMPLATES for p in phrasings
+           for w in p.replace("{brand}", "").replace("{generic}", "").split() if len(w) >= 4}
+    rng = random.Random(seed)
+    out = []
+    for look in lookups:
+        words = look.query.split()
+        at = [i for i, w in enumerate(words) if w in own]
+        if at:
+            i = rng.choice(at)
+            words[i] = slip(words[i], rng)
+            out.append(replace(look, query=" ".join(words)))
+    return out
+
+
+def cmd_typos(args, searcher=None) -> dict:
+    searcher = searcher or _searcher(args.index)
+    lookups = slipped_lookups(template_lookups(searcher.index))
+    rows, summary = score_templates(searcher, lookups)
+    print(f"template look-ups with one slip ({len(lookups)}):")
+    for part in ("tune", "kept"):
+        _print_part(part, summary[part])
+    if args.misses:
+        for r in [r for r in rows if r["part"] == "tune" and r["rank"] != 1][:args.misses]:
+            print(f"    miss (tune): {r['query']!r} rank {r['rank']} label first {r['label']}")
+    _save("typos", {"summary": summary, "rows": [r for r in rows if r["part"] == "tune"]})
+    return summary
+
+
 def cmd_identifiers(args, searcher=None) -> dict:
     from search_app.core import query as search_query
     from search_app.core.search import run
@@ -326,6 +389,7 @@ def cmd_all(args) -> None:
     searcher = _searcher(args.index)
     print(f"weights: {searcher.weights}")
     cmd_templates(args, searcher)
+    cmd_typos(args, searcher)
     cmd_queries(args, searcher)
     cmd_bare(args, searcher)
     cmd_identifiers(args, searcher)
@@ -397,7 +461,7 @@ def _save(name: str, data: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name in ("templates", "queries", "bare", "identifiers", "tune", "all"):
+    for name in ("templates", "typos", "queries", "bare", "identifiers", "tune", "all"):
         cmd = sub.add_parser(name)
         cmd.add_argument("--index", type=Path, default=INDEX)
         cmd.add_argument("--misses", type=int, default=0, help="print up to this many misses of the tuning parts")
@@ -415,7 +479,7 @@ def main() -> None:
     if not hasattr(args, "fresh"):
         args.fresh = False
     commands: dict[str, Callable[[argparse.Namespace], object]] = {
-        "templates": cmd_templates, "queries": cmd_queries, "bare": cmd_bare, "identifiers": cmd_identifiers,
+        "templates": cmd_templates, "typos": cmd_typos, "queries": cmd_queries, "bare": cmd_bare, "identifiers": cmd_identifiers,
         "tune": cmd_tune, "all": cmd_all}
     commands[args.cmd](args)
 

@@ -148,3 +148,24 @@ def test_a_look_up_finds_the_part_of_the_named_label_whose_words_other_labels_pr
     for weights in (Weights(), Weights(lexical=0.0, section=0.0)):
         top = first(Searcher(shared_text, embedder, weights), q)
         assert (top.title.split(" ")[0], top.heading) == (title, heading), weights
+
+
+@pytest.mark.parametrize("q, slip, word, section", [
+    ("Coumadin boxed warnig", "warnig", "warning", "boxed-warning"),
+    ("zocor contraindicatons", "contraindicatons", "contraindications", "contraindications"),
+    ("coumadin breastfeding", "breastfeding", "breastfeeding", "8-2-lactation-risk-summary"),  # a lay phrase's word
+    ("zocor dose in renal impairmnet", "impairmnet", "impairment",
+     "2-4-recommended-dosage-in-patients-with-renal-impairment"),
+])
+def test_a_slip_in_a_word_naming_a_part_is_respelt(searcher, q, slip, word, section):
+    result = searcher.search(q, 5)
+    assert result.analysis.corrections == ((slip, word),)
+    assert result.hits[0].passage.section_id == section
+
+
+@pytest.mark.parametrize("q", ["wean off celexa",          # short: one letter from "weak", and meant
+                               "doing celexa",             # an English word
+                               "coumadin warnings",        # a word the build knows
+                               "coumadin xontrxindications"])  # two slips from "contraindications"
+def test_words_that_are_no_slip_of_a_part_word_are_left_alone(searcher, q):
+    assert searcher.understander.analyse(q).corrections == ()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.lexical import tokens
+from indexer.lexical import STOPWORDS, tokens, words
 from indexer.sources.labels import UNCLASSIFIED, kind_of_code, kind_of_field
 
 if TYPE_CHECKING:
@@ -75,8 +75,10 @@ class LabelSections:
         # The kind of every section of the build (-1: not a label section).
         self.section_kind = np.full(index.section_count, -1, dtype=np.int32)
         headed: dict[str, list[int]] = defaultdict(list)      # token -> sections whose own heading holds it
+        named_by: Counter = Counter()  # word as written -> sections whose names (kind's and own heading) hold it
         name_counts: dict[str, Counter] = defaultdict(Counter)  # token -> kind -> sections whose names hold it
-        kind_names = {f: _name_tokens(k.name) if (k := kind_of_field(f)) else set() for f in self.fields}
+        kind_name_of = {f: k.name if (k := kind_of_field(f)) else "" for f in self.fields}
+        kind_names = {f: _name_tokens(kind_name_of[f]) for f in self.fields}
         self.kind_type = {f: k.type for f in self.fields if (k := kind_of_field(f)) and k.indexed}  # indexed kinds
         for number, field, heading in found:
             kind = position[field]
@@ -86,14 +88,22 @@ class LabelSections:
                 headed[token].append(number)
             for token in kind_names[field] | own:
                 name_counts[token][kind] += 1
+            named_by.update(set(words(f"{kind_name_of[field]} {heading}")))
         self.headed = {t: np.array(n, dtype=np.int64) for t, n in headed.items()}
+        # The words, as written, that name the build's label sections (at least MIN_SECTIONS of them, or a kind),
+        # those naming more sections first: what a misspelt word of a look-up ("contraindicatons", "boxed warnig")
+        # is respelt to.
+        of_kinds = {w for name in kind_name_of.values() for w in words(name)}
+        self.words: tuple[str, ...] = tuple(
+            w for w, n in sorted(named_by.items(), key=lambda item: (-item[1], item[0]))
+            if (n >= MIN_SECTIONS or w in of_kinds) and len(w) >= 4 and w.isalpha() and w not in STOPWORDS)
         self.name_counts = dict(name_counts)
         self.kind_names = [kind_names[f] for f in self.fields]
         self.unclassified = position.get(UNCLASSIFIED_FIELD, -2)  # sections whose label says nothing of their kind
         # The words of the kinds' names ("pregnancy", "boxed", "interactions") and the kinds each names.
         self.kinds_named: dict[str, np.ndarray] = {}
-        for kind, words in enumerate(self.kind_names):
-            for token in words:
+        for kind, name_tokens in enumerate(self.kind_names):
+            for token in name_tokens:
                 self.kinds_named[token] = np.append(self.kinds_named.get(token, np.zeros(0, np.int64)), kind)
         sizes = np.bincount(self.section_kind[self.section_kind >= 0], minlength=len(self.fields))
         self.prior = sizes / max(int(sizes.sum()), 1)

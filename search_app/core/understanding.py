@@ -15,6 +15,7 @@ from pathlib import Path
 import jellyfish
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from indexer.lexical import STOPWORDS, query_words, stem, tokens
 from indexer.lexicon import generic_table, name_key, synonym_table
@@ -196,6 +197,14 @@ class Understander:
                      for lay, clinical in lay_terms().items()]
         every_name = set(names) | set(self.synonyms)
         self._name_tokens = {n: tuple(tokens(n)) for n in every_name}
+        # Words a misspelt word may be respelt to besides names: those naming the parts of the build's labels (the
+        # commonest first, so that the first of equally near words is the likelier), then the words of the lay
+        # phrases ("breastfeeding"); with their tokens.
+        part_words = label_sections.words if label_sections is not None else ()
+        self._part_words = part_words + tuple(sorted(
+            {w for lay in lay_terms() for w in lay.split() if len(w) >= 4 and w.isalpha() and w not in STOPWORDS}
+            - set(part_words)))
+        self._respelt_tokens = {w: tuple(tokens(w)) for w in self._part_words} | self._name_tokens
         self._other_names_tokens = {n: tuple(dict.fromkeys(tokens(" ".join(sorted(self.synonyms.get(n, frozenset())
                                                                                   - {n})))))
                                     for n in every_name}
@@ -225,6 +234,16 @@ class Understander:
             # "chlorine" as chloroquine would tell a reader we have nothing on what they asked.
             floor = max(floor, 88)
         return best[0] if best and best[1] >= floor else None
+
+    def correct_part(self, word: str, stemmed: str) -> str | None:
+        """The word naming a part of the build's drug labels ("contraindicatons": contraindications, "boxed warnig")
+        or of a lay phrase ("breastfeding") that a misspelt word meant, or None: a word of five letters or more that
+        neither the build nor English knows, one typing slip (a letter left out, added, changed or two swapped) from
+        it; of equally near words, the one naming most label sections."""
+        if not self._part_words or len(word) < 5 or self._known(word, stemmed) or word in self.english:
+            return None  # a short word one letter from another ("wean", "weak") is as likely meant as it is
+        best = process.extractOne(word, self._part_words, scorer=OSA.distance, score_cutoff=1)
+        return best[0] if best else None
 
     def nearest_name(self, word: str) -> tuple[str, float] | None:
         """The spellable name nearest to ``word`` by fuzz.ratio, if it reaches NEAR_NAME (first of equals).
@@ -260,7 +279,7 @@ class Understander:
                     fixed.append(right)
                     i += 2
                     continue
-            right = self.correct(word, stemmed[word])
+            right = self.correct(word, stemmed[word]) or self.correct_part(word, stemmed[word])
             if right and right != word:
                 corrections.append((word, right))
             fixed.append(right or word)
@@ -269,10 +288,10 @@ class Understander:
 
     def _tokens(self, fixed: list[str], stemmed: dict[str, str]) -> list[str]:
         """The BM25 tokens of the query's words as respelt (``fixed``): ``tokens(" ".join(fixed))`` without a call to
-        the stemmer. A typed word's stem is in ``stemmed``; a respelt word is a name, whose tokens were read at
-        start-up."""
+        the stemmer. A typed word's stem is in ``stemmed``; a respelt word is a name or a word naming a part of a
+        label, whose tokens were read at start-up."""
         return [t for w in fixed for t in (((stemmed[w],) if w not in STOPWORDS and len(w) > 1 else ())
-                                           if w in stemmed else self._name_tokens[w])]
+                                           if w in stemmed else self._respelt_tokens[w])]
 
     def analyse(self, text: str, respell: bool = True) -> Analysis:
         """Correct, recognise names, expand lay words, and read the intent of a query."""
