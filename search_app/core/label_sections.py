@@ -75,7 +75,8 @@ class LabelSections:
         # The kind of every section of the build (-1: not a label section).
         self.section_kind = np.full(index.section_count, -1, dtype=np.int32)
         headed: dict[str, list[int]] = defaultdict(list)      # token -> sections whose own heading holds it
-        named_by: Counter = Counter()  # word as written -> sections whose names (kind's and own heading) hold it
+        named_by = Counter((field, heading) for _, field, heading in found)  # (field, heading) -> sections so named
+        own_of: dict[str, set[str]] = {}  # heading -> its tokens (a build's labels share few thousand headings)
         name_counts: dict[str, Counter] = defaultdict(Counter)  # token -> kind -> sections whose names hold it
         kind_name_of = {f: k.name if (k := kind_of_field(f)) else "" for f in self.fields}
         kind_names = {f: _name_tokens(kind_name_of[f]) for f in self.fields}
@@ -83,19 +84,24 @@ class LabelSections:
         for number, field, heading in found:
             kind = position[field]
             self.section_kind[number] = kind
-            own = _name_tokens(heading)
+            own = own_of.get(heading)
+            if own is None:
+                own = own_of[heading] = _name_tokens(heading)
             for token in own:
                 headed[token].append(number)
             for token in kind_names[field] | own:
                 name_counts[token][kind] += 1
-            named_by.update(set(words(f"{kind_name_of[field]} {heading}")))
         self.headed = {t: np.array(n, dtype=np.int64) for t, n in headed.items()}
         # The words, as written, that name the build's label sections (at least MIN_SECTIONS of them, or a kind),
         # those naming more sections first: what a misspelt word of a look-up ("contraindicatons", "boxed warnig")
         # is respelt to.
         of_kinds = {w for name in kind_name_of.values() for w in words(name)}
+        naming: Counter = Counter()  # word as written -> sections whose names (its kind's, its heading) hold it
+        for (field, heading), n in named_by.items():
+            for word in set(words(f"{kind_name_of[field]} {heading}")):
+                naming[word] += n
         self.words: tuple[str, ...] = tuple(
-            w for w, n in sorted(named_by.items(), key=lambda item: (-item[1], item[0]))
+            w for w, n in sorted(naming.items(), key=lambda item: (-item[1], item[0]))
             if (n >= MIN_SECTIONS or w in of_kinds) and len(w) >= 4 and w.isalpha() and w not in STOPWORDS)
         self.name_counts = dict(name_counts)
         self.kind_names = [kind_names[f] for f in self.fields]
