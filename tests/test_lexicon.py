@@ -71,3 +71,20 @@ def test_a_misspelt_product_title_is_found_by_its_medicine_and_reported(tmp_path
     top = client.get("/api/v1/search", query_string={"q": "what do metoprolol tablets look like"}).get_json()
     assert top["results"][0]["article_id"] == "mp-1" and top["results"][0]["explanation"]["names_medicine"]
     assert "metoprolol" in top["understood"]["medicines"]
+
+
+@pytest.mark.parametrize("q, generic", [
+    ("hctz side effects", "hydrochlorothiazide"),
+    ("smx-tmp dose in renal impairment", "sulfamethoxazole and trimethoprim"),
+    ("TMP/SMX rash", "sulfamethoxazole and trimethoprim"),
+    ("ISMN headache", "isosorbide mononitrate"),
+    ("5-FU cream", "fluorouracil"),
+    ("APAP max dose", "acetaminophen"),
+])
+def test_clinicians_abbreviations_name_their_medicine(index_dir, embedder, q, generic):
+    """The abbreviations clinicians type for a medicine (brands.tsv) name it, whether or not the build covers it."""
+    from indexer.index import SearchIndex
+    from search_app.core.ranking import Searcher
+
+    understander = Searcher(SearchIndex.open(index_dir), embedder).understander
+    assert [m.generic for m in understander.analyse(q).medicines] == [generic]
