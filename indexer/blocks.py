@@ -156,11 +156,6 @@ def blocks_json(text: str) -> list[dict]:
     return [block.to_json() for block in blocks_of(text)]
 
 
-def blocks_json_each(texts: Sequence[str]) -> list[list[dict]]:
-    """``blocks_json`` of each of some texts, in one call (a page of results)."""
-    return [blocks_json(text) for text in texts]
-
-
 def join_blocks(blocks: list[TextBlock]) -> str:
     """Text in the layout ``blocks_of`` reads: the inverse of it for blocks it returned."""
     parts: list[tuple[str, str]] = []

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from indexer.blocks import blocks_json, blocks_json_each
+from indexer.blocks import blocks_json
 from indexer.history import LabelVersion, VersionSection
 from indexer.models import Article, Passage, article_permalink, section_link
 from indexer.section_types import type_of
@@ -117,11 +117,11 @@ def section_codes(article: Article | None, section_id: str) -> dict[str, str | N
     return {"loinc": found.get("code") or None, "field": found.get("field") or None}
 
 
-def passage_fields(p: Passage, blocks: list[dict] | None = None) -> dict[str, Any]:
-    """The fields every passage-shaped answer shares (``blocks``: its text's, when already shaped)."""
+def passage_fields(p: Passage) -> dict[str, Any]:
+    """The fields every passage-shaped answer shares."""
     return {"passage_id": p.id, "article_id": p.article_id, "section_id": p.section_id,
             "section_type": p.section_type, "title": p.title, "heading": p.heading, "text": p.text,
-            "blocks": blocks_json(p.text) if blocks is None else blocks, "url": p.url, "permalink": p.permalink}
+            "blocks": blocks_json(p.text), "url": p.url, "permalink": p.permalink}
 
 
 def copy_json(copy: Copy) -> dict[str, Any]:
@@ -131,9 +131,9 @@ def copy_json(copy: Copy) -> dict[str, Any]:
             "permalink": copy.permalink}
 
 
-def hit_json(hit: Hit, blocks: list[dict] | None = None) -> dict[str, Any]:
+def hit_json(hit: Hit) -> dict[str, Any]:
     """A ranked passage with why it matched, and the other articles printing its text (shown once)."""
-    return {"rank": hit.rank, "score": round(hit.score, 4), **passage_fields(hit.passage, blocks),
+    return {"rank": hit.rank, "score": round(hit.score, 4), **passage_fields(hit.passage),
             "medicines": list(hit.medicines), "more_labels": hit.more_labels,
             "also_in": [copy_json(c) for c in hit.also_in.copies], "also_in_count": hit.also_in.count,
             "explanation": {"dense_rank": hit.dense_rank, "lexical_rank": hit.lexical_rank,
@@ -189,8 +189,7 @@ def search_json(outcome: SearchOutcome, headers_of: HeadersOf | None = None, bas
         "corrections": [{"typed": typed, "corrected": right} for typed, right in a.corrections],
         "understood": {"medicines": list(a.names), "expansions": list(a.expansions),
                        "section_types": sorted(a.intents)},
-        "results": [hit_json(h, shaped) for h, shaped in
-                    zip(outcome.hits, blocks_json_each([h.passage.text for h in outcome.hits]))],
+        "results": [hit_json(h) for h in outcome.hits],
         # Sections ranked in all; a lower bound when more may rank past the first pool (the next page says).
         "total": outcome.total_sections, "total_is_lower_bound": not outcome.total_exact,
         "unknown_drugs": [{"drug": typed, "did_you_mean": guess} for typed, guess in outcome.unknown_drugs]}
