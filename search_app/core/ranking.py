@@ -210,7 +210,9 @@ class Searcher:
         peak = float(lexical_all.max())
         lexical = lexical_all[rows] / peak if peak > 0 else np.zeros(len(rows))
         is_about = [np.isin(rows, about_one) for about_one in about_each]  # about each constraining medicine
-        tier = np.sum(is_about, axis=0, dtype=np.int32) if is_about else np.zeros(len(rows), dtype=np.int32)
+        tier = np.zeros(len(rows), dtype=np.int32)
+        for about_one in is_about:
+            tier += about_one
         subject = is_about[0].astype(np.float32) if len(is_about) > 1 else np.zeros(len(rows), dtype=np.float32)
         sections = self.understander.label_sections
         cue = (sections.cue(analysis.sections, t.section[rows]) if sections is not None
